@@ -1,0 +1,285 @@
+"""HParams: the one source of truth for hyperparameters.
+
+Every field carries its metadata (label, range, scale, step, help, group, whether it can
+change while training). Widgets, CLI flags, the URL query of the app, sweep search spaces
+and the run store are all generated from that metadata, never written out by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal
+from urllib.parse import parse_qsl, urlencode
+
+Kind = Literal["choice", "int", "float", "bool"]
+Group = Literal["data", "model", "optimisation", "regularisation"]
+
+DATASETS = ("circle", "xor", "gaussian", "spiral", "moons", "regression", "digits",
+            "mnist", "fashion_mnist", "cifar10")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "linear")
+INITS = ("default", "xavier", "he", "zeros")
+SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")
+LOSSES = ("auto", "cross_entropy", "mse", "l1", "huber")
+REGRESSION_DATASETS = ("regression",)
+CLASSIFICATION_LOSSES = ("auto", "cross_entropy")
+REGRESSION_LOSSES = ("auto", "mse", "l1", "huber")
+
+
+class HParamsError(ValueError):
+    """A hyperparameter value that is not allowed: names the field, the value and what is."""
+
+    def __init__(self, name: str, value: Any, allowed: str):
+        self.field, self.value, self.allowed = name, value, allowed
+        super().__init__(f"{name}: {value!r} is not allowed; allowed: {allowed}")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Metadata of one hyperparameter; everything a control, flag or search space needs."""
+
+    label: str  # what a person reads on the slider ("learning rate")
+    kind: Kind
+    group: Group
+    help: str
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    scale: Literal["linear", "log"] = "linear"
+    log_low: float | None = None  # smallest non-zero value on a log slider whose low is 0 (off)
+    choices: tuple[str, ...] = ()
+    live: bool = False  # True: applied to the running model at the next step
+
+    def allowed(self) -> str:
+        """Human wording of the allowed values, used in every error message."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        text = f"{_fmt(self.low)} to {_fmt(self.high)}"
+        if self.kind == "int":
+            text = "a whole number " + text
+        if self.log_low is not None:
+            text += f" (0 for off, else at least {_fmt(self.log_low)})"
+        return text
+
+    def check(self, name: str, value: Any) -> Any:
+        """Return the value in its canonical type, or raise HParamsError."""
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise HParamsError(name, value, self.allowed())
+            return value
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise HParamsError(name, value, self.allowed())
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise HParamsError(name, value, self.allowed())
+        if self.kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise HParamsError(name, value, self.allowed())
+            value = int(value)
+        else:
+            value = float(value)
+        if not math.isfinite(value) or not (self.low <= value <= self.high):
+            raise HParamsError(name, value, self.allowed())
+        if self.log_low is not None and 0 < value < self.log_low:
+            raise HParamsError(name, value, self.allowed())
+        return value
+
+    def parse(self, name: str, text: str) -> Any:
+        """Parse a string from a flag, a URL query or a form; raise HParamsError if it can't be."""
+        text = text.strip()
+        if self.kind == "choice":
+            value: Any = text.lower().replace("-", "_")
+        elif self.kind == "bool":
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                value = True
+            elif lowered in ("0", "false", "no", "off"):
+                value = False
+            else:
+                raise HParamsError(name, text, self.allowed())
+        else:
+            try:
+                value = int(text) if self.kind == "int" else float(text)
+            except ValueError:
+                raise HParamsError(name, text, self.allowed()) from None
+        return self.check(name, value)
+
+
+def _fmt(number: float | None) -> str:
+    return f"{number:g}"
+
+
+def spec(default: Any, **kwargs: Any) -> Any:
+    """A dataclass field whose metadata is a Spec."""
+    return field(default=default, metadata={"spec": Spec(**kwargs)})
+
+
+@dataclass(frozen=True)
+class HParams:
+    """Hyperparameters of one run. Immutable: change with `replace`, which validates."""
+
+    # data
+    dataset: str = spec("moons", label="dataset", kind="choice", group="data", choices=DATASETS,
+                        help="What to learn: 2-D toy sets, 2-D regression, digits, or image sets")
+    noise: float = spec(0.1, label="noise", kind="float", group="data", low=0.0, high=0.5,
+                        step=0.01, help="Label noise of the 2-D sets (std of the jitter)")
+    samples: int = spec(1000, label="samples", kind="int", group="data", low=50, high=20000,
+                        step=50, help="Points generated for the 2-D sets (image sets use all)")
+    train_fraction: float = spec(0.8, label="train fraction", kind="float", group="data",
+                                 low=0.1, high=0.9, step=0.05,
+                                 help="Share of the data used for training; the rest validates")
+    seed: int = spec(0, label="seed", kind="int", group="data", low=0, high=2**31 - 1, step=1,
+                     help="Seeds the data split, the initial weights and the batch order")
+    # model
+    depth: int = spec(2, label="depth", kind="int", group="model", low=0, high=10, step=1,
+                      help="Hidden layers of the network")
+    width: int = spec(32, label="width", kind="int", group="model", low=1, high=512, step=1,
+                      help="Neurons in each hidden layer")
+    activation: str = spec("relu", label="activation", kind="choice", group="model",
+                           choices=ACTIVATIONS, help="Non-linearity after each hidden layer")
+    init: str = spec("default", label="initialisation", kind="choice", group="model",
+                     choices=INITS, help="How the weights start: PyTorch's default, Xavier, He, "
+                     "or all zeros (to show why symmetry must be broken)")
+    batch_norm: bool = spec(False, label="batch norm", kind="bool", group="model",
+                            help="Normalise each hidden layer's inputs over the batch")
+    # optimisation
+    optimizer: str = spec("adam", label="optimizer", kind="choice", group="optimisation",
+                          choices=OPTIMIZERS, help="Update rule, from torch.optim")
+    lr: float = spec(0.01, label="learning rate", kind="float", group="optimisation",
+                     low=1e-5, high=10.0, scale="log", live=True,
+                     help="Step size of each update")
+    momentum: float = spec(0.9, label="momentum", kind="float", group="optimisation", low=0.0,
+                           high=0.999, step=0.01, live=True,
+                           help="Momentum for momentum/nesterov, beta1 for adam/adamw")
+    batch_size: int = spec(32, label="batch size", kind="int", group="optimisation", low=1,
+                           high=4096, scale="log", live=True,
+                           help="Examples per update")
+    epochs: int = spec(20, label="epochs", kind="int", group="optimisation", low=1, high=1000,
+                       step=1, live=True, help="Passes over the training data")
+    schedule: str = spec("constant", label="schedule", kind="choice", group="optimisation",
+                         choices=SCHEDULES, live=True,
+                         help="How the learning rate changes over the run (torch lr_scheduler)")
+    step_every: int = spec(10, label="step every", kind="int", group="optimisation", low=1,
+                           high=1000, step=1, live=True,
+                           help="Epochs between drops of the step schedule")
+    gamma: float = spec(0.5, label="decay factor", kind="float", group="optimisation",
+                        low=0.01, high=1.0, step=0.01, live=True,
+                        help="Rate multiplier per drop (step) or per epoch (exponential)")
+    warmup_epochs: int = spec(0, label="warm-up epochs", kind="int", group="optimisation",
+                              low=0, high=100, step=1, live=True,
+                              help="Epochs of linear warm-up before the schedule")
+    grad_clip: float = spec(0.0, label="gradient clip", kind="float", group="optimisation",
+                            low=0.0, high=100.0, step=0.1, live=True,
+                            help="Largest gradient norm allowed; 0 for no clipping")
+    loss: str = spec("auto", label="loss", kind="choice", group="optimisation", choices=LOSSES,
+                     help="auto: cross-entropy for classes, mean squared error for regression")
+    # regularisation
+    weight_decay: float = spec(0.0, label="weight decay", kind="float", group="regularisation",
+                               low=0.0, high=1.0, scale="log", log_low=1e-6, live=True,
+                               help="L2 penalty (decoupled for adamw)")
+    l1: float = spec(0.0, label="L1", kind="float", group="regularisation", low=0.0, high=1.0,
+                     scale="log", log_low=1e-6, live=True,
+                     help="L1 penalty on weights; drives weights to zero")
+    dropout: float = spec(0.0, label="dropout", kind="float", group="regularisation",
+                          low=0.0, high=0.9, step=0.05, live=True,
+                          help="Chance that each hidden neuron is dropped in training")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = f.metadata["spec"].check(f.name, getattr(self, f.name))
+            object.__setattr__(self, f.name, value)
+        self._check_combinations()
+
+    def _check_combinations(self) -> None:
+        regression = self.dataset in REGRESSION_DATASETS
+        losses = REGRESSION_LOSSES if regression else CLASSIFICATION_LOSSES
+        if self.loss not in losses:
+            task = "regression" if regression else "classification"
+            raise HParamsError("loss", self.loss,
+                               f"for {task} dataset {self.dataset!r}: one of {', '.join(losses)}")
+        if self.optimizer == "nesterov" and self.momentum == 0:
+            raise HParamsError("momentum", self.momentum, "above 0 when optimizer is nesterov")
+
+    # --- metadata -----------------------------------------------------------------------
+    @classmethod
+    def specs(cls) -> dict[str, Spec]:
+        """Field name -> Spec, in declaration order."""
+        return {f.name: f.metadata["spec"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def live_fields(cls) -> frozenset[str]:
+        """Fields applied to a running model; a change to any other needs a new run."""
+        return frozenset(name for name, s in cls.specs().items() if s.live)
+
+    def needs_new_run(self, other: HParams) -> bool:
+        return any(name not in self.live_fields() for name in self.diff(other))
+
+    def diff(self, other: HParams) -> dict[str, tuple[Any, Any]]:
+        """Fields whose values differ: name -> (self's, other's)."""
+        return {name: (getattr(self, name), getattr(other, name))
+                for name in self.specs() if getattr(self, name) != getattr(other, name)}
+
+    def replace(self, **changes: Any) -> HParams:
+        unknown = set(changes) - set(self.specs())
+        if unknown:
+            name = sorted(unknown)[0]
+            raise HParamsError(name, changes[name], "a field of HParams: " + ", ".join(self.specs()))
+        return dataclasses.replace(self, **changes)
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self.to_dict().items())
+
+    # --- dict / JSON / URL query ----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.specs()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> HParams:
+        """Build from typed values or strings (flags, forms); unknown keys are an error."""
+        if not isinstance(values, dict):
+            raise HParamsError("config", values, "a mapping of field names to values")
+        specs = cls.specs()
+        parsed = {}
+        for name, value in values.items():
+            if name not in specs:
+                raise HParamsError(name, value, "a field of HParams: " + ", ".join(specs))
+            parsed[name] = specs[name].parse(name, value) if isinstance(value, str) else value
+        return cls(**parsed)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> HParams:
+        try:
+            values = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as error:
+            raise HParamsError("config", str(text)[:80], f"a JSON object ({error})") from None
+        return cls.from_dict(values)
+
+    def to_query(self, only_changed: bool = True) -> str:
+        """URL query string; by default only the fields that differ from the defaults."""
+        base = HParams()
+        items = {name: value for name, value in self.to_dict().items()
+                 if not only_changed or value != getattr(base, name)}
+        return urlencode({name: _query_value(value) for name, value in items.items()})
+
+    @classmethod
+    def from_query(cls, query: str, ignore: tuple[str, ...] = ()) -> HParams:
+        """Parse `lr=0.3&depth=4`; keys listed in `ignore` (like `lesson`) are skipped."""
+        pairs = parse_qsl(query.lstrip("?"), keep_blank_values=True)
+        return cls.from_dict({key: value for key, value in pairs if key not in ignore})
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
