@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 Kind = Literal["choice", "int", "float", "bool"]
@@ -205,6 +206,8 @@ class HParams:
                                f"for {task} dataset {self.dataset!r}: one of {', '.join(losses)}")
         if self.optimizer == "nesterov" and self.momentum == 0:
             raise HParamsError("momentum", self.momentum, "above 0 when optimizer is nesterov")
+        if self.batch_norm and self.batch_size < 2:
+            raise HParamsError("batch_size", self.batch_size, "at least 2 when batch norm is on")
 
     # --- metadata -----------------------------------------------------------------------
     @classmethod
@@ -229,7 +232,8 @@ class HParams:
         unknown = set(changes) - set(self.specs())
         if unknown:
             name = sorted(unknown)[0]
-            raise HParamsError(name, changes[name], "a field of HParams: " + ", ".join(self.specs()))
+            allowed = "a field of HParams: " + ", ".join(self.specs())
+            raise HParamsError(name, changes[name], allowed)
         return dataclasses.replace(self, **changes)
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:

@@ -1,0 +1,255 @@
+"""The `playground` command: train, runs, data (and serve, sweep, lessons as they land).
+
+Every HParams field is a flag, generated from its metadata. Bad input exits with code 2 and
+one line naming the field, the value and what is allowed; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from playground.config import HParams, HParamsError
+from playground.store import RunNotFound, RunStore
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse prints usage on top; we want one line
+        raise UsageError(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not hasattr(args, "handler"):
+            parser.print_help()
+            return USAGE_ERROR
+        return args.handler(args) or 0
+    except (UsageError, HParamsError) as error:
+        print(f"playground: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except (RunNotFound, ValueError) as error:
+        print(f"playground: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="playground", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(metavar="command", parser_class=Parser)
+
+    train = commands.add_parser("train", help="train one model headlessly and save the run")
+    add_hparam_flags(train)
+    train.add_argument("--config", metavar="FILE", help="start from a saved config (JSON)")
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    train.add_argument("--name", help="a name for the run")
+    train.add_argument("--json", action="store_true", help="print one JSON summary, nothing else")
+    train.set_defaults(handler=cmd_train)
+
+    runs = commands.add_parser("runs", help="list, show, export or delete saved runs")
+    runs_commands = runs.add_subparsers(metavar="action", parser_class=Parser, required=True)
+    listing = runs_commands.add_parser("list", help="the saved runs, newest first")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_runs_list)
+    show = runs_commands.add_parser("show", help="one run: config, summary, events")
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_runs_show)
+    export = runs_commands.add_parser("export", help="write a run's curves as CSV or JSON")
+    export.add_argument("run_id")
+    export.add_argument("--format", default="csv", help="csv or json (default csv)")
+    export.add_argument("--out", metavar="PATH", help="where to write (default: the store's "
+                        "exports folder)")
+    export.set_defaults(handler=cmd_runs_export)
+    delete = runs_commands.add_parser("delete", help="delete a run and its curves")
+    delete.add_argument("run_id")
+    delete.set_defaults(handler=cmd_runs_delete)
+
+    data = commands.add_parser("data", help="list data sets, download the image sets")
+    data_commands = data.add_subparsers(metavar="action", parser_class=Parser, required=True)
+    data_commands.add_parser("list", help="the data sets").set_defaults(handler=cmd_data_list)
+    download = data_commands.add_parser("download", help="download mnist, fashion_mnist or "
+                                        "cifar10 (needs the internet)")
+    download.add_argument("name")
+    download.set_defaults(handler=cmd_data_download)
+    return parser
+
+
+def add_hparam_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per HParams field, read as text and validated by HParams itself."""
+    group = parser.add_argument_group("hyperparameters")
+    defaults = HParams()
+    for name, spec in HParams.specs().items():
+        default = getattr(defaults, name)
+        group.add_argument("--" + name.replace("_", "-"), dest=name, metavar=spec.kind.upper(),
+                           help=f"{spec.help}; {spec.allowed()} (default {default})")
+
+
+def hparams_from_args(args: argparse.Namespace) -> HParams:
+    values: dict[str, Any] = {}
+    if args.config:
+        try:
+            values = HParams.from_json(Path(args.config).read_text()).to_dict()
+        except OSError as error:
+            raise UsageError(f"config: cannot read {args.config!r} ({error.strerror})") from None
+    values.update({name: getattr(args, name) for name in HParams.specs()
+                   if getattr(args, name) is not None})
+    return HParams.from_dict(values)
+
+
+# --- train ---------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    hp = hparams_from_args(args)
+    from playground.engine.events import Callback
+    from playground.engine.runner import Runner  # torch loads only once the input is valid
+
+    class Progress(Callback):
+        def on_points(self, trainer, rows):
+            for row in rows:
+                if row["split"] == "val" and trainer.at_epoch_end and row["step"]:
+                    accuracy = "" if row["accuracy"] is None else f"  val acc {row['accuracy']:.3f}"
+                    print(f"epoch {trainer.epoch:>4}/{trainer.hp.epochs}  step {row['step']:>6}  "
+                          f"val loss {row['loss']:.4f}{accuracy}", file=sys.stderr)
+
+    runner = Runner(hp, device=args.device, source="cli",
+                    callbacks=[] if args.json else [Progress()])
+    run_id = runner.start()
+    if args.name:
+        runner.store.rename(run_id, args.name)
+    try:
+        while runner.active:
+            runner.wait(0.5)
+    except KeyboardInterrupt:
+        runner.stop()
+    info = runner.store.get(run_id)
+    summary = {"run_id": info.id, "config": info.config, "status": info.status,
+               "steps": info.steps, "seconds": round(info.seconds, 3), "device": info.device,
+               **{key: info.summary.get(key) for key in
+                  ("train_loss", "train_accuracy", "val_loss", "val_accuracy")},
+               "error": info.error}
+    if args.json:
+        print(json.dumps(finite(summary)))
+    else:
+        print_summary(summary)
+    if info.status == "failed":
+        print(f"playground: run failed: {info.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    print(f"run {summary['run_id']}: {summary['status']} after {summary['steps']} steps "
+          f"in {summary['seconds']:.1f} s on {summary['device']}")
+    for split in ("train", "val"):
+        loss, accuracy = summary[f"{split}_loss"], summary[f"{split}_accuracy"]
+        if loss is not None:
+            text = f"  {split:<5} loss {loss:.4f}"
+            print(text + (f"  accuracy {accuracy:.4f}" if accuracy is not None else ""))
+    if summary["error"]:
+        print(f"  {summary['error']}")
+
+
+def finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite(item) for item in value]
+    return value
+
+
+# --- runs ----------------------------------------------------------------------------------
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    runs = RunStore().list_runs(limit=args.limit)
+    if args.json:
+        print(json.dumps(finite([run_as_dict(run) for run in runs])))
+        return 0
+    if not runs:
+        print("no runs yet: `playground train` makes one")
+        return 0
+    print(f"{'id':<20} {'status':<11} {'dataset':<13} {'steps':>7} {'val loss':>9} "
+          f"{'val acc':>8}  {'created':<16} name")
+    for run in runs:
+        val_loss, val_accuracy = run.summary.get("val_loss"), run.summary.get("val_accuracy")
+        print(f"{run.id:<20} {run.status:<11} {run.config.get('dataset', '?'):<13} "
+              f"{run.steps:>7} {number(val_loss, 9)} {number(val_accuracy, 8)}  "
+              f"{datetime.fromtimestamp(run.created):%Y-%m-%d %H:%M}  {run.name}")
+    return 0
+
+
+def number(value: float | None, width: int) -> str:
+    return f"{value:>{width}.4f}" if isinstance(value, (int, float)) else f"{'-':>{width}}"
+
+
+def run_as_dict(run: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+    return asdict(run)
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    store = RunStore()
+    run = store.get(args.run_id)
+    events = store.events(run.id)
+    if args.json:
+        print(json.dumps(finite({**run_as_dict(run), "events": events})))
+        return 0
+    print(f"run {run.id}  {run.name}\n  status   {run.status}"
+          + (f" ({run.error})" if run.error else ""))
+    print(f"  source   {run.source}" + (f" (after {run.parent})" if run.parent else ""))
+    print(f"  device   {run.device}\n  steps    {run.steps} in {run.seconds:.1f} s")
+    print(f"  created  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run.created))}")
+    for key, value in run.summary.items():
+        print(f"  {key:<15} {value:.4f}" if isinstance(value, float) else f"  {key:<15} {value}")
+    changed = HParams.from_dict(run.config).to_query() if run.config else ""
+    print("  config   " + (changed.replace("&", " ") or "defaults"))
+    for event in events:
+        print(f"  step {event['step']:>6}  {event['kind']:<7} {event['message']}")
+    return 0
+
+
+def cmd_runs_export(args: argparse.Namespace) -> int:
+    path = RunStore().export(args.run_id, args.format, args.out)
+    print(path)
+    return 0
+
+
+def cmd_runs_delete(args: argparse.Namespace) -> int:
+    store = RunStore()
+    run = store.get(args.run_id)
+    store.delete(run.id)
+    print(f"deleted run {run.id}")
+    return 0
+
+
+# --- data ----------------------------------------------------------------------------------
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from playground.data import DATASETS
+    for info in DATASETS.values():
+        note = f" (download: playground data download {info.name})" if info.downloadable else ""
+        print(f"{info.name:<14} {info.kind:<8} {info.task:<15} {info.description}{note}")
+    return 0
+
+
+def cmd_data_download(args: argparse.Namespace) -> int:
+    from playground.data import download
+    print(download(args.name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""Data sets as tensors on a device: 2-D toy sets, 2-D regression, digits and image sets.
+
+Every set is split the same way: shuffled by a generator seeded with `hp.seed`, the first
+`round(train_fraction * N)` examples train and the rest validate. Image sets are read from
+disk with torchvision and never downloaded while loading; `download` fetches them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from playground import paths
+from playground.config import HParams
+
+
+class DatasetMissingError(RuntimeError):
+    """An image set whose files are not on disk; the message says which and how to get them."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a data set is: for listings, and for choosing plots and losses."""
+
+    name: str
+    kind: Literal["points", "tabular", "image"]  # points: the 2-D sets, drawn as heat maps
+    task: Literal["classification", "regression"]
+    description: str  # one line for a UI or CLI listing
+    downloadable: bool = False  # True: `playground data download <name>` fetches it
+
+
+DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (
+    DatasetInfo("circle", "points", "classification", "A disc inside a ring (2-D, 2 classes)"),
+    DatasetInfo("xor", "points", "classification",
+                "Opposite quadrants share a class (2-D, 2 classes)"),
+    DatasetInfo("gaussian", "points", "classification", "Two Gaussian blobs (2-D, 2 classes)"),
+    DatasetInfo("spiral", "points", "classification", "Two interleaved spirals (2-D, 2 classes)"),
+    DatasetInfo("moons", "points", "classification",
+                "Two interleaving half circles (2-D, 2 classes)"),
+    DatasetInfo("regression", "points", "regression",
+                "A smooth surface over the plane, plus noise (2-D, one target)"),
+    DatasetInfo("digits", "tabular", "classification",
+                "8x8 handwritten digits from scikit-learn (1,797 images, 64 features, 10 classes)"),
+    DatasetInfo("mnist", "image", "classification",
+                "28x28 handwritten digits (70,000 images, 10 classes)", downloadable=True),
+    DatasetInfo("fashion_mnist", "image", "classification",
+                "28x28 photos of clothing (70,000 images, 10 classes)", downloadable=True),
+    DatasetInfo("cifar10", "image", "classification",
+                "32x32 colour photos (60,000 images, 10 classes)", downloadable=True),
+)}
+
+
+@dataclass
+class Dataset:
+    """One data set, split into train and validation tensors on one device."""
+
+    info: DatasetInfo
+    x_train: torch.Tensor  # float32, (n_train, *input_shape)
+    y_train: torch.Tensor  # int64 labels (n_train,), or float32 targets (n_train, 1)
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    n_classes: int  # 0 for regression
+    input_shape: tuple[int, ...]  # of one example: (2,), (64,), (1, 28, 28), (3, 32, 32)
+    class_names: tuple[str, ...]  # () for regression
+    bounds: tuple[float, float, float, float] | None  # (xmin, xmax, ymin, ymax) of 2-D sets
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    @property
+    def n_train(self) -> int:
+        return len(self.x_train)
+
+    @property
+    def n_val(self) -> int:
+        return len(self.x_val)
+
+    @property
+    def n_features(self) -> int:
+        return math.prod(self.input_shape)
+
+
+def load_dataset(hp: HParams, device: torch.device | str = "cpu") -> Dataset:
+    """Build or read hp.dataset, split it with hp.seed and hp.train_fraction, move it to device."""
+    info = DATASETS[hp.dataset]
+    if info.kind == "points":
+        x, y, class_names = _points(hp)
+    elif info.kind == "tabular":
+        x, y, class_names = _digits()
+    else:
+        x, y, class_names = _images(info.name)
+    bounds = None
+    if info.kind == "points":
+        lim = max(1.5, math.ceil(2 * x.abs().max().item()) / 2)  # a tidy square holding all
+        bounds = (-lim, lim, -lim, lim)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(hp.seed))
+    n_train = round(hp.train_fraction * len(x))
+    train, val = order[:n_train], order[n_train:]
+    return Dataset(info, x[train].to(device), y[train].to(device), x[val].to(device),
+                   y[val].to(device), n_classes=len(class_names), input_shape=tuple(x.shape[1:]),
+                   class_names=class_names, bounds=bounds)
+
+
+# --- 2-D sets and digits --------------------------------------------------------------------
+
+def _points(hp: HParams) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """hp.samples points in about [-1.5, 1.5]^2; hp.noise is the std of the jitter."""
+    from sklearn.datasets import make_blobs, make_circles, make_moons  # slow to import
+
+    n, noise, seed, name = hp.samples, hp.noise, hp.seed, hp.dataset
+    rng = np.random.default_rng(seed)
+    if name == "circle":
+        x, y = make_circles(n, noise=noise, factor=0.5, random_state=seed)
+    elif name == "moons":
+        x, y = make_moons(n, noise=noise, random_state=seed)
+        x = x - (0.5, 0.25)  # centre the moons on the origin
+    elif name == "gaussian":
+        x, y = make_blobs(n, centers=[(-0.6, -0.6), (0.6, 0.6)], cluster_std=0.2 + noise,
+                          random_state=seed)
+    elif name == "xor":
+        x = rng.uniform(-1, 1, (n, 2))
+        x += 0.05 * np.sign(x)  # a thin gap along the axes, so the clean set has a margin
+        y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)
+        x += rng.normal(0, noise, x.shape)
+    elif name == "spiral":
+        y = np.arange(n) % 2  # alternate points go to the two arms
+        t = rng.uniform(0.05, 1, n)  # how far along its arm each point is
+        angle = 3.5 * math.pi * t + math.pi * y  # the second arm is the first turned by pi
+        x = 1.3 * t[:, None] * np.stack([np.sin(angle), np.cos(angle)], 1)
+        x += rng.normal(0, noise, x.shape)
+    else:  # regression: a smooth bump-and-dip surface, noise on the target
+        x = rng.uniform(-1, 1, (n, 2))
+        target = np.sin(math.pi * x[:, 0]) * np.cos(0.5 * math.pi * x[:, 1])
+        y = target + rng.normal(0, noise, n)
+        return (torch.tensor(x, dtype=torch.float32),
+                torch.tensor(y, dtype=torch.float32).unsqueeze(1), ())
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.int64), ("0", "1")
+
+
+def _digits() -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """scikit-learn's bundled 8x8 digits, pixels scaled from 0..16 to [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
+    return x, torch.tensor(digits.target, dtype=torch.int64), tuple(str(i) for i in range(10))
+
+
+# --- image sets -----------------------------------------------------------------------------
+
+_FOLDER = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "cifar-10-batches-py"}
+_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
+_STATS = {  # per-channel mean and std of the training pixels, scaled to [0, 1]
+    "mnist": ((0.1307,), (0.3081,)),
+    "fashion_mnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+
+
+def _files(name: str) -> list[str]:
+    """Files an image set needs, relative to its root, in torchvision's layout."""
+    if name == "cifar10":
+        return [f"{_FOLDER[name]}/{file}" for file in _CIFAR_FILES]
+    return [f"{_FOLDER[name]}/raw/{file}" for file in _MNIST_FILES]
+
+
+def _missing(name: str, root: Path) -> list[str]:
+    endings = ("",) if name == "cifar10" else ("", ".gz")  # MNIST files may still be gzipped
+    return [f for f in _files(name) if not any((root / (f + e)).is_file() for e in endings)]
+
+
+def _find_root(name: str) -> Path:
+    """The first of paths.dataset_roots() that holds all of the set's files."""
+    roots = paths.dataset_roots()
+    for root in roots:
+        if not _missing(name, root):
+            return root
+    closest = min(roots, key=lambda root: len(_missing(name, root)))
+    raise DatasetMissingError(
+        f"{name} is not on disk: missing {', '.join(_missing(name, closest))} (looked in "
+        f"{', '.join(str(root) for root in roots)}). To get it, run `playground data download "
+        f"{name}` where the internet is reachable, or copy the files into {paths.datasets_dir()}")
+
+
+def _gunzip(raw: Path) -> None:
+    """torchvision reads MNIST files uncompressed: unpack those that are only there as .gz."""
+    for packed in raw.glob("*.gz"):
+        target = packed.with_suffix("")
+        if not target.exists():
+            partial = target.with_name(target.name + ".partial")
+            with gzip.open(packed) as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            partial.replace(target)
+
+
+def _images(name: str) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """torchvision's train and test images together, normalised, as (N, C, H, W)."""
+    import torchvision.datasets as tvd  # slow to import, and only the image sets need it
+
+    root = _find_root(name)
+    if name == "cifar10":
+        class CIFAR10(tvd.CIFAR10):
+            # torchvision checks the md5 sums of the real files; check only that they exist,
+            # so that hand-made files (such as the tests') load too.
+            train_list = [[file, None] for file, _ in tvd.CIFAR10.train_list]
+            test_list = [[file, None] for file, _ in tvd.CIFAR10.test_list]
+            meta = {**tvd.CIFAR10.meta, "md5": None}
+
+        parts = [CIFAR10(root, train=train) for train in (True, False)]
+        pixels = torch.cat([torch.from_numpy(p.data).permute(0, 3, 1, 2) for p in parts])
+        labels = torch.cat([torch.tensor(p.targets, dtype=torch.int64) for p in parts])
+        class_names = tuple(parts[0].classes)
+    else:
+        _gunzip(root / _FOLDER[name] / "raw")
+        cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
+        parts = [cls(root, train=train) for train in (True, False)]
+        pixels = torch.cat([p.data for p in parts]).unsqueeze(1)
+        labels = torch.cat([p.targets for p in parts]).long()
+        class_names = tuple(str(i) for i in range(10)) if name == "mnist" else tuple(cls.classes)
+    mean, std = (torch.tensor(s).view(-1, 1, 1) for s in _STATS[name])
+    return (pixels.float() / 255 - mean) / std, labels, class_names
+
+
+def download(name: str, root: Path | None = None) -> Path:
+    """Fetch an image set with torchvision into root (default: paths.datasets_dir()).
+
+    Returns the set's own folder. Raises ValueError for sets that are built in.
+    """
+    info = DATASETS.get(name)
+    if info is None or not info.downloadable:
+        allowed = ", ".join(n for n, i in DATASETS.items() if i.downloadable)
+        raise ValueError(f"{name!r} cannot be downloaded: one of {allowed} can "
+                         "(the other data sets are built in)")
+    import torchvision.datasets as tvd
+
+    root = Path(root) if root is not None else paths.datasets_dir()
+    cls = {"mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10}[name]
+    cls(root, train=True, download=True)  # fetches the test files too
+    return root / _FOLDER[name]

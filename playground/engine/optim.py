@@ -1,0 +1,39 @@
+"""Optimizers from torch.optim, built from HParams and updated in place for live changes."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from playground.config import HParams
+
+
+def build_optimizer(model: nn.Module, hp: HParams) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if hp.optimizer in ("sgd", "momentum", "nesterov"):
+        momentum = 0.0 if hp.optimizer == "sgd" else hp.momentum
+        return torch.optim.SGD(params, lr=hp.lr, momentum=momentum,
+                               nesterov=hp.optimizer == "nesterov", weight_decay=hp.weight_decay)
+    if hp.optimizer == "adam":
+        return torch.optim.Adam(params, lr=hp.lr, betas=(hp.momentum, 0.999),
+                                weight_decay=hp.weight_decay)
+    if hp.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=hp.lr, betas=(hp.momentum, 0.999),
+                                 weight_decay=hp.weight_decay)
+    return torch.optim.RMSprop(params, lr=hp.lr, weight_decay=hp.weight_decay)
+
+
+def apply_live(optimizer: torch.optim.Optimizer, hp: HParams) -> None:
+    """Set momentum (beta1 for Adam) and weight decay in every group; the rate is set per step."""
+    for group in optimizer.param_groups:
+        group["weight_decay"] = hp.weight_decay
+        if "betas" in group:
+            group["betas"] = (hp.momentum, group["betas"][1])
+        elif hp.optimizer in ("momentum", "nesterov"):
+            group["momentum"] = hp.momentum
+
+
+def build_loss(hp: HParams, task: str) -> nn.Module:
+    if task == "classification":
+        return nn.CrossEntropyLoss()
+    return {"l1": nn.L1Loss, "huber": nn.HuberLoss}.get(hp.loss, nn.MSELoss)()

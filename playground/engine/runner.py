@@ -1,0 +1,228 @@
+"""The runner: trains in a daemon thread and takes commands from any other thread.
+
+A notebook cell that trains blocks every widget message, so training never runs in one.
+Commands (start, pause, resume, step, stop, reset) and hyperparameter changes are read by
+the training thread at step boundaries, under one lock. Each run gets a generation number;
+rows from a stale run are dropped from the live record.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from playground.config import HParams
+from playground.data import load_dataset
+from playground.engine.device import choose_device
+from playground.engine.events import TERMINAL, Callback, PauseRun, StopRun
+from playground.engine.record import RunRecord
+from playground.engine.trainer import Trainer
+from playground.store import RunStore, RunWriter
+
+
+class Runner:
+    def __init__(self, hp: HParams | None = None, *, device: str | None = "auto",
+                 store: RunStore | None = None, callbacks: list[Callback] | tuple = (),
+                 source: str = "manual", log_every: int = 10):
+        self.device = choose_device(device)
+        self.store = store if store is not None else RunStore()
+        self.record = RunRecord()
+        self.callbacks = list(callbacks)  # added to every run this runner starts
+        self.source = source
+        self.log_every = log_every
+        self.run_id: str | None = None
+        self.trainer: Trainer | None = None
+        self.status = "idle"  # idle, starting, running, paused, or a terminal status
+        self.error: str | None = None
+        self._hp = hp or HParams()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._generation = 0
+        self._stop = False
+        self._paused = False
+        self._budget: int | None = None  # steps left before pausing, for step()
+
+    # --- state -------------------------------------------------------------------------
+    @property
+    def hparams(self) -> HParams:
+        with self._cond:
+            return self._hp
+
+    @property
+    def active(self) -> bool:
+        """A run is loading, training or paused."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- commands -----------------------------------------------------------------------
+    def update(self, **changes: Any) -> HParams:
+        """Change hyperparameters. Live ones apply at the next step; others start a new run
+        if one is training (the old run stays saved). Raises HParamsError on bad values."""
+        with self._cond:
+            old = self._hp
+            self._hp = new = old.replace(**changes)
+        if self.active and old.needs_new_run(new):
+            self.stop()
+            self.start()
+        return new
+
+    def start(self) -> str:
+        """Start a new run, or resume a paused one; pressing it twice does nothing more."""
+        with self._cond:
+            if self.active:
+                self._paused, self._budget = False, None
+                self._cond.notify_all()
+                return self.run_id  # type: ignore[return-value]
+            parent = self.run_id
+            self._generation += 1
+            self._stop = self._paused = False
+            self._budget = None
+            hp = self._hp
+            self.run_id = self.store.create_run(hp.to_dict(), str(self.device),
+                                                source=self.source, parent=parent)
+            self.status, self.error, self.trainer = "starting", None, None
+            self._thread = threading.Thread(target=self._main, args=(self._generation, hp,
+                                            self.run_id), daemon=True,
+                                            name=f"playground-run-{self.run_id}")
+            self._thread.start()
+            return self.run_id
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused, self._budget = True, None
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused, self._budget = False, None
+            self._cond.notify_all()
+
+    def step(self, n: int = 1) -> None:
+        """Train n more steps, then pause."""
+        with self._cond:
+            self._paused, self._budget = True, n
+            self._cond.notify_all()
+
+    def stop(self, timeout: float | None = 30.0) -> str:
+        """End the run at the next step boundary and wait for its thread; returns its status."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self.wait(timeout)
+        return self.status
+
+    def reset(self) -> None:
+        """Stop the run; the next start begins fresh weights with the current settings."""
+        self.stop()
+        with self._cond:
+            self.trainer, self.run_id, self.status, self.error = None, None, "idle", None
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the run's thread ends (or the timeout passes); returns the status."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        return self.status
+
+    # --- the training thread -------------------------------------------------------------
+    def _main(self, generation: int, hp: HParams, run_id: str) -> None:
+        writer = self.store.writer(run_id)
+        try:
+            data = load_dataset(hp, self.device)
+            trainer = Trainer(hp, data, self.device, log_every=self.log_every, callbacks=[
+                _Controls(self, generation), _StoreSink(writer),
+                _RecordSink(self, generation, run_id), *self.callbacks])
+        except Exception as error:  # a missing data set, say: the run ends, the app goes on
+            message = f"{type(error).__name__}: {error}"
+            writer.add_event(0, "status", message)
+            writer.finish("failed", 0, 0.0, {}, error=message)
+            self._set_status(generation, "failed", message)
+            return
+        with self._cond:
+            if generation == self._generation:
+                self.trainer = trainer
+        while True:
+            status = trainer.fit()
+            self._set_status(generation, status, trainer.error)
+            if status != "paused":
+                return
+            with self._cond:
+                self._cond.wait_for(lambda: self._stop or not self._paused or bool(self._budget)
+                                    or generation != self._generation)
+
+    def _set_status(self, generation: int, status: str, error: str | None) -> None:
+        with self._cond:
+            if generation == self._generation:
+                self.status, self.error = status, error
+
+
+class _Controls(Callback):
+    """Reads the runner's commands and hyperparameters at each step boundary."""
+
+    def __init__(self, runner: Runner, generation: int):
+        self.runner, self.generation = runner, generation
+
+    def before_fit(self, trainer: Trainer) -> None:
+        self.runner._set_status(self.generation, "running", None)
+
+    def before_step(self, trainer: Trainer) -> None:
+        runner = self.runner
+        with runner._cond:
+            if runner._stop or self.generation != runner._generation:
+                raise StopRun()
+            if runner._budget is not None:
+                if runner._budget <= 0:
+                    raise PauseRun()
+                runner._budget -= 1
+            elif runner._paused:
+                raise PauseRun()
+            hp = runner._hp
+        if hp != trainer.hp and not trainer.hp.needs_new_run(hp):
+            trainer.apply(hp)
+
+
+class _StoreSink(Callback):
+    """Writes the run to the store as it trains; the writer commits at least once a second."""
+
+    def __init__(self, writer: RunWriter):
+        self.writer = writer
+
+    def on_points(self, trainer: Trainer, rows: list[dict]) -> None:
+        self.writer.add_points(rows)
+
+    def on_layer_norms(self, trainer: Trainer, rows: list[dict]) -> None:
+        self.writer.add_layer_norms(rows)
+
+    def on_event(self, trainer: Trainer, event: dict) -> None:
+        self.writer.add_event(event["step"], event["kind"], event["message"], field=event["field"],
+                              old=event["old"], new=event["new"], seconds=event["seconds"])
+
+    def after_step(self, trainer: Trainer) -> None:
+        self.writer.heartbeat(trainer.step, trainer.seconds)
+
+    def after_fit(self, trainer: Trainer) -> None:
+        if trainer.status not in TERMINAL:
+            self.writer.heartbeat(trainer.step, trainer.seconds, status=trainer.status)
+            self.writer.flush()
+            return
+        summary = trainer.summary() if trainer.status != "failed" else {}
+        self.writer.finish(trainer.status, trainer.step, trainer.seconds, summary,
+                           error=trainer.error)
+
+
+class _RecordSink(Callback):
+    """Copies rows into the runner's live record, tagged with the run; stale runs are dropped."""
+
+    def __init__(self, runner: Runner, generation: int, run_id: str):
+        self.runner, self.generation, self.run_id = runner, generation, run_id
+
+    def _append(self, channel: str, rows: list[dict]) -> None:
+        if self.generation == self.runner._generation:
+            self.runner.record.append(channel, [{**row, "run": self.run_id} for row in rows])
+
+    def on_points(self, trainer: Trainer, rows: list[dict]) -> None:
+        self._append("points", rows)
+
+    def on_layer_norms(self, trainer: Trainer, rows: list[dict]) -> None:
+        self._append("layer_norms", rows)
+
+    def on_event(self, trainer: Trainer, event: dict) -> None:
+        self._append("events", [event])

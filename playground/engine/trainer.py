@@ -1,0 +1,244 @@
+"""The training loop: one model, one dataset, resumable, steered between steps.
+
+Small data sits on the device as tensors and is batched by index (no DataLoader). Metrics
+are kept as device tensors and read back every `log_every` steps, so the GPU is not made to
+wait on every step; divergence is checked on each read-back and pinned to its exact step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+
+from playground.config import HParams
+from playground.data import Dataset
+from playground.engine.events import Callback, CancelRun, DivergedRun
+from playground.engine.optim import apply_live, build_loss, build_optimizer
+from playground.engine.schedule import SCHEDULE_FIELDS, LrSchedule
+from playground.models import build_model, set_dropout, weight_layers
+
+EXPLODE_FACTOR = 1e4  # a loss this many times the first loss counts as diverged
+EVAL_SAMPLES = 2000  # validation samples scored for the curves; the final summary uses all
+EVAL_CHUNK = 4096  # examples per forward pass when evaluating
+
+
+class Trainer:
+    def __init__(self, hp: HParams, data: Dataset, device: torch.device | str = "cpu",
+                 callbacks: list[Callback] | tuple[Callback, ...] = (), log_every: int = 10):
+        self.hp = hp
+        self.data = data
+        self.device = torch.device(device)
+        self.callbacks = list(callbacks)
+        self.log_every = log_every
+        self.model = build_model(hp, data.input_shape, max(data.n_classes, 1)).to(self.device)
+        self.optimizer = build_optimizer(self.model, hp)
+        self.loss_fn = build_loss(hp, data.task)
+        self.layers = weight_layers(self.model)
+        self.generator = torch.Generator().manual_seed(hp.seed + 1)  # batch order, on the CPU
+        self.schedule = LrSchedule(hp, self.steps_per_epoch)
+        self.step = 0  # optimizer updates so far
+        self.epoch = 0  # completed passes over the training data
+        self.status = "created"
+        self.error: str | None = None
+        self.seconds = 0.0  # time spent training, pauses excluded
+        self.lr = hp.lr
+        self._order = self._new_order()
+        self._position = 0
+        self._pending: list[tuple[int, int, float, torch.Tensor, torch.Tensor | None]] = []
+        self._first_loss: float | None = None
+        self._fit_started = 0.0
+        self._last_eval_step = -1
+
+    # --- hyperparameters -------------------------------------------------------------------
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, self.data.n_train // self.hp.batch_size)
+
+    def apply(self, hp: HParams) -> None:
+        """Apply live changes from the next step on, each recorded as an event of the run."""
+        changes = self.hp.diff(hp)
+        if not changes:
+            return
+        if self.hp.needs_new_run(hp):
+            fixed = sorted(set(changes) - HParams.live_fields())
+            raise ValueError(f"{', '.join(fixed)} cannot change during a run; start a new run")
+        self.hp = hp
+        apply_live(self.optimizer, hp)
+        set_dropout(self.model, hp.dropout)
+        if any(name in changes for name in SCHEDULE_FIELDS + ("batch_size",)):
+            self.schedule = LrSchedule(hp, self.steps_per_epoch)
+        for name, (before, after) in changes.items():
+            label = HParams.specs()[name].label
+            self.emit_event("change", f"{label} {before} -> {after} at step {self.step}",
+                            field=name, old=before, new=after)
+
+    # --- the loop ------------------------------------------------------------------------
+    def fit(self) -> str:
+        """Train until the last epoch, or until a callback cancels; returns the status."""
+        self._fit_started = time.perf_counter()
+        self.status = "running"
+        try:
+            self._trigger("before_fit")
+            if self.step == 0 and self._last_eval_step < 0:
+                self._evaluate_curves()
+            while self.epoch < self.hp.epochs:
+                # steer: callbacks may pause, stop or change hyperparameters here
+                self._trigger("before_step")
+                x, y = self._next_batch()
+                # set the learning rate for this step
+                self.lr = self.hp.lr * self.schedule.factor(self.step)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.lr
+                # forward, backward
+                self.model.train()
+                output = self.model(x)
+                loss = self.loss_fn(output, y)
+                objective = loss + self.hp.l1 * self._l1_norm() if self.hp.l1 else loss
+                self.optimizer.zero_grad(set_to_none=True)
+                objective.backward()
+                self._trigger("after_backward")
+                if self.step % self.log_every == 0:
+                    self._log_layer_norms()
+                # clip, step
+                if self.hp.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.hp.grad_clip)
+                self.optimizer.step()
+                self.step += 1
+                # log: keep tensors, read them back in batches
+                correct = (output.argmax(1) == y).float().mean() if self._classifying else None
+                self._pending.append((self.step, self.epoch, self.lr, loss.detach(), correct))
+                if self._position == 0:
+                    self.epoch += 1
+                if len(self._pending) >= self.log_every or self._position == 0:
+                    self._flush()
+                if self._position == 0 or self.step % self._eval_every == 0:
+                    self._evaluate_curves()
+                self._trigger("after_step")
+            self._flush()
+            self.status = "finished"
+        except CancelRun as cancel:
+            self._flush_quietly()
+            self.status = cancel.status
+            if isinstance(cancel, DivergedRun):
+                self.error = str(cancel)
+        except Exception as error:  # the run ends cleanly; the message is kept, not swallowed
+            self.status = "failed"
+            self.error = f"{type(error).__name__}: {error}"
+        finally:
+            self.seconds += time.perf_counter() - self._fit_started
+            if self.status != "paused":
+                self.emit_event("status", self.error or self.status)
+            self._trigger("after_fit")
+        return self.status
+
+    # --- batches ---------------------------------------------------------------------------
+    def _new_order(self) -> torch.Tensor:
+        return torch.randperm(self.data.n_train, generator=self.generator).to(self.device)
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch by index; a remainder smaller than a batch is dropped."""
+        size = min(self.hp.batch_size, self.data.n_train)
+        index = self._order[self._position:self._position + size]
+        self._position += size
+        if self._position + size > self.data.n_train:
+            self._order, self._position = self._new_order(), 0
+        return self.data.x_train[index], self.data.y_train[index]
+
+    # --- metrics ---------------------------------------------------------------------------
+    @property
+    def _classifying(self) -> bool:
+        return self.data.task == "classification"
+
+    @property
+    def at_epoch_end(self) -> bool:
+        """True between the last step of an epoch and the first of the next."""
+        return self._position == 0
+
+    @property
+    def _eval_every(self) -> int:
+        return max(1, self.steps_per_epoch // 4)
+
+    def _l1_norm(self) -> torch.Tensor:
+        return sum(layer.weight.abs().sum() for layer in self.layers)
+
+    def _flush(self) -> None:
+        """Read pending step metrics back from the device, check them, hand them on."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        losses = torch.stack([p[3] for p in pending]).tolist()
+        accuracies = (torch.stack([p[4] for p in pending]).tolist() if self._classifying
+                      else [None] * len(pending))
+        seconds = self.seconds + time.perf_counter() - self._fit_started
+        rows = [{"step": step, "epoch": epoch, "split": "train", "loss": loss,
+                 "accuracy": accuracy, "lr": lr, "seconds": seconds}
+                for (step, epoch, lr, _, _), loss, accuracy in zip(pending, losses, accuracies)]
+        self._trigger("on_points", rows)
+        for row in rows:
+            self._check_divergence(row["step"], row["loss"])
+
+    def _flush_quietly(self) -> None:
+        try:
+            self._flush()
+        except CancelRun:
+            pass
+
+    def _check_divergence(self, step: int, loss: float) -> None:
+        if self._first_loss is None:
+            self._first_loss = loss
+        limit = EXPLODE_FACTOR * max(abs(self._first_loss), 1e-3)
+        if not math.isfinite(loss) or loss > limit:
+            raise DivergedRun(f"diverged at step {step}: loss became {loss:.4g}; "
+                              f"the learning rate ({self.hp.lr:g}) is probably too high")
+
+    def _log_layer_norms(self) -> None:
+        norms = torch.stack([torch.stack([layer.weight.grad.norm(), layer.weight.norm()])
+                             for layer in self.layers if layer.weight.grad is not None])
+        rows = [{"step": self.step, "layer": f"layer{i + 1}", "grad_norm": grad, "weight_norm": w}
+                for i, (grad, w) in enumerate(norms.tolist())]
+        self._trigger("on_layer_norms", rows)
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
+        """Loss and accuracy in eval mode (no dropout, batch norm's running statistics)."""
+        self.model.eval()
+        total_loss, correct = 0.0, 0.0
+        for start in range(0, len(x), EVAL_CHUNK):
+            output = self.model(x[start:start + EVAL_CHUNK])
+            target = y[start:start + EVAL_CHUNK]
+            total_loss += self.loss_fn(output, target).item() * len(target)
+            if self._classifying:
+                correct += (output.argmax(1) == target).sum().item()
+        n = max(len(x), 1)
+        return total_loss / n, (correct / n if self._classifying else None)
+
+    def _evaluate_curves(self) -> None:
+        if self._last_eval_step == self.step:
+            return
+        self._last_eval_step = self.step
+        loss, accuracy = self.evaluate(self.data.x_val[:EVAL_SAMPLES],
+                                       self.data.y_val[:EVAL_SAMPLES])
+        seconds = self.seconds + time.perf_counter() - self._fit_started
+        self._trigger("on_points", [{"step": self.step, "epoch": self.epoch, "split": "val",
+                                     "loss": loss, "accuracy": accuracy, "lr": self.lr,
+                                     "seconds": seconds}])
+
+    def summary(self) -> dict[str, Any]:
+        """Final metrics on the whole train and validation sets."""
+        train_loss, train_accuracy = self.evaluate(self.data.x_train, self.data.y_train)
+        val_loss, val_accuracy = self.evaluate(self.data.x_val, self.data.y_val)
+        return {"train_loss": train_loss, "train_accuracy": train_accuracy,
+                "val_loss": val_loss, "val_accuracy": val_accuracy}
+
+    # --- events ----------------------------------------------------------------------------
+    def emit_event(self, kind: str, message: str, *, field: str | None = None,
+                   old: Any = None, new: Any = None) -> None:
+        self._trigger("on_event", {"step": self.step, "seconds": self.seconds, "kind": kind,
+                                   "field": field, "old": old, "new": new, "message": message})
+
+    def _trigger(self, event: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, event)(self, *args)

@@ -1,0 +1,214 @@
+"""Shared look and run bookkeeping of the Bokeh figures.
+
+Projector-friendly styling lives here once: large fonts, thick lines, stretch to the width.
+`RunPlot` keeps the runs a figure knows (config, colour, visibility, the active run) and
+leaves drawing to its subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bokeh.models import Legend
+from bokeh.plotting import figure
+
+from playground.plots.series import ColorCycle, legend_labels
+
+LINE_WIDTH = 3
+DIM_ALPHA = 0.3
+DEFAULT_MAX_POINTS = 5000  # points a line keeps in the browser (stream rollover)
+TITLE_FONT = "16pt"
+AXIS_LABEL_FONT = "15pt"
+TICK_FONT = "13pt"
+LEGEND_FONT = "13pt"
+TOOLS = "pan,box_zoom,wheel_zoom,reset,save"
+
+
+def new_figure(name: str, title: str, x_label: str, y_label: str, *, height: int = 320,
+               y_axis_type: str = "linear", tools: str = TOOLS, **kwargs: Any) -> figure:
+    """A figure with the house look: named (browser tests find it by name), wide, big fonts."""
+    fig = figure(name=name, title=title, x_axis_label=x_label, y_axis_label=y_label,
+                 sizing_mode="stretch_width", height=height, y_axis_type=y_axis_type,
+                 tools=tools, toolbar_location="above", **kwargs)
+    style(fig)
+    return fig
+
+
+def style(fig: figure) -> None:
+    """Large fonts for a room: titles 16pt, axis labels 15pt, ticks 13pt; no logo."""
+    fig.title.text_font_size = TITLE_FONT
+    for axis in [*fig.xaxis, *fig.yaxis]:
+        axis.axis_label_text_font_size = AXIS_LABEL_FONT
+        axis.major_label_text_font_size = TICK_FONT
+    fig.toolbar.logo = None
+
+
+def new_legend(fig: figure, click_policy: str = "hide") -> Legend:
+    """An empty legend outside the plot area on the right, so it never covers a curve."""
+    legend = Legend(items=[], click_policy=click_policy, label_text_font_size=LEGEND_FONT,
+                    location="top_left")
+    fig.add_layout(legend, "right")
+    return legend
+
+
+class RunPlot:
+    """Bookkeeping common to every figure: which runs exist, their configs and colours.
+
+    Subclasses draw; they override the `_on_*` hooks, which are called after the bookkeeping.
+    Rows for a run that was never added add it with an empty config, so no data is dropped.
+    """
+
+    name = ""
+
+    def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
+        if max_points < 2:
+            raise ValueError(f"max_points: {max_points!r} is not allowed; allowed: at least 2")
+        self.max_points = max_points
+        self._configs: dict[str, dict[str, Any]] = {}
+        self._colors: dict[str, str] = {}
+        self._visible: dict[str, bool] = {}
+        self._active: str | None = None
+        self._cycle = ColorCycle()
+
+    # --- public ----------------------------------------------------------------------------
+    @property
+    def runs(self) -> list[str]:
+        """Run ids in the order they were added."""
+        return list(self._configs)
+
+    @property
+    def active(self) -> str | None:
+        return self._active
+
+    def labels(self) -> dict[str, str]:
+        """Run id -> legend text, naming the hyperparameters that differ between runs."""
+        return legend_labels(self._configs)
+
+    def color(self, run_id: str) -> str:
+        return self._colors[run_id]
+
+    def add_run(self, run_id: str, config: Mapping[str, Any] | None = None,
+                color: str | None = None) -> None:
+        """Add a run (its glyphs and sources); for a known run, update its config and labels."""
+        new = run_id not in self._configs
+        self._configs[run_id] = dict(config or {})
+        if new:
+            self._colors[run_id] = color or self._cycle.get(run_id)
+            self._visible[run_id] = True
+            self._on_add(run_id)
+        elif color:
+            self._colors[run_id] = color
+        self._on_relabel()
+
+    def remove_run(self, run_id: str) -> None:
+        """Remove a run's glyphs and sources from the figure."""
+        if run_id not in self._configs:
+            return
+        del self._configs[run_id], self._colors[run_id], self._visible[run_id]
+        self._cycle.forget(run_id)
+        if self._active == run_id:
+            self._active = None
+        self._on_remove(run_id)  # bookkeeping already updated: _shown() is the next run
+        self._on_relabel()
+
+    def set_visible(self, run_id: str, visible: bool) -> None:
+        if run_id in self._configs:
+            self._visible[run_id] = bool(visible)
+            self._on_visible(run_id)
+
+    def set_active(self, run_id: str | None) -> None:
+        """Highlight one run (others dim, or the figure shows only it); None: no highlight."""
+        if run_id is not None and run_id not in self._configs:
+            raise KeyError(f"run {run_id!r} is not on the {self.name} plot")
+        self._active = run_id
+        self._on_active()
+
+    def clear(self) -> None:
+        """Remove every run."""
+        for run_id in list(self._configs):
+            self.remove_run(run_id)
+        self._cycle.reset()
+
+    # --- helpers for subclasses ------------------------------------------------------------
+    def _ensure(self, run_ids: Iterable[str]) -> None:
+        for run_id in run_ids:
+            if run_id not in self._configs:
+                self.add_run(run_id)
+
+    def _shown(self) -> str | None:
+        """The run a single-run figure shows: the active one, else the newest."""
+        if self._active is not None:
+            return self._active
+        return next(reversed(self._configs), None)
+
+    # --- hooks -----------------------------------------------------------------------------
+    def _on_add(self, run_id: str) -> None:
+        pass
+
+    def _on_remove(self, run_id: str) -> None:
+        """Drop the run's glyphs; called after the run left the bookkeeping."""
+
+    def _on_visible(self, run_id: str) -> None:
+        pass
+
+    def _on_active(self) -> None:
+        pass
+
+    def _on_relabel(self) -> None:
+        pass
+
+
+class SnapshotPlot(RunPlot):
+    """A figure that shows the latest snapshot (histogram, boundary, samples) of one run:
+    the active run, else the newest. Only the newest row per run is kept; drawing it
+    replaces the source data, which is fine for a small, whole picture."""
+
+    def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
+        super().__init__(max_points)
+        self._latest: dict[str, Mapping[str, Any]] = {}
+        self._drawn: tuple[str | None, Mapping[str, Any] | None] = (None, None)
+
+    def latest(self, run_id: str) -> Mapping[str, Any] | None:
+        """The newest row of a run, or None."""
+        return self._latest.get(run_id)
+
+    def push(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Keep each run's newest row; redraw if the shown run got a new one."""
+        for row in rows:
+            run_id = row["run"]
+            self._ensure([run_id])
+            old = self._latest.get(run_id)
+            if old is None or row.get("step", 0) >= old.get("step", 0):
+                self._latest[run_id] = row
+        self._refresh()
+
+    def _refresh(self) -> None:
+        run_id = self._shown()
+        row = self._latest.get(run_id) if run_id is not None else None
+        if self._drawn[0] != run_id or self._drawn[1] is not row:
+            self._drawn = (run_id, row)
+            self._draw(run_id, row)
+        self._on_visible(run_id)
+
+    def _renderers(self) -> list[Any]:
+        """The glyph renderers that show a run's snapshot (hidden by set_visible)."""
+        return []
+
+    def _draw(self, run_id: str | None, row: Mapping[str, Any] | None) -> None:
+        raise NotImplementedError
+
+    def _on_add(self, run_id: str) -> None:
+        self._refresh()
+
+    def _on_remove(self, run_id: str) -> None:
+        self._latest.pop(run_id, None)
+        self._refresh()
+
+    def _on_active(self) -> None:
+        self._refresh()
+
+    def _on_visible(self, run_id: str | None) -> None:
+        if run_id is not None and run_id == self._shown():
+            for renderer in self._renderers():
+                renderer.visible = self._visible.get(run_id, True)

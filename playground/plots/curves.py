@@ -1,0 +1,262 @@
+"""Curves against training step, one line per run and split: loss, accuracy, learning rate.
+
+Each run owns one ColumnDataSource per split plus one for its change markers; they are made
+when the run appears and afterwards only ever grow through `stream(..., rollover=...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+from bokeh.core.properties import value
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, GlyphRenderer, HoverTool, Legend, LegendItem
+from bokeh.plotting import figure
+
+from playground.plots._base import DIM_ALPHA, LINE_WIDTH, RunPlot, new_figure, new_legend
+from playground.plots.series import (
+    CURVE_KEYS,
+    Columns,
+    Marker,
+    change_markers,
+    curve_columns,
+    decimate_columns,
+    lr_columns,
+    value_at,
+)
+
+MARKER_KEYS = ("step", "y", "field", "message")
+MAX_MARKERS = 500  # change markers kept per run
+DASHES = {"train": "solid", "val": "dashed"}
+SPLIT_NAMES = {"train": "train", "val": "validation"}
+
+
+class CurvePlot(RunPlot):
+    """Base of the step curves: per run a solid train line, a dashed val line, and diamonds
+    where a hyperparameter changed live (hover shows the change)."""
+
+    name = ""
+    title = ""
+    value = "loss"  # key of the point rows drawn
+    y_label = "loss"
+    y_axis_type = "linear"
+    splits: tuple[str, ...] = ("train", "val")
+    y_format = "%.4g"
+    log_toggle = False  # True: a log-scale twin figure that set_log shows instead
+
+    def __init__(self, max_points: int = 5000, height: int = 320) -> None:
+        super().__init__(max_points)
+        self._parts: list[_Parts] = []  # per figure: its legend and its two hover tools
+        self.figure = self._make_figure(self.name, self.y_axis_type, height)
+        self._figures = [self.figure]
+        self.log_figure: figure | None = None
+        if self.log_toggle:
+            # Bokeh cannot switch a drawn figure's scale (bokeh#6575, #11983): a log twin
+            # shares the sources and the x range, and set_log swaps which one is visible.
+            self.log_figure = self._make_figure(f"{self.name}_log", "log", height,
+                                                x_range=self.figure.x_range)
+            self.log_figure.visible = False
+            self._figures.append(self.log_figure)
+        self.layout = column(*self._figures, sizing_mode="stretch_width")
+        self._log = False
+        self._sources: dict[str, dict[str, ColumnDataSource]] = {}
+        self._marker_sources: dict[str, ColumnDataSource] = {}
+        self._lines: dict[str, list[GlyphRenderer]] = {}  # every figure's line renderers
+        self._markers: dict[str, list[GlyphRenderer]] = {}
+        self._items: dict[str, list[LegendItem]] = {}
+        self._pending: dict[str, list[Marker]] = {}
+
+    def _make_figure(self, name: str, y_axis_type: str, height: int, **kwargs: Any) -> figure:
+        fig = new_figure(name, self.title, "step", self.y_label, height=height,
+                         y_axis_type=y_axis_type, **kwargs)
+        legend = new_legend(fig)
+        curve_hover = HoverTool(
+            renderers=[],
+            tooltips=[("run", "$name"), ("step", "@step"), (self.y_label, f"@y{{{self.y_format}}}"),
+                      ("epoch", "@epoch"), ("learning rate", "@lr{%.3g}")],
+            formatters={"@y": "printf", "@lr": "printf"},
+        )
+        marker_hover = HoverTool(renderers=[], tooltips=[("change", "@message"),
+                                                         ("step", "@step")])
+        fig.add_tools(curve_hover, marker_hover)
+        self._parts.append(_Parts(fig, legend, curve_hover, marker_hover))
+        return fig
+
+    # --- public ----------------------------------------------------------------------------
+    @property
+    def log(self) -> bool:
+        return self._log
+
+    def set_log(self, log: bool) -> None:
+        """Show the y axis on a log scale (only plots with a log twin, e.g. the loss)."""
+        if self.log_figure is None:
+            raise ValueError(f"the {self.name} plot has no log scale")
+        self._log = bool(log)
+        self.log_figure.visible = self._log
+        self.figure.visible = not self._log
+
+    def sources(self, run_id: str) -> dict[str, ColumnDataSource]:
+        """Split -> the run's data source (for tests and for the app's own readouts)."""
+        return dict(self._sources[run_id])
+
+    def marker_source(self, run_id: str) -> ColumnDataSource:
+        return self._marker_sources[run_id]
+
+    def push(self, rows: Iterable[Mapping[str, Any]],
+             events: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Stream new point rows (one stream call per source) and mark change events."""
+        by_run = self._columns(rows)
+        self._ensure(by_run)
+        for run_id, splits in by_run.items():
+            for split, columns in splits.items():
+                source = self._sources[run_id].get(split)
+                if source is not None and columns["step"]:
+                    source.stream(columns, rollover=self.max_points)
+        self._add_markers(change_markers(events))
+
+    def load(self, run_id: str, rows: Iterable[Mapping[str, Any]],
+             events: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Replace a run's curves with a full history, thinned to `max_points` per line."""
+        self._ensure([run_id])
+        splits = self._columns(row for row in rows if row.get("run") == run_id).get(run_id, {})
+        for split, source in self._sources[run_id].items():
+            columns = splits.get(split) or {key: [] for key in CURVE_KEYS}
+            source.data = decimate_columns(columns, self.max_points)
+        self._marker_sources[run_id].data = {key: [] for key in MARKER_KEYS}
+        self._pending.pop(run_id, None)
+        self._add_markers({run_id: change_markers(
+            e for e in events if e.get("run") == run_id).get(run_id, [])})
+
+    # --- data ------------------------------------------------------------------------------
+    def _columns(self, rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Columns]]:
+        return curve_columns(rows, self.value)
+
+    def _add_markers(self, markers: Mapping[str, list[Marker]]) -> None:
+        """Queue markers, then place every queued one whose curve has a value to sit on."""
+        self._ensure(run_id for run_id, found in markers.items() if found)
+        for run_id, found in markers.items():
+            self._pending.setdefault(run_id, []).extend(found)
+        for run_id in list(self._pending):
+            if run_id not in self._sources:
+                del self._pending[run_id]
+                continue
+            curve = self._sources[run_id][self.splits[0]].data
+            placed: Columns = {key: [] for key in MARKER_KEYS}
+            waiting = []
+            for marker in self._pending[run_id]:
+                y = value_at(curve["step"], curve["y"], marker.step)
+                if y is None:
+                    waiting.append(marker)
+                    continue
+                placed["step"].append(marker.step)
+                placed["y"].append(y)
+                placed["field"].append(marker.field)
+                placed["message"].append(marker.message)
+            self._pending[run_id] = waiting[-MAX_MARKERS:]
+            if placed["step"]:
+                self._marker_sources[run_id].stream(placed, rollover=MAX_MARKERS)
+
+    # --- glyphs ----------------------------------------------------------------------------
+    def _on_add(self, run_id: str) -> None:
+        color = self.color(run_id)
+        self._sources[run_id] = {split: ColumnDataSource({key: [] for key in CURVE_KEYS})
+                                 for split in self.splits}
+        marker_source = ColumnDataSource({key: [] for key in MARKER_KEYS})
+        self._marker_sources[run_id] = marker_source
+        self._lines[run_id], self._markers[run_id], self._items[run_id] = [], [], []
+        for fig, legend, curve_hover, marker_hover in self._parts:
+            lines = [fig.line("step", "y", source=self._sources[run_id][split], color=color,
+                              line_width=LINE_WIDTH, line_dash=DASHES.get(split, "solid"))
+                     for split in self.splits]
+            marker = fig.scatter("step", "y", source=marker_source, marker="diamond", size=16,
+                                 fill_color=color, line_color="white", line_width=2)
+            curve_hover.renderers = [*curve_hover.renderers, *lines]
+            marker_hover.renderers = [*marker_hover.renderers, marker]
+            item = LegendItem(label=value(""), renderers=lines)
+            legend.items = [*legend.items, item]
+            self._lines[run_id].extend(lines)
+            self._markers[run_id].append(marker)
+            self._items[run_id].append(item)
+        self._on_active()
+
+    def _on_remove(self, run_id: str) -> None:
+        gone = {*self._lines.pop(run_id, []), *self._markers.pop(run_id, [])}
+        items = set(self._items.pop(run_id, []))
+        for fig, legend, *hovers in self._parts:
+            fig.renderers = [r for r in fig.renderers if r not in gone]
+            for hover in hovers:
+                hover.renderers = [r for r in hover.renderers if r not in gone]
+            legend.items = [item for item in legend.items if item not in items]
+        self._sources.pop(run_id, None)
+        self._marker_sources.pop(run_id, None)
+        self._pending.pop(run_id, None)
+        self._on_active()
+
+    def _on_visible(self, run_id: str) -> None:
+        for renderer in [*self._lines[run_id], *self._markers[run_id]]:
+            renderer.visible = self._visible[run_id]
+
+    def _on_active(self) -> None:
+        for run_id in self._lines:
+            alpha = 1.0 if self._active in (None, run_id) else DIM_ALPHA
+            for renderer in self._lines[run_id]:
+                renderer.glyph.line_alpha = alpha
+            for renderer in self._markers[run_id]:
+                renderer.glyph.fill_alpha = alpha
+                renderer.glyph.line_alpha = alpha
+
+    def _on_relabel(self) -> None:
+        labels = self.labels()
+        for run_id, items in self._items.items():
+            for item in items:
+                item.label = value(labels[run_id])
+            lines = self._lines[run_id]
+            per_figure = len(self.splits)
+            for i, renderer in enumerate(lines):
+                split = self.splits[i % per_figure]
+                renderer.name = f"{labels[run_id]} ({SPLIT_NAMES.get(split, split)})"
+            for renderer in self._markers[run_id]:
+                renderer.name = labels[run_id]
+
+
+class _Parts(NamedTuple):
+    figure: figure
+    legend: Legend
+    curve_hover: HoverTool
+    marker_hover: HoverTool
+
+
+class LossPlot(CurvePlot):
+    """Train (solid) and validation (dashed) loss per run; `set_log(True)` for a log axis."""
+
+    name = "loss"
+    title = "Loss (solid: train, dashed: validation)"
+    value = "loss"
+    y_label = "loss"
+    log_toggle = True
+
+
+class AccuracyPlot(CurvePlot):
+    """Train and validation accuracy per run; rows without accuracy (regression) are skipped."""
+
+    name = "accuracy"
+    title = "Accuracy (solid: train, dashed: validation)"
+    value = "accuracy"
+    y_label = "accuracy"
+    y_format = "%.3f"
+
+
+class LrPlot(CurvePlot):
+    """The learning rate in force at each step, per run, on a log axis."""
+
+    name = "lr"
+    title = "Learning rate"
+    value = "lr"
+    y_label = "learning rate"
+    y_axis_type = "log"
+    splits = ("train",)
+    y_format = "%.3g"
+
+    def _columns(self, rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Columns]]:
+        return {run_id: {"train": columns} for run_id, columns in lr_columns(rows).items()}

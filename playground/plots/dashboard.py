@@ -1,0 +1,190 @@
+"""The `Plots` facade: every figure of the app, fed from one batch of rows at a time.
+
+The pump calls `push(batch)` from its thread; UI handlers call the other methods from the
+kernel's thread. Both go through `Plots.lock`, so figures are never mutated concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bokeh.layouts import column, row
+from bokeh.models import LayoutDOM
+
+from playground.plots._base import DEFAULT_MAX_POINTS, RunPlot
+from playground.plots.boundary import BoundaryPlot
+from playground.plots.curves import AccuracyPlot, LossPlot, LrPlot
+from playground.plots.gradnorms import GradNormPlot
+from playground.plots.samples import SamplesGrid
+from playground.plots.series import ColorCycle
+from playground.plots.weights import WeightHistogram
+
+log = logging.getLogger(__name__)
+
+Batch = Mapping[str, Sequence[Mapping[str, Any]]]
+BATCH_KEYS = ("points", "layer_norms", "events", "boundary", "histogram", "samples")
+
+
+class Plots:
+    """All figures, one colour per run across them, one lock around every change.
+
+    `push(batch)` routes rows by key: points -> loss, accuracy, learning rate (with the
+    "change" events as markers); layer_norms -> gradient norms; histogram -> weights;
+    boundary -> decision boundary; samples -> sample grid. Unknown keys are ignored.
+    """
+
+    def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
+        self.max_points = max_points
+        # Re-entrant: a UI handler may hold it and call set_active, which takes it again.
+        self.lock = threading.RLock()
+        self.loss = LossPlot(max_points)
+        self.accuracy = AccuracyPlot(max_points)
+        self.lr = LrPlot(max_points)
+        self.grad_norms = GradNormPlot(max_points)
+        self.weights = WeightHistogram(max_points)
+        self.boundary = BoundaryPlot(max_points)
+        self.samples = SamplesGrid(max_points)
+        self._colors = ColorCycle()
+        self._runs: dict[str, dict[str, Any]] = {}
+        self._removed: set[str] = set()
+
+    @property
+    def plots(self) -> dict[str, RunPlot]:
+        """Figure name -> plot object, in display order."""
+        return {plot.name: plot for plot in (self.loss, self.accuracy, self.lr, self.grad_norms,
+                                             self.weights, self.boundary, self.samples)}
+
+    @property
+    def runs(self) -> list[str]:
+        return list(self._runs)
+
+    def figures(self) -> dict[str, LayoutDOM]:
+        """Figure name -> the model to embed (the loss entry is a column holding the linear
+        figure and its log twin; embed it whole, the two share data sources)."""
+        return {name: plot.layout for name, plot in self.plots.items()}
+
+    def layout(self, boundary: bool = True, samples: bool = True) -> LayoutDOM:
+        """Every figure in one stretchable layout; leave out the boundary (image data sets)
+        or the samples (2-D data sets) where they would stay empty."""
+        bottom = [plot.layout for plot, keep in ((self.boundary, boundary),
+                                                 (self.samples, samples)) if keep]
+        rows = [row(self.loss.layout, self.accuracy.layout, sizing_mode="stretch_width"),
+                row(self.lr.layout, self.grad_norms.layout, sizing_mode="stretch_width"),
+                row(self.weights.layout, *bottom[:1], sizing_mode="stretch_width"),
+                *bottom[1:]]
+        return column(*rows, sizing_mode="stretch_width")
+
+    # --- runs ------------------------------------------------------------------------------
+    def add_run(self, run_id: str, config: Mapping[str, Any] | None = None,
+                active: bool = True) -> None:
+        """Add a run to every figure (or update its config); `active` highlights it."""
+        with self.lock:
+            self._removed.discard(run_id)
+            self._runs[run_id] = dict(config or {})
+            color = self._colors.get(run_id)
+            for plot in self.plots.values():
+                plot.add_run(run_id, config, color=color)
+            if active:
+                self.set_active(run_id)
+
+    def remove_run(self, run_id: str) -> None:
+        """Take a run off every figure; its later rows are ignored until it is added again."""
+        with self.lock:
+            self._removed.add(run_id)
+            self._runs.pop(run_id, None)
+            self._colors.forget(run_id)
+            for plot in self.plots.values():
+                plot.remove_run(run_id)
+
+    def set_visible(self, run_id: str, visible: bool) -> None:
+        with self.lock:
+            for plot in self.plots.values():
+                plot.set_visible(run_id, visible)
+
+    def set_active(self, run_id: str | None) -> None:
+        """Dim other runs' curves; show this run's layers, weights, boundary and samples."""
+        with self.lock:
+            for plot in self.plots.values():
+                if run_id is None or run_id in plot.runs:
+                    plot.set_active(run_id)
+
+    def set_log(self, log_scale: bool) -> None:
+        """Loss on a log axis (True) or a linear one."""
+        with self.lock:
+            self.loss.set_log(log_scale)
+
+    def set_points(self, x_train: Sequence[Sequence[float]], y_train: Sequence[float],
+                   x_val: Sequence[Sequence[float]], y_val: Sequence[float],
+                   n_classes: int | None = None) -> None:
+        """The 2-D data set under the decision boundary (see BoundaryPlot.set_points)."""
+        with self.lock:
+            self.boundary.set_points(x_train, y_train, x_val, y_val, n_classes)
+
+    def clear(self) -> None:
+        """Remove every run from every figure."""
+        with self.lock:
+            for plot in self.plots.values():
+                plot.clear()
+            self._runs.clear()
+            self._removed.clear()
+            self._colors.reset()
+
+    # --- data ------------------------------------------------------------------------------
+    def push(self, batch: Batch) -> None:
+        """Route one batch of new rows; each source gets at most one stream call."""
+        with self.lock:
+            batch = {key: self._known(rows) for key, rows in batch.items()}
+            for key in batch.keys() - set(BATCH_KEYS):
+                log.debug("plots: ignoring batch key %r", key)
+            self._add_new_runs(batch)
+            points, events = batch.get("points", []), batch.get("events", [])
+            if points or events:
+                self.loss.push(points, events)
+                self.accuracy.push(points, events)
+                self.lr.push(points, events)
+            if batch.get("layer_norms"):
+                self.grad_norms.push(batch["layer_norms"])
+            if batch.get("histogram"):
+                self.weights.push(batch["histogram"])
+            if batch.get("boundary"):
+                self.boundary.push(batch["boundary"])
+            if batch.get("samples"):
+                self.samples.push(batch["samples"])
+
+    def load_history(self, run_id: str, config: Mapping[str, Any] | None,
+                     rows: Iterable[Mapping[str, Any]] | Batch, active: bool = False) -> None:
+        """Show a whole stored run (or re-send one to a view that just attached): its curves
+        replace what was drawn, thinned to `max_points` per line. `rows` is either the run's
+        point rows or a batch dict with the same keys as `push`."""
+        batch: Mapping[str, Iterable[Mapping[str, Any]]] = (
+            rows if isinstance(rows, Mapping) else {"points": list(rows)})
+        with self.lock:
+            self.add_run(run_id, config, active=active)
+            points = [r for r in batch.get("points", []) if r.get("run", run_id) == run_id]
+            events = [r for r in batch.get("events", []) if r.get("run", run_id) == run_id]
+            points = [{**r, "run": run_id} for r in points]
+            events = [{**r, "run": run_id} for r in events]
+            for plot in (self.loss, self.accuracy, self.lr):
+                plot.load(run_id, points, events)
+            self.grad_norms.load(run_id, [{**r, "run": run_id} for r in batch.get("layer_norms", [])
+                                          if r.get("run", run_id) == run_id])
+            for key, plot in (("histogram", self.weights), ("boundary", self.boundary),
+                              ("samples", self.samples)):
+                latest = [r for r in batch.get(key, []) if r.get("run", run_id) == run_id][-1:]
+                if latest:
+                    plot.push([{**latest[0], "run": run_id}])
+
+    def _known(self, rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """Rows of runs not removed by the user (a removed run may still be emitting)."""
+        return [r for r in rows if r.get("run") not in self._removed]
+
+    def _add_new_runs(self, batch: Batch) -> None:
+        for rows in batch.values():
+            for r in rows:
+                run_id = r.get("run")
+                if run_id is not None and run_id not in self._runs:
+                    # Rows before add_run: draw them under a plain id rather than drop them.
+                    self.add_run(run_id, {}, active=self.loss.active is None)

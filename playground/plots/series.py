@@ -1,0 +1,271 @@
+"""Pure data layer of the curve plots: colours, legend labels, decimation, column builders.
+
+Nothing here knows Bokeh: functions take the plain row dicts the training thread produces
+and return plain dicts of lists, ready for `ColumnDataSource.stream`. Tested without a
+browser, like Optuna's `visualization` info builders.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from playground.config import HParams
+
+# Okabe-Ito, reordered so that the low-contrast yellow comes last on a white background.
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#000000",  # black
+    "#F0E442",  # yellow
+)
+
+Columns = dict[str, list[Any]]
+CURVE_KEYS = ("step", "y", "epoch", "lr", "seconds")
+NORM_KEYS = ("step", "grad_norm", "weight_norm")
+
+
+def color_at(index: int) -> str:
+    """The palette colour for the index-th run, cycling when there are more runs than colours."""
+    return PALETTE[index % len(PALETTE)]
+
+
+def run_colors(run_ids: Sequence[str]) -> dict[str, str]:
+    """Run id -> colour, in the order given."""
+    return {run_id: color_at(i) for i, run_id in enumerate(run_ids)}
+
+
+class ColorCycle:
+    """Hands out a stable colour per run id; a run keeps its colour while it exists."""
+
+    def __init__(self) -> None:
+        self._colors: dict[str, str] = {}
+        self._next = 0
+
+    def get(self, run_id: str) -> str:
+        if run_id not in self._colors:
+            self._colors[run_id] = color_at(self._next)
+            self._next += 1
+        return self._colors[run_id]
+
+    def forget(self, run_id: str) -> None:
+        self._colors.pop(run_id, None)
+
+    def reset(self) -> None:
+        self._colors.clear()
+        self._next = 0
+
+
+# --- legend labels ---------------------------------------------------------------------------
+
+def short_id(run_id: str, index: int = 0) -> str:
+    """A short readable name: the id itself when short, its tail when long, else "run N"."""
+    text = str(run_id or "").strip()
+    if not text:
+        return f"run {index + 1}"
+    return text if len(text) <= 12 else text[-8:]
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def differing_fields(configs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Fields whose values are not the same in every config, in HParams order, then by name.
+
+    A field missing from a config counts as HParams' default (or None for unknown fields).
+    """
+    specs = HParams.specs()
+    defaults = HParams().to_dict()
+    names = {name for config in configs.values() for name in config}
+    ordered = [name for name in specs if name in names] + sorted(names - set(specs))
+    differ = []
+    for name in ordered:
+        values = {repr(config.get(name, defaults.get(name))) for config in configs.values()}
+        if len(values) > 1:
+            differ.append(name)
+    return differ
+
+
+def legend_labels(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Run id -> legend text naming only the hyperparameters that differ between the runs.
+
+    `{"a": {"lr": 0.1, "depth": 4}, "b": {"lr": 0.01, "depth": 4}}` gives
+    `{"a": "learning rate=0.1", "b": "learning rate=0.01"}`. A single run, or runs with the
+    same config, are named by short id. Labels that would still collide get the id appended.
+    """
+    run_ids = list(configs)
+    fields = differing_fields(configs) if len(run_ids) > 1 else []
+    specs = HParams.specs()
+    defaults = HParams().to_dict()
+    labels: dict[str, str] = {}
+    for i, run_id in enumerate(run_ids):
+        if fields:
+            config = configs[run_id]
+            labels[run_id] = ", ".join(
+                f"{specs[name].label if name in specs else name}="
+                f"{_format_value(config.get(name, defaults.get(name)))}"
+                for name in fields
+            )
+        else:
+            labels[run_id] = short_id(run_id, i)
+    seen: dict[str, int] = {}
+    for text in labels.values():
+        seen[text] = seen.get(text, 0) + 1
+    for i, run_id in enumerate(run_ids):
+        if seen[labels[run_id]] > 1:
+            tail = short_id(run_id, i)
+            labels[run_id] = f"{labels[run_id]} ({tail})" if fields else f"run {i + 1}"
+    return labels
+
+
+# --- decimation ------------------------------------------------------------------------------
+
+def decimate_indices(length: int, max_points: int) -> list[int]:
+    """Evenly spaced indices into a sequence of `length`, at most `max_points`, ends kept."""
+    if max_points < 2:
+        raise ValueError(f"max_points: {max_points!r} is not allowed; allowed: at least 2")
+    if length <= max_points:
+        return list(range(length))
+    last = length - 1
+    # Rounded even spacing: strictly increasing because last >= max_points.
+    return [round(i * last / (max_points - 1)) for i in range(max_points)]
+
+
+def decimate(xs: Sequence[Any], ys: Sequence[Any], max_points: int) -> tuple[list, list]:
+    """Thin a curve to at most `max_points` points, keeping the first and the last."""
+    if len(xs) != len(ys):
+        raise ValueError(f"xs and ys differ in length: {len(xs)} and {len(ys)}")
+    keep = decimate_indices(len(xs), max_points)
+    return [xs[i] for i in keep], [ys[i] for i in keep]
+
+
+def decimate_columns(columns: Columns, max_points: int) -> Columns:
+    """Thin every column of a column dict by the same indices."""
+    length = len(next(iter(columns.values()), []))
+    keep = decimate_indices(length, max_points)
+    return {key: [values[i] for i in keep] for key, values in columns.items()}
+
+
+# --- column builders -------------------------------------------------------------------------
+
+def finite_or_nan(value: Any) -> float:
+    """A float for plotting: nan for None, inf and anything that is not a number (line gap)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+def _empty(keys: Iterable[str]) -> Columns:
+    return {key: [] for key in keys}
+
+
+def curve_columns(rows: Iterable[Mapping[str, Any]], value: str = "loss"
+                  ) -> dict[str, dict[str, Columns]]:
+    """Point rows -> run -> split ("train"/"val") -> columns step, y, epoch, lr, seconds.
+
+    Rows whose `value` is missing or None are skipped (accuracy of a regression run);
+    nan and inf become nan so the line shows a gap rather than breaking the axis range.
+    """
+    out: dict[str, dict[str, Columns]] = {}
+    for row in rows:
+        y = row.get(value)
+        if y is None:
+            continue
+        split = row.get("split", "train")
+        columns = out.setdefault(row["run"], {}).setdefault(split, _empty(CURVE_KEYS))
+        columns["step"].append(int(row.get("step", 0)))
+        columns["y"].append(finite_or_nan(y))
+        columns["epoch"].append(row.get("epoch", 0))
+        columns["lr"].append(finite_or_nan(row.get("lr")))
+        columns["seconds"].append(finite_or_nan(row.get("seconds")))
+    return out
+
+
+def lr_columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, Columns]:
+    """Point rows -> run -> columns step, y (the learning rate), epoch, lr, seconds.
+
+    Train rows carry the rate in force at each logged step; val rows repeat it, so they are
+    used only for runs that logged no train rows in this batch.
+    """
+    by_run = curve_columns(rows, value="lr")
+    return {run: splits.get("train") or splits.get("val") or _empty(CURVE_KEYS)
+            for run, splits in by_run.items()}
+
+
+def layer_norm_columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Columns]]:
+    """Layer-norm rows -> run -> layer -> columns step, grad_norm, weight_norm.
+
+    Norms of zero or below become nan: they have no place on the log axis these are drawn on.
+    """
+    out: dict[str, dict[str, Columns]] = {}
+    for row in rows:
+        columns = out.setdefault(row["run"], {}).setdefault(str(row["layer"]), _empty(NORM_KEYS))
+        columns["step"].append(int(row.get("step", 0)))
+        for key in ("grad_norm", "weight_norm"):
+            number = finite_or_nan(row.get(key))
+            columns[key].append(number if number > 0 else math.nan)
+    return out
+
+
+class Marker(NamedTuple):
+    """A live hyperparameter change to mark on a curve."""
+
+    step: int
+    field: str
+    message: str
+
+
+def change_markers(events: Iterable[Mapping[str, Any]]) -> dict[str, list[Marker]]:
+    """Event rows -> run -> markers for the "change" events (other kinds are not drawn)."""
+    specs = HParams.specs()
+    out: dict[str, list[Marker]] = {}
+    for event in events:
+        if event.get("kind") != "change":
+            continue
+        name = str(event.get("field") or "")
+        message = event.get("message") or ""
+        if not message:
+            label = specs[name].label if name in specs else name
+            message = f"{label}: {_format_value(event.get('old'))} → " \
+                      f"{_format_value(event.get('new'))}"
+        out.setdefault(event["run"], []).append(
+            Marker(int(event.get("step", 0)), name, str(message)))
+    return out
+
+
+def value_at(steps: Sequence[int], values: Sequence[float], step: int) -> float | None:
+    """The last finite value at or before `step` (else the first after); None if there is none.
+
+    Used to sit an event marker on its curve. `steps` must be sorted.
+    """
+    i = bisect_right(steps, step)
+    for j in range(i - 1, -1, -1):
+        if math.isfinite(values[j]):
+            return values[j]
+    for j in range(i, len(steps)):
+        if math.isfinite(values[j]):
+            return values[j]
+    return None
+
+
+def run_ids_in(batch: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[str]:
+    """Run ids found in a batch, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for rows in batch.values():
+        for row in rows:
+            if "run" in row:
+                seen.setdefault(row["run"], None)
+    return list(seen)

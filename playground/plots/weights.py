@@ -1,0 +1,45 @@
+"""Histogram of each layer's weights for one run: watch them spread, collapse or die."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bokeh.models import ColumnDataSource, HoverTool
+
+from playground.plots._base import SnapshotPlot, new_figure
+from playground.plots.snapshots import HIST_KEYS, histogram_columns
+
+
+class WeightHistogram(SnapshotPlot):
+    """Overlaid per-layer histograms (bars coloured by layer) of the shown run's latest
+    snapshot. Heights are shares of the layer's weights, so big and small layers compare."""
+
+    name = "weights"
+
+    def __init__(self, max_points: int = 5000, height: int = 320) -> None:
+        super().__init__(max_points)
+        self.figure = new_figure(self.name, "Weights", "weight value", "share of weights",
+                                 height=height)
+        self.layout = self.figure
+        self.source = ColumnDataSource({key: [] for key in HIST_KEYS})
+        self._quads = self.figure.quad(left="left", right="right", top="top", bottom="bottom",
+                                       source=self.source, fill_color="color",
+                                       line_color="color", fill_alpha=0.45, line_alpha=0.9,
+                                       legend_field="layer")
+        self.figure.legend.label_text_font_size = "13pt"
+        self.figure.legend.location = "top_right"
+        self.figure.add_tools(HoverTool(renderers=[self._quads], tooltips=[
+            ("layer", "@layer"), ("from", "@left{%.3g}"), ("to", "@right{%.3g}"),
+            ("weights", "@count{0}")], formatters={"@left": "printf", "@right": "printf"}))
+
+    def _renderers(self) -> list[Any]:
+        return [self._quads]
+
+    def _draw(self, run_id: str | None, row: Mapping[str, Any] | None) -> None:
+        if row is None:
+            self.source.data = {key: [] for key in HIST_KEYS}
+            self.figure.title.text = "Weights"
+            return
+        self.source.data = histogram_columns(row.get("layers", {}))
+        self.figure.title.text = f"Weights at step {row.get('step', 0)}"

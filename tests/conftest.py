@@ -1,0 +1,10 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def playground_home(tmp_path, monkeypatch):
+    """Every test gets its own PLAYGROUND_HOME, so runs and data never touch the user's."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("PLAYGROUND_HOME", str(home))
+    return home

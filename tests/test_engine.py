@@ -1,0 +1,261 @@
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from playground.config import HParams
+from playground.data import load_dataset
+from playground.engine.device import choose_device
+from playground.engine.events import Callback
+from playground.engine.runner import Runner
+from playground.engine.schedule import LrSchedule
+from playground.engine.trainer import Trainer
+from playground.models import build_model
+from playground.store import RunStore
+
+
+class Collect(Callback):
+    def __init__(self):
+        self.points, self.norms, self.events = [], [], []
+
+    def on_points(self, trainer, rows):
+        self.points += rows
+
+    def on_layer_norms(self, trainer, rows):
+        self.norms += rows
+
+    def on_event(self, trainer, event):
+        self.events.append(event)
+
+
+def wait_until(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.005)
+
+
+def train(hp, **kwargs):
+    collect = Collect()
+    trainer = Trainer(hp, load_dataset(hp), callbacks=[collect], **kwargs)
+    trainer.fit()
+    return trainer, collect
+
+
+@pytest.fixture
+def long_hp():
+    return HParams(dataset="moons", samples=400, epochs=1000, batch_size=16)
+
+
+@pytest.fixture
+def runner(long_hp):
+    runner = Runner(long_hp, device="cpu")
+    yield runner
+    runner.stop()
+
+
+def test_pause_resume_step_stop_from_another_thread(runner):
+    runner.start()
+    wait_until(lambda: runner.trainer is not None and runner.trainer.step > 5)
+    runner.pause()
+    wait_until(lambda: runner.status == "paused", timeout=2)
+    paused_at = runner.trainer.step
+    time.sleep(0.2)
+    assert runner.trainer.step == paused_at  # paused within one step and stays paused
+    runner.step(3)
+    wait_until(lambda: runner.trainer.step == paused_at + 3, timeout=5)
+    time.sleep(0.1)
+    assert runner.trainer.step == paused_at + 3 and runner.status == "paused"
+    runner.resume()
+    wait_until(lambda: runner.trainer.step > paused_at + 10, timeout=5)
+    assert runner.stop(timeout=5) == "stopped"
+    assert not runner.active
+    saved = runner.store.get(runner.run_id)
+    assert saved.status == "stopped" and saved.steps == runner.trainer.step
+    assert saved.summary["val_accuracy"] is not None
+
+
+def test_stop_while_paused_ends_cleanly(runner):
+    runner.start()
+    wait_until(lambda: runner.trainer is not None and runner.trainer.step > 0)
+    runner.pause()
+    wait_until(lambda: runner.status == "paused", timeout=2)
+    assert runner.store.get(runner.run_id).status == "paused"
+    assert runner.stop(timeout=5) == "stopped"
+    assert runner.store.get(runner.run_id).status == "stopped"
+
+
+def test_learning_rate_change_applies_from_next_step_and_is_recorded(runner):
+    runner.start()
+    wait_until(lambda: runner.trainer is not None and runner.trainer.step > 5)
+    runner.pause()
+    wait_until(lambda: runner.status == "paused", timeout=2)
+    changed_at = runner.trainer.step
+    runner.update(lr=0.123)
+    runner.step(1)
+    wait_until(lambda: runner.trainer.step == changed_at + 1, timeout=5)
+    assert runner.trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.123)
+    runner.stop()
+    rows = {row["step"]: row for row in runner.store.points(runner.run_id, split="train")}
+    assert rows[changed_at]["lr"] == pytest.approx(0.01)
+    assert rows[changed_at + 1]["lr"] == pytest.approx(0.123)
+    change = [e for e in runner.store.events(runner.run_id) if e["kind"] == "change"]
+    assert [(e["field"], e["old"], e["new"], e["step"]) for e in change] == \
+        [("lr", 0.01, 0.123, changed_at)]
+    live = [e for e in runner.record.reader().fetch()["events"] if e["kind"] == "change"]
+    assert live[0]["run"] == runner.run_id and live[0]["new"] == 0.123
+
+
+def test_live_dropout_momentum_weight_decay_and_batch_size(runner):
+    runner.start()
+    wait_until(lambda: runner.trainer is not None and runner.trainer.step > 2)
+    runner.pause()
+    wait_until(lambda: runner.status == "paused", timeout=2)
+    runner.update(dropout=0.4, momentum=0.5, weight_decay=1e-3, batch_size=64)
+    runner.step(1)
+    trainer = runner.trainer
+    wait_until(lambda: trainer.hp.batch_size == 64, timeout=5)
+    dropouts = [m.p for m in trainer.model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert dropouts and all(p == 0.4 for p in dropouts)
+    group = trainer.optimizer.param_groups[0]
+    assert group["betas"][0] == 0.5 and group["weight_decay"] == 1e-3
+    assert trainer.steps_per_epoch == 320 // 64
+    runner.stop()
+    fields = {e["field"] for e in runner.store.events(runner.run_id) if e["kind"] == "change"}
+    assert fields == {"dropout", "momentum", "weight_decay", "batch_size"}
+
+
+def test_change_needing_a_new_model_starts_a_new_run_and_keeps_the_old(runner):
+    first = runner.start()
+    wait_until(lambda: runner.trainer is not None and runner.trainer.step > 2)
+    runner.update(depth=3)
+    second = runner.run_id
+    assert second != first
+    wait_until(lambda: runner.trainer is not None and runner.trainer.step > 0)
+    assert len([m for m in runner.trainer.model if isinstance(m, torch.nn.Linear)]) == 4
+    runner.stop()
+    store = runner.store
+    assert store.get(first).status == "stopped" and store.get(first).config["depth"] == 2
+    assert store.get(second).parent == first and store.get(second).config["depth"] == 3
+
+
+def test_start_twice_is_one_run(runner):
+    first = runner.start()
+    assert runner.start() == first
+    runner.stop()
+    assert len(runner.store.list_runs()) == 1
+
+
+def test_reset_starts_fresh(runner):
+    first = runner.start()
+    wait_until(lambda: runner.trainer is not None and runner.trainer.step > 0)
+    runner.reset()
+    assert runner.status == "idle" and runner.trainer is None
+    second = runner.start()
+    assert second != first
+    runner.stop()
+
+
+def test_divergence_ends_the_run_with_the_step():
+    hp = HParams(dataset="regression", optimizer="sgd", lr=10.0, epochs=50)
+    runner = Runner(hp, device="cpu")
+    runner.start()
+    assert runner.wait(60) == "diverged"
+    saved = runner.store.get(runner.run_id)
+    assert saved.status == "diverged"
+    assert "diverged at step" in saved.error and "learning rate" in saved.error
+    step = int(saved.error.split("step ")[1].split(":")[0])
+    bad = [row for row in runner.store.points(runner.run_id, "train") if row["step"] == step][0]
+    assert not bad["loss"] < 1e4 * runner.store.points(runner.run_id, "train")[0]["loss"]
+
+
+def test_seeded_runs_are_reproducible_on_the_cpu():
+    hp = HParams(dataset="spiral", samples=300, epochs=3, dropout=0.2, seed=7)
+    (_, first), (_, second) = train(hp), train(hp)
+    assert [r["loss"] for r in first.points] == [r["loss"] for r in second.points]
+    (_, other) = train(hp.replace(seed=8))
+    assert [r["loss"] for r in other.points] != [r["loss"] for r in first.points]
+
+
+def test_layer_norms_are_recorded_for_every_layer():
+    trainer, collect = train(HParams(samples=200, epochs=1, depth=3))
+    layers = {row["layer"] for row in collect.norms}
+    assert layers == {"layer1", "layer2", "layer3", "layer4"}
+    assert all(row["grad_norm"] >= 0 and row["weight_norm"] > 0 for row in collect.norms)
+
+
+def test_step_schedule_matches_torch_step_lr():
+    hp = HParams(schedule="step", step_every=1, gamma=0.5, epochs=3)
+    schedule = LrSchedule(hp, steps_per_epoch=4)
+    model = torch.nn.Linear(1, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=hp.lr)
+    oracle = torch.optim.lr_scheduler.StepLR(optimizer, step_size=4, gamma=0.5)
+    for step in range(12):
+        assert hp.lr * schedule.factor(step) == pytest.approx(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        oracle.step()
+
+
+def test_schedule_shapes_the_recorded_rate():
+    _, collect = train(HParams(samples=200, epochs=4, schedule="cosine", lr=0.1))
+    rates = [row["lr"] for row in collect.points if row["split"] == "train"]
+    assert rates[0] == pytest.approx(0.1) and rates[-1] < 0.01
+    assert all(a >= b - 1e-12 for a, b in zip(rates, rates[1:]))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw",
+                                       "rmsprop"])
+def test_every_optimizer_trains(optimizer):
+    lr = 0.003 if optimizer in ("adam", "adamw", "rmsprop") else 0.1
+    trainer, collect = train(HParams(samples=400, epochs=5, optimizer=optimizer, lr=lr))
+    assert trainer.status == "finished"
+    val = [row["loss"] for row in collect.points if row["split"] == "val"]
+    assert val[-1] < val[0]
+
+
+@pytest.mark.parametrize("dataset", ["moons", "digits"])
+def test_default_mlp_reaches_95_percent(dataset):
+    trainer, _ = train(HParams(dataset=dataset))
+    assert trainer.status == "finished"
+    assert trainer.summary()["val_accuracy"] >= 0.95
+
+
+def test_zero_init_cannot_break_symmetry():
+    model = build_model(HParams(init="zeros"), (2,), 2)
+    assert all(float(p.detach().abs().sum()) == 0 for p in model.parameters())
+
+
+def test_device_choice():
+    assert choose_device("cpu").type == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.backends.mps.is_available():
+        assert choose_device("auto").type == expected
+    with pytest.raises(ValueError, match="device: 'tpu'"):
+        choose_device("tpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_trains_on_the_gpu():
+    hp = HParams(dataset="digits", epochs=5)
+    trainer = Trainer(hp, load_dataset(hp, "cuda"), device="cuda")
+    assert trainer.fit() == "finished"
+    assert next(trainer.model.parameters()).is_cuda
+    assert trainer.summary()["val_accuracy"] > 0.9
+
+
+def test_core_imports_no_widget_or_plot_libraries():
+    code = ("import sys, playground.config, playground.data, playground.models, playground.store,"
+            " playground.engine.runner, playground.engine.trainer;"
+            "bad = [m for m in ('ipywidgets', 'traitlets', 'bokeh') if m in sys.modules];"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_store_points_survive_in_a_second_store(runner):
+    runner.start()
+    wait_until(lambda: runner.trainer is not None and runner.trainer.step > 50)
+    wait_until(lambda: len(RunStore().points(runner.run_id)) > 0, timeout=5)  # while writing
+    runner.stop()

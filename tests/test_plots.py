@@ -1,0 +1,579 @@
+"""playground.plots: the pure data layer, the figures' streaming contract, the pump.
+
+No browser and no torch: figures are checked through their Bokeh models and the document
+events they emit, which are what the browser would receive.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from bokeh.document import Document
+from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
+from bokeh.models import ColumnDataSource
+
+from playground.plots import (
+    PALETTE,
+    AccuracyPlot,
+    BoundaryPlot,
+    GradNormPlot,
+    LossPlot,
+    LrPlot,
+    Plots,
+    Pump,
+    SamplesGrid,
+    WeightHistogram,
+    boundary_info,
+    change_markers,
+    color_at,
+    curve_columns,
+    decimate,
+    histogram_columns,
+    legend_labels,
+    samples_info,
+    to_rgba,
+)
+
+# --- row builders --------------------------------------------------------------------------
+
+
+def point(run, step, split="train", loss=1.0, accuracy=0.5, lr=0.01):
+    return {"run": run, "step": step, "epoch": step // 10, "split": split, "loss": loss,
+            "accuracy": accuracy, "lr": lr, "seconds": step * 0.01}
+
+
+def points(run, steps, splits=("train", "val"), **kwargs):
+    return [point(run, step, split, **kwargs) for step in steps for split in splits]
+
+
+def change(run, step, field="lr", old=0.01, new=0.1, message=None):
+    return {"run": run, "step": step, "seconds": 0.0, "kind": "change", "field": field,
+            "old": old, "new": new, "message": message if message is not None else ""}
+
+
+def lengths(plot, run):
+    return {split: len(source.data["step"]) for split, source in plot.sources(run).items()}
+
+
+class Events:
+    """Collects the document change events of a model: what would go to the browser."""
+
+    def __init__(self, model):
+        self.doc = Document()
+        self.doc.add_root(model)
+        self.seen = []
+        self.doc.on_change(self.seen.append)
+
+    def of(self, kind, source=None):
+        return [e for e in self.seen if isinstance(e, kind)
+                and (source is None or e.model is source)]
+
+
+# --- series: colours, legends, decimation, columns ------------------------------------------
+
+
+def test_colors_cycle_through_a_colour_blind_safe_palette():
+    assert len(PALETTE) == 8
+    assert color_at(0) == "#0072B2"
+    assert color_at(len(PALETTE)) == color_at(0)
+    assert len({color_at(i) for i in range(len(PALETTE))}) == len(PALETTE)
+
+
+def test_legend_labels_name_only_the_fields_that_differ():
+    configs = {
+        "a": {"lr": 0.1, "depth": 4, "dataset": "moons", "dropout": 0.0},
+        "b": {"lr": 0.01, "depth": 4, "dataset": "moons", "dropout": 0.0},
+        "c": {"lr": 0.01, "depth": 2, "dataset": "moons", "dropout": 0.0},
+    }
+    labels = legend_labels(configs)
+    assert labels == {"a": "depth=4, learning rate=0.1",
+                      "b": "depth=4, learning rate=0.01",
+                      "c": "depth=2, learning rate=0.01"}
+    assert not any("dataset" in text or "dropout" in text for text in labels.values())
+
+
+def test_legend_labels_use_field_labels_and_default_for_missing_fields():
+    labels = legend_labels({"a": {"batch_size": 64}, "b": {}})  # b: HParams default 32
+    assert labels == {"a": "batch size=64", "b": "batch size=32"}
+
+
+def test_legend_label_of_a_single_run_or_identical_runs_is_short():
+    assert legend_labels({"r1": {"lr": 0.1}}) == {"r1": "r1"}
+    assert legend_labels({"": {}}) == {"": "run 1"}
+    long_id = "20250101-120000-abcdef12"
+    assert legend_labels({long_id: {}}) == {long_id: "abcdef12"}
+    same = legend_labels({"x": {"lr": 0.1}, "y": {"lr": 0.1}})
+    assert same == {"x": "x", "y": "y"}
+
+
+def test_legend_labels_stay_distinct_when_configs_repeat():
+    labels = legend_labels({"a": {"lr": 0.1}, "b": {"lr": 0.1}, "c": {"lr": 0.2}})
+    assert len(set(labels.values())) == 3
+    assert labels["c"] == "learning rate=0.2"
+    assert labels["a"].startswith("learning rate=0.1")
+
+
+@pytest.mark.parametrize("length, max_points", [(0, 5), (3, 5), (5, 5), (6, 5), (1001, 10),
+                                                (100_000, 5000), (7, 2)])
+def test_decimate_bounds_length_and_keeps_both_ends(length, max_points):
+    xs = list(range(length))
+    ys = [x * 2.0 for x in xs]
+    dx, dy = decimate(xs, ys, max_points)
+    assert len(dx) == len(dy) == min(length, max_points)
+    assert dx == sorted(set(dx))  # increasing, no duplicates
+    assert dy == [x * 2.0 for x in dx]  # pairs stay together
+    if length:
+        assert (dx[0], dx[-1]) == (0, length - 1)
+
+
+def test_decimate_rejects_too_few_points_and_unequal_lengths():
+    with pytest.raises(ValueError, match="max_points"):
+        decimate([1, 2, 3], [1, 2, 3], 1)
+    with pytest.raises(ValueError, match="length"):
+        decimate([1, 2], [1], 5)
+
+
+def test_curve_columns_split_train_and_val_and_skip_missing_values():
+    rows = [point("a", 0), point("a", 0, "val"), point("a", 1),
+            point("b", 0, accuracy=None), point("a", 2, loss=math.inf)]
+    loss = curve_columns(rows, "loss")
+    assert loss["a"]["train"]["step"] == [0, 1, 2]
+    assert loss["a"]["val"]["step"] == [0]
+    assert math.isnan(loss["a"]["train"]["y"][2])  # inf -> nan: a gap, not a broken axis
+    accuracy = curve_columns(rows, "accuracy")
+    assert "b" not in accuracy
+
+
+def test_change_markers_only_for_change_events_with_readable_text():
+    events = [change("a", 120), {"run": "a", "step": 5, "kind": "status", "message": "paused"},
+              change("b", 7, field="batch_size", old=32, new=64, message="bigger batches")]
+    markers = change_markers(events)
+    assert [m.step for m in markers["a"]] == [120]
+    assert markers["a"][0].message == "learning rate: 0.01 → 0.1"
+    assert markers["b"][0].message == "bigger batches"
+
+
+def test_histogram_columns_give_shares_per_layer():
+    columns = histogram_columns({"layer1": {"edges": [0, 1, 2], "counts": [1, 3]},
+                                 "layer2": {"edges": [-1, 0], "counts": [10]}})
+    assert columns["left"] == [0.0, 1.0, -1.0]
+    assert columns["top"] == [0.25, 0.75, 1.0]
+    assert columns["layer"] == ["layer1", "layer1", "layer2"]
+    with pytest.raises(ValueError, match="edges"):
+        histogram_columns({"bad": {"edges": [0, 1], "counts": [1, 2]}})
+
+
+def test_boundary_info_keeps_0_to_1_and_spans_a_regression_surface():
+    row = {"run": "a", "step": 1, "x0": -1, "y0": -2, "dw": 2, "dh": 4,
+           "z": [[0.0, 0.5], [0.25, 1.0]]}
+    info = boundary_info(row)
+    assert (info.low, info.high) == (0.0, 1.0)
+    assert info.image.shape == (2, 2) and (info.x, info.y, info.dw, info.dh) == (-1, -2, 2, 4)
+    info = boundary_info({**row, "z": [[-3.0, 0.0], [1.0, 5.0]]})
+    assert (info.low, info.high) == (-3.0, 5.0)
+
+
+def test_samples_info_lays_out_images_and_colours_captions():
+    row = {"run": "a", "step": 3, "images": [[[0.0, 1.0], [1.0, 0.0]]] * 3,
+           "pred": [0, 1, 2], "true": [0, 2, 2], "class_names": ["zero", "one", "two"]}
+    info = samples_info(row, columns=2)
+    assert len(info.images["image"]) == 3
+    assert info.captions["text"] == ["✓ zero / zero", "✗ one / two", "✓ two / two"]
+    assert info.captions["correct"] == [True, False, True]
+    colors = info.captions["color"]
+    assert colors[0] == colors[2] != colors[1]
+    # first image on the top row, third wraps to the second row below it
+    assert info.images["y"][0] == info.images["y"][1] > info.images["y"][2]
+
+
+def test_to_rgba_flips_rows_and_handles_colour_images():
+    gray = to_rgba([[1.0, 1.0], [0.0, 0.0]])  # white top row
+    assert gray.shape == (2, 2)
+    bottom, top = gray[0].view("u1").reshape(2, 4), gray[1].view("u1").reshape(2, 4)
+    assert list(top[0]) == [255, 255, 255, 255] and list(bottom[0]) == [0, 0, 0, 255]
+    red = to_rgba([[[1.0, 0.0, 0.0]]])
+    assert list(red.view("u1").reshape(4)) == [255, 0, 0, 255]
+
+
+# --- figures -------------------------------------------------------------------------------
+
+
+def test_figure_names_follow_the_contract():
+    plots = Plots()
+    names = {name: plot.figure.name for name, plot in plots.plots.items()}
+    assert names == {"loss": "loss", "accuracy": "accuracy", "lr": "lr",
+                     "grad_norms": "grad_norms", "weights": "weights", "boundary": "boundary",
+                     "samples": "samples"}
+    doc = Document()
+    doc.add_root(plots.layout())
+    assert doc.get_model_by_name("loss") is plots.loss.figure
+    assert doc.get_model_by_name("accuracy") is plots.accuracy.figure
+
+
+def test_figures_are_projector_friendly():
+    plot = LossPlot()
+    plot.add_run("a")
+    fig = plot.figure
+    assert fig.sizing_mode == "stretch_width"
+    assert int(fig.xaxis[0].axis_label_text_font_size.rstrip("pt")) >= 14
+    assert int(fig.yaxis[0].major_label_text_font_size.rstrip("pt")) >= 12
+    assert all(line.glyph.line_width == 3 for line in plot._lines["a"])
+
+
+def test_pushing_points_streams_train_and_val_into_the_right_run():
+    plot = LossPlot()
+    plot.add_run("a", {"lr": 0.1})
+    plot.add_run("b", {"lr": 0.01})
+    events = Events(plot.layout)
+    plot.push(points("a", range(5)) + points("b", range(2), splits=("train",)))
+    assert lengths(plot, "a") == {"train": 5, "val": 5}
+    assert lengths(plot, "b") == {"train": 2, "val": 0}
+    source = plot.sources("a")["train"]
+    plot.push(points("a", range(5, 8)))
+    assert lengths(plot, "a") == {"train": 8, "val": 8}
+    assert source.data["step"] == list(range(8))  # appended, not replaced
+    # One stream per source per push; data never re-sent whole.
+    assert len(events.of(ColumnsStreamedEvent, source)) == 2
+    assert events.of(ColumnDataChangedEvent) == []
+    assert [e.rollover for e in events.of(ColumnsStreamedEvent, source)] == [5000, 5000]
+
+
+def test_a_push_makes_glyphs_only_for_a_new_run():
+    plot = LossPlot()
+    plot.push(points("a", range(3)))
+    count = len(plot.figure.renderers)
+    plot.push(points("a", range(3, 6)))
+    assert len(plot.figure.renderers) == count  # streaming adds no glyph
+    plot.push(points("b", range(3)))
+    assert len(plot.figure.renderers) == 2 * count  # an unseen run appears once
+    assert plot.runs == ["a", "b"]
+
+
+def test_rollover_bounds_every_line():
+    plot = AccuracyPlot(max_points=50)
+    plot.push(points("a", range(30)))
+    plot.push(points("a", range(30, 130)))
+    assert lengths(plot, "a") == {"train": 50, "val": 50}
+    assert plot.sources("a")["train"].data["step"] == list(range(80, 130))  # newest kept
+
+
+def test_accuracy_skips_rows_without_accuracy():
+    plot = AccuracyPlot()
+    plot.push(points("reg", range(4), accuracy=None) + points("cls", range(4)))
+    assert lengths(plot, "cls") == {"train": 4, "val": 4}
+    assert "reg" not in plot.runs
+
+
+def test_change_events_become_markers_on_the_curve():
+    plot = LossPlot()
+    plot.push(points("a", range(0, 200, 10), loss=2.0) + points("a", range(200, 300, 10),
+                                                               loss=1.0))
+    plot.push([], [change("a", 120, message="lr 0.01 -> 0.1"), change("a", 250)])
+    markers = plot.marker_source("a").data
+    assert markers["step"] == [120, 250]
+    assert markers["y"] == [2.0, 1.0]  # sits on the train curve at that step
+    assert markers["message"][0] == "lr 0.01 -> 0.1"
+    assert len(plot.figure.renderers) == 3  # train, val, markers: no glyph per event
+
+
+def test_a_change_before_any_point_waits_for_the_curve():
+    plot = LossPlot()
+    plot.push([], [change("a", 0)])
+    assert plot.marker_source("a").data["step"] == []
+    plot.push(points("a", range(3), loss=0.7))
+    assert plot.marker_source("a").data["step"] == [0]
+    assert plot.marker_source("a").data["y"] == [0.7]
+
+
+def test_legend_names_differing_hyperparameters_and_follows_new_runs():
+    plot = LossPlot()
+    plot.add_run("a", {"lr": 0.1, "depth": 2})
+    assert [item.label.value for item in plot._parts[0].legend.items] == ["a"]
+    plot.add_run("b", {"lr": 0.1, "depth": 4})
+    assert [item.label.value for item in plot._parts[0].legend.items] == ["depth=2", "depth=4"]
+    plot.remove_run("b")
+    assert [item.label.value for item in plot._parts[0].legend.items] == ["a"]
+
+
+def test_active_run_dims_the_others_and_visibility_hides_a_run():
+    plot = LossPlot()
+    plot.push(points("a", range(3)) + points("b", range(3)))
+    plot.set_active("b")
+    assert {line.glyph.line_alpha for line in plot._lines["a"]} == {0.3}
+    assert {line.glyph.line_alpha for line in plot._lines["b"]} == {1.0}
+    plot.set_active(None)
+    assert {line.glyph.line_alpha for line in plot._lines["a"]} == {1.0}
+    plot.set_visible("a", False)
+    assert not any(r.visible for r in plot._lines["a"] + plot._markers["a"])
+    assert all(r.visible for r in plot._lines["b"])
+
+
+def test_log_toggle_swaps_to_a_twin_sharing_the_sources():
+    plot = LossPlot()
+    plot.push(points("a", range(3)))
+    assert plot.log_figure is not None and plot.log_figure.y_scale.__class__.__name__ == "LogScale"
+    shared = {r.data_source for r in plot.log_figure.renderers}
+    assert set(plot.sources("a").values()) <= shared
+    plot.set_log(True)
+    assert plot.log_figure.visible and not plot.figure.visible
+    plot.set_log(False)
+    assert plot.figure.visible and not plot.log_figure.visible
+    with pytest.raises(ValueError):
+        AccuracyPlot().set_log(True)
+
+
+def test_remove_run_and_clear_take_glyphs_and_sources_away():
+    plot = LossPlot()
+    plot.push(points("a", range(3)) + points("b", range(3)), [change("a", 1)])
+    per_run = len(plot.figure.renderers) // 2
+    plot.remove_run("a")
+    assert len(plot.figure.renderers) == per_run and plot.runs == ["b"]
+    plot.clear()
+    assert plot.figure.renderers == [] and plot.runs == []
+
+
+def test_lr_plot_draws_one_line_per_run_on_a_log_axis():
+    plot = LrPlot()
+    plot.push(points("a", range(4), lr=0.1))
+    assert lengths(plot, "a") == {"train": 4}
+    assert plot.sources("a")["train"].data["y"] == [0.1] * 4
+    assert plot.figure.y_scale.__class__.__name__ == "LogScale"
+
+
+def test_grad_norms_show_one_line_per_layer_of_the_active_run():
+    plot = GradNormPlot()
+    rows = [{"run": run, "step": step, "layer": f"layer{i}", "grad_norm": 0.1 * (step + 1),
+             "weight_norm": 1.0} for run in ("a", "b") for step in range(4) for i in (1, 2)]
+    plot.push(rows)
+    assert plot.showing == "b"  # newest run, none active
+    assert {layer: len(plot.source(layer).data["step"]) for layer in ("layer1", "layer2")} \
+        == {"layer1": 4, "layer2": 4}
+    events = Events(plot.figure)
+    plot.push([{**rows[0], "run": "b", "step": 9}])
+    assert len(events.of(ColumnsStreamedEvent, plot.source("layer1"))) == 1
+    plot.set_active("a")
+    assert plot.source("layer1").data["step"] == [0, 1, 2, 3]  # a's history redrawn
+    assert len(plot.figure.renderers) == 2
+
+
+def test_snapshot_plots_draw_the_shown_runs_latest_row():
+    weights, boundary, samples = WeightHistogram(), BoundaryPlot(), SamplesGrid()
+    weights.push([{"run": "a", "step": 1, "layers": {"l1": {"edges": [0, 1], "counts": [4]}}},
+                  {"run": "a", "step": 2, "layers": {"l1": {"edges": [0, 1, 2],
+                                                            "counts": [1, 1]}}}])
+    assert weights.source.data["top"] == [0.5, 0.5]
+    assert "step 2" in weights.figure.title.text
+    boundary.push([{"run": "a", "step": 5, "x0": 0, "y0": 0, "dw": 1, "dh": 1,
+                    "z": [[0.2, 0.8]]}])
+    assert boundary.image_source.data["image"][0].shape == (1, 2)
+    boundary.set_points([[0, 0], [1, 1]], [0, 1], [[0.5, 0.5]], [1])
+    assert boundary.train_source.data["value"] == [0.0, 1.0]
+    assert len(boundary.val_source.data["x"]) == 1
+    samples.push([{"run": "a", "step": 1, "images": [[[0.5]]], "pred": [1], "true": [0],
+                   "class_names": []}])
+    assert samples.caption_source.data["text"] == ["✗ 1 / 0"]
+    samples.remove_run("a")
+    assert samples.caption_source.data["text"] == []
+
+
+# --- the facade ----------------------------------------------------------------------------
+
+
+def full_batch(run, steps):
+    return {
+        "points": points(run, steps),
+        "layer_norms": [{"run": run, "step": s, "layer": "layer1", "grad_norm": 1.0,
+                         "weight_norm": 2.0} for s in steps],
+        "events": [change(run, steps[0])],
+        "boundary": [{"run": run, "step": steps[-1], "x0": 0, "y0": 0, "dw": 1, "dh": 1,
+                      "z": [[0.5]]}],
+        "histogram": [{"run": run, "step": steps[-1],
+                       "layers": {"layer1": {"edges": [0, 1], "counts": [3]}}}],
+        "samples": [{"run": run, "step": steps[-1], "images": [[[0.0]]], "pred": [0],
+                     "true": [0], "class_names": ["a"]}],
+    }
+
+
+def test_plots_routes_a_batch_to_every_figure():
+    plots = Plots()
+    plots.add_run("a", {"lr": 0.1})
+    plots.push(full_batch("a", list(range(10))))
+    assert lengths(plots.loss, "a") == {"train": 10, "val": 10}
+    assert lengths(plots.accuracy, "a") == {"train": 10, "val": 10}
+    assert lengths(plots.lr, "a") == {"train": 10}
+    assert len(plots.grad_norms.source("layer1").data["step"]) == 10
+    assert plots.loss.marker_source("a").data["step"] == [0]
+    assert plots.weights.source.data["count"] == [3.0]
+    assert len(plots.boundary.image_source.data["image"]) == 1
+    assert plots.samples.caption_source.data["correct"] == [True]
+
+
+def test_plots_give_a_run_one_colour_everywhere_and_ignore_removed_runs():
+    plots = Plots()
+    plots.push({"points": points("a", range(2)) + points("b", range(2))})
+    assert plots.runs == ["a", "b"]
+    colors = {plot.color("b") for plot in plots.plots.values()}
+    assert colors == {color_at(1)}
+    plots.remove_run("a")
+    plots.push({"points": points("a", range(2, 4))})  # a stale run still emitting
+    assert plots.runs == ["b"] and "a" not in plots.loss.runs
+
+
+def test_load_history_thins_a_long_run():
+    plots = Plots(max_points=100)
+    rows = points("old", range(10_000))
+    plots.load_history("old", {"lr": 0.3}, rows)
+    train = plots.loss.sources("old")["train"].data["step"]
+    assert len(train) == 100 and (train[0], train[-1]) == (0, 9999)
+    plots.load_history("old", {"lr": 0.3}, {"points": rows[:20],
+                                            "events": [change("old", 5)]})
+    assert lengths(plots.loss, "old") == {"train": 10, "val": 10}  # replaced, not appended
+    assert plots.loss.marker_source("old").data["step"] == [5]
+
+
+def test_plots_lock_is_held_while_pushing():
+    plots = Plots()
+    entered, release = threading.Event(), threading.Event()
+
+    def hold():
+        with plots.lock:
+            entered.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    entered.wait(5)
+    pusher = threading.Thread(target=plots.push, args=({"points": points("a", range(3))},))
+    pusher.start()
+    pusher.join(0.2)
+    assert pusher.is_alive() and plots.runs == []  # waiting for the lock
+    release.set()
+    pusher.join(5)
+    holder.join(5)
+    assert plots.runs == ["a"]
+
+
+# --- the pump ------------------------------------------------------------------------------
+
+
+class Feed:
+    """A fetch that returns what was queued since the last call, like the run's record."""
+
+    def __init__(self):
+        self.queue: list[dict] = []
+        self.lock = threading.Lock()
+
+    def add(self, rows):
+        with self.lock:
+            self.queue.extend(rows)
+
+    def __call__(self):
+        with self.lock:
+            rows, self.queue = self.queue, []
+        return {"points": rows}
+
+
+def test_pump_hands_all_rows_of_a_tick_to_the_sink_at_once():
+    feed, calls = Feed(), []
+    pump = Pump(feed, calls.append)
+    feed.add(points("a", range(3)))
+    feed.add(points("a", range(3, 5)))
+    assert pump.tick() is True
+    feed.add(points("a", range(5, 6)))
+    assert pump.tick() is True
+    assert pump.tick() is False  # nothing new: the sink is not called
+    assert [len(batch["points"]) for batch in calls] == [10, 2]
+
+
+def test_pump_feeds_plots_with_one_stream_per_source_per_tick():
+    plots, feed = Plots(), Feed()
+    plots.add_run("a")
+    events = Events(plots.layout())
+    pump = Pump(feed, plots.push)
+    for step in range(50):  # many rows logged between two ticks
+        feed.add(points("a", [step]))
+    pump.tick()
+    source = plots.loss.sources("a")["train"]
+    assert len(source.data["step"]) == 50
+    assert len(events.of(ColumnsStreamedEvent, source)) == 1
+
+
+def test_pump_records_a_failing_sink_and_keeps_going(caplog):
+    feed, seen = Feed(), []
+
+    def sink(batch):
+        seen.append(batch)
+        if len(seen) == 1:
+            raise RuntimeError("plot broke")
+
+    pump = Pump(feed, sink)
+    feed.add(points("a", [0]))
+    with caplog.at_level("ERROR", logger="playground.plots.pump"):
+        assert pump.tick() is False
+    assert pump.error_count == 1 and str(pump.last_error) == "plot broke"
+    assert isinstance(pump.errors[0], RuntimeError)
+    assert "plot broke" in caplog.text  # logged, not swallowed
+    feed.add(points("a", [1]))
+    assert pump.tick() is True
+    assert len(seen) == 2 and pump.error_count == 1
+
+
+def test_pump_thread_runs_batches_survives_errors_and_stops():
+    feed, batches = Feed(), []
+    failures = {"left": 2}
+
+    def sink(batch):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ValueError("flaky")
+        batches.append(batch)
+
+    pump = Pump(feed, sink, hz=100.0)
+    pump.start()
+    assert pump.running
+    try:
+        deadline = time.monotonic() + 5
+        step = 0
+        while len(batches) < 3 and time.monotonic() < deadline:
+            feed.add(points("a", [step]))
+            step += 1
+            time.sleep(0.01)
+    finally:
+        pump.stop()
+    assert not pump.running
+    assert len(batches) >= 3 and pump.error_count == 2
+    assert all(isinstance(e, ValueError) for e in pump.errors)
+    ticks = pump.ticks
+    time.sleep(0.05)
+    assert pump.ticks == ticks  # stopped for good
+
+
+def test_pump_rejects_a_rate_of_zero():
+    with pytest.raises(ValueError, match="hz"):
+        Pump(dict, print, hz=0)
+
+
+# --- layering ------------------------------------------------------------------------------
+
+
+def test_plots_import_neither_torch_nor_the_engine():
+    code = ("import sys, playground.plots; "
+            "bad = [m for m in sys.modules if m == 'torch' or m.startswith('torch.') "
+            "or m.startswith('playground.engine')]; "
+            "assert not bad, bad")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_sources_start_as_lists_so_streams_extend_in_place():
+    # Bokeh streams into lists in place; numpy columns would be re-concatenated each time.
+    plot = LossPlot()
+    plot.add_run("a")
+    assert all(isinstance(s, ColumnDataSource) and isinstance(s.data["step"], list)
+               for s in plot.sources("a").values())
