@@ -50,6 +50,19 @@ def build_parser() -> Parser:
     parser = Parser(prog="playground", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(metavar="command", parser_class=Parser)
 
+    serve = commands.add_parser("serve", help="serve the app as a web page (Voila)")
+    serve.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    serve.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1, "
+                       "this machine only; 0.0.0.0 serves a workshop network)")
+    serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    serve.add_argument("--token", help="require ?token=TOKEN in the URL (set one when serving "
+                       "on a network)")
+    serve.add_argument("--threads", type=int, help="torch threads per browser tab (default: "
+                       "half the cores, at least 1)")
+    serve.add_argument("--cull-after", type=int, default=600, metavar="SECONDS",
+                       help="shut down a tab's kernel after this long idle (default 600)")
+    serve.set_defaults(handler=cmd_serve)
+
     train = commands.add_parser("train", help="train one model headlessly and save the run")
     add_hparam_flags(train)
     train.add_argument("--config", metavar="FILE", help="start from a saved config (JSON)")
@@ -108,6 +121,13 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
     values.update({name: getattr(args, name) for name in HParams.specs()
                    if getattr(args, name) is not None})
     return HParams.from_dict(values)
+
+
+# --- serve ---------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from playground.serve import serve
+    return serve(port=args.port, ip=args.ip, open_browser=not args.no_browser, token=args.token,
+                 threads=args.threads, cull_after=args.cull_after)
 
 
 # --- train ---------------------------------------------------------------------------------

@@ -262,6 +262,15 @@ def test_rollover_bounds_every_line():
     assert plot.sources("a")["train"].data["step"] == list(range(80, 130))  # newest kept
 
 
+def test_thin_mode_keeps_the_start_of_a_long_run_in_view():
+    plot = LossPlot(max_points=20, thin=True)
+    for start in range(0, 200, 10):
+        plot.push(points("a", range(start, start + 10)))
+    steps = plot.sources("a")["train"].data["step"]
+    assert len(steps) <= 20
+    assert (steps[0], steps[-1]) == (0, 199) and steps == sorted(steps)
+
+
 def test_accuracy_skips_rows_without_accuracy():
     plot = AccuracyPlot()
     plot.push(points("reg", range(4), accuracy=None) + points("cls", range(4)))
@@ -313,16 +322,22 @@ def test_active_run_dims_the_others_and_visibility_hides_a_run():
     assert all(r.visible for r in plot._lines["b"])
 
 
-def test_log_toggle_swaps_to_a_twin_sharing_the_sources():
+def test_log_toggle_swaps_in_a_log_twin_sharing_the_sources():
     plot = LossPlot()
     plot.push(points("a", range(3)))
     assert plot.log_figure is not None and plot.log_figure.y_scale.__class__.__name__ == "LogScale"
     shared = {r.data_source for r in plot.log_figure.renderers}
     assert set(plot.sources("a").values()) <= shared
+    doc = Document()
+    doc.add_root(plot.layout)
     plot.set_log(True)
-    assert plot.log_figure.visible and not plot.figure.visible
+    assert plot.layout.children == [plot.log_figure] and plot.shown_figure is plot.log_figure
+    assert doc.get_model_by_name("loss_log") is plot.log_figure
+    plot.push(points("a", range(3, 6)))  # the twin shows streamed rows too
+    assert len(plot.sources("a")["train"].data["step"]) == 6
     plot.set_log(False)
-    assert plot.figure.visible and not plot.log_figure.visible
+    assert plot.layout.children == [plot.figure]
+    assert doc.get_model_by_name("loss") is plot.figure
     with pytest.raises(ValueError):
         AccuracyPlot().set_log(True)
 

@@ -58,3 +58,6 @@ class Callback:
 
     def on_event(self, trainer: Trainer, event: dict[str, Any]) -> None:
         """A hyperparameter or status change: {step, seconds, kind, field, old, new, message}."""
+
+    def on_snapshot(self, trainer: Trainer, channel: str, row: dict[str, Any]) -> None:
+        """A picture of the model for the live plots (boundary, histogram, samples)."""

@@ -226,3 +226,6 @@ class _RecordSink(Callback):
 
     def on_event(self, trainer: Trainer, event: dict) -> None:
         self._append("events", [event])
+
+    def on_snapshot(self, trainer: Trainer, channel: str, row: dict) -> None:
+        self._append(channel, [row])

@@ -239,6 +239,10 @@ class Trainer:
         self._trigger("on_event", {"step": self.step, "seconds": self.seconds, "kind": kind,
                                    "field": field, "old": old, "new": new, "message": message})
 
+    def publish(self, channel: str, row: dict[str, Any]) -> None:
+        """Hand a snapshot of the model (from a probe) to the callbacks."""
+        self._trigger("on_snapshot", channel, {"step": self.step, **row})
+
     def _trigger(self, event: str, *args: Any) -> None:
         for callback in self.callbacks:
             getattr(callback, event)(self, *args)

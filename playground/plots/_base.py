@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bokeh.models import Legend
+from bokeh.models import ColumnDataSource, Legend
 from bokeh.plotting import figure
 
-from playground.plots.series import ColorCycle, legend_labels
+from playground.plots.series import ColorCycle, Columns, decimate_columns, legend_labels
 
 LINE_WIDTH = 3
 DIM_ALPHA = 0.3
@@ -47,9 +47,13 @@ def style(fig: figure) -> None:
 def new_legend(fig: figure, click_policy: str = "hide") -> Legend:
     """An empty legend outside the plot area on the right, so it never covers a curve."""
     legend = Legend(items=[], click_policy=click_policy, label_text_font_size=LEGEND_FONT,
-                    location="top_left")
+                    location="top_left", visible=False)  # shown once it has an entry
     fig.add_layout(legend, "right")
     return legend
+
+
+def _length(columns: Mapping[str, Any]) -> int:
+    return len(next(iter(columns.values()), []))
 
 
 class RunPlot:
@@ -61,10 +65,11 @@ class RunPlot:
 
     name = ""
 
-    def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
-        if max_points < 2:
-            raise ValueError(f"max_points: {max_points!r} is not allowed; allowed: at least 2")
+    def __init__(self, max_points: int = DEFAULT_MAX_POINTS, thin: bool = False) -> None:
+        if max_points < 4:
+            raise ValueError(f"max_points: {max_points!r} is not allowed; allowed: at least 4")
         self.max_points = max_points
+        self.thin = thin  # full lines: thin the whole history instead of dropping the oldest
         self._configs: dict[str, dict[str, Any]] = {}
         self._colors: dict[str, str] = {}
         self._visible: dict[str, bool] = {}
@@ -81,6 +86,7 @@ class RunPlot:
     def active(self) -> str | None:
         return self._active
 
+    @property
     def labels(self) -> dict[str, str]:
         """Run id -> legend text, naming the hyperparameters that differ between runs."""
         return legend_labels(self._configs)
@@ -131,6 +137,17 @@ class RunPlot:
         self._cycle.reset()
 
     # --- helpers for subclasses ------------------------------------------------------------
+    def _grow(self, source: ColumnDataSource, columns: Columns) -> None:
+        """Append rows to a line: `stream` with rollover at `max_points` (the oldest go). With
+        `thin`, a line that would overflow is instead re-sent whole, thinned to half of
+        `max_points`: the start of a long run stays on screen, at the cost of one full send
+        per `max_points / 2` rows."""
+        if self.thin and _length(source.data) + _length(columns) > self.max_points:
+            merged = {key: [*source.data[key], *columns[key]] for key in columns}
+            source.data = decimate_columns(merged, self.max_points // 2)
+        else:
+            source.stream(columns, rollover=self.max_points)
+
     def _ensure(self, run_ids: Iterable[str]) -> None:
         for run_id in run_ids:
             if run_id not in self._configs:
@@ -164,8 +181,8 @@ class SnapshotPlot(RunPlot):
     the active run, else the newest. Only the newest row per run is kept; drawing it
     replaces the source data, which is fine for a small, whole picture."""
 
-    def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
-        super().__init__(max_points)
+    def __init__(self) -> None:
+        super().__init__()
         self._latest: dict[str, Mapping[str, Any]] = {}
         self._drawn: tuple[str | None, Mapping[str, Any] | None] = (None, None)
 

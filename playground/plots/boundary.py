@@ -25,8 +25,8 @@ class BoundaryPlot(SnapshotPlot):
 
     name = "boundary"
 
-    def __init__(self, max_points: int = 5000, height: int = 420) -> None:
-        super().__init__(max_points)
+    def __init__(self, height: int = 420) -> None:
+        super().__init__()
         self.figure = new_figure(self.name, "Decision boundary", "x₁", "x₂", height=height,
                                  match_aspect=True)
         self.figure.x_range.range_padding = self.figure.y_range.range_padding = 0.02
@@ -47,6 +47,7 @@ class BoundaryPlot(SnapshotPlot):
         legend = new_legend(self.figure, click_policy="hide")
         legend.items = [LegendItem(label=value("train"), renderers=[train]),
                         LegendItem(label=value("validation"), renderers=[val])]
+        legend.visible = True
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, major_label_text_font_size="13pt",
                                         width=16), "right")
         self.figure.add_tools(HoverTool(renderers=[train, val],

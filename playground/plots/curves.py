@@ -14,7 +14,14 @@ from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, GlyphRenderer, HoverTool, Legend, LegendItem
 from bokeh.plotting import figure
 
-from playground.plots._base import DIM_ALPHA, LINE_WIDTH, RunPlot, new_figure, new_legend
+from playground.plots._base import (
+    DEFAULT_MAX_POINTS,
+    DIM_ALPHA,
+    LINE_WIDTH,
+    RunPlot,
+    new_figure,
+    new_legend,
+)
 from playground.plots.series import (
     CURVE_KEYS,
     Columns,
@@ -38,27 +45,28 @@ class CurvePlot(RunPlot):
 
     name = ""
     title = ""
-    value = "loss"  # key of the point rows drawn
+    metric = "loss"  # key of the point rows drawn
     y_label = "loss"
     y_axis_type = "linear"
     splits: tuple[str, ...] = ("train", "val")
     y_format = "%.4g"
-    log_toggle = False  # True: a log-scale twin figure that set_log shows instead
+    log_toggle = False  # True: a log-scale twin figure that set_log swaps in
 
-    def __init__(self, max_points: int = 5000, height: int = 320) -> None:
-        super().__init__(max_points)
+    def __init__(self, max_points: int = DEFAULT_MAX_POINTS, thin: bool = False,
+                 height: int = 320) -> None:
+        super().__init__(max_points, thin)
         self._parts: list[_Parts] = []  # per figure: its legend and its two hover tools
         self.figure = self._make_figure(self.name, self.y_axis_type, height)
         self._figures = [self.figure]
         self.log_figure: figure | None = None
         if self.log_toggle:
             # Bokeh cannot switch a drawn figure's scale (bokeh#6575, #11983): a log twin
-            # shares the sources and the x range, and set_log swaps which one is visible.
+            # shares the sources and the x range, and set_log swaps it into the layout. (A
+            # hidden twin is no good: BokehJS fixes its range at 0.1..10 while it is hidden.)
             self.log_figure = self._make_figure(f"{self.name}_log", "log", height,
                                                 x_range=self.figure.x_range)
-            self.log_figure.visible = False
             self._figures.append(self.log_figure)
-        self.layout = column(*self._figures, sizing_mode="stretch_width")
+        self.layout = column(self.figure, sizing_mode="stretch_width")
         self._log = False
         self._sources: dict[str, dict[str, ColumnDataSource]] = {}
         self._marker_sources: dict[str, ColumnDataSource] = {}
@@ -92,9 +100,14 @@ class CurvePlot(RunPlot):
         """Show the y axis on a log scale (only plots with a log twin, e.g. the loss)."""
         if self.log_figure is None:
             raise ValueError(f"the {self.name} plot has no log scale")
-        self._log = bool(log)
-        self.log_figure.visible = self._log
-        self.figure.visible = not self._log
+        if bool(log) != self._log:
+            self._log = bool(log)
+            self.layout.children = [self.shown_figure]
+
+    @property
+    def shown_figure(self) -> figure:
+        """The figure in the layout now: the log twin in log mode, else `figure`."""
+        return self.log_figure if self._log and self.log_figure is not None else self.figure
 
     def sources(self, run_id: str) -> dict[str, ColumnDataSource]:
         """Split -> the run's data source (for tests and for the app's own readouts)."""
@@ -112,7 +125,7 @@ class CurvePlot(RunPlot):
             for split, columns in splits.items():
                 source = self._sources[run_id].get(split)
                 if source is not None and columns["step"]:
-                    source.stream(columns, rollover=self.max_points)
+                    self._grow(source, columns)
         self._add_markers(change_markers(events))
 
     def load(self, run_id: str, rows: Iterable[Mapping[str, Any]],
@@ -130,7 +143,7 @@ class CurvePlot(RunPlot):
 
     # --- data ------------------------------------------------------------------------------
     def _columns(self, rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Columns]]:
-        return curve_columns(rows, self.value)
+        return curve_columns(rows, self.metric)
 
     def _add_markers(self, markers: Mapping[str, list[Marker]]) -> None:
         """Queue markers, then place every queued one whose curve has a value to sit on."""
@@ -175,6 +188,7 @@ class CurvePlot(RunPlot):
             marker_hover.renderers = [*marker_hover.renderers, marker]
             item = LegendItem(label=value(""), renderers=lines)
             legend.items = [*legend.items, item]
+            legend.visible = True
             self._lines[run_id].extend(lines)
             self._markers[run_id].append(marker)
             self._items[run_id].append(item)
@@ -188,6 +202,7 @@ class CurvePlot(RunPlot):
             for hover in hovers:
                 hover.renderers = [r for r in hover.renderers if r not in gone]
             legend.items = [item for item in legend.items if item not in items]
+            legend.visible = bool(legend.items)
         self._sources.pop(run_id, None)
         self._marker_sources.pop(run_id, None)
         self._pending.pop(run_id, None)
@@ -207,7 +222,7 @@ class CurvePlot(RunPlot):
                 renderer.glyph.line_alpha = alpha
 
     def _on_relabel(self) -> None:
-        labels = self.labels()
+        labels = self.labels
         for run_id, items in self._items.items():
             for item in items:
                 item.label = value(labels[run_id])
@@ -232,7 +247,7 @@ class LossPlot(CurvePlot):
 
     name = "loss"
     title = "Loss (solid: train, dashed: validation)"
-    value = "loss"
+    metric = "loss"
     y_label = "loss"
     log_toggle = True
 
@@ -242,7 +257,7 @@ class AccuracyPlot(CurvePlot):
 
     name = "accuracy"
     title = "Accuracy (solid: train, dashed: validation)"
-    value = "accuracy"
+    metric = "accuracy"
     y_label = "accuracy"
     y_format = "%.3f"
 
@@ -252,7 +267,7 @@ class LrPlot(CurvePlot):
 
     name = "lr"
     title = "Learning rate"
-    value = "lr"
+    metric = "lr"
     y_label = "learning rate"
     y_axis_type = "log"
     splits = ("train",)

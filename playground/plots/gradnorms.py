@@ -13,7 +13,13 @@ from typing import Any
 from bokeh.core.properties import value
 from bokeh.models import ColumnDataSource, GlyphRenderer, HoverTool, LegendItem
 
-from playground.plots._base import LINE_WIDTH, RunPlot, new_figure, new_legend
+from playground.plots._base import (
+    DEFAULT_MAX_POINTS,
+    LINE_WIDTH,
+    RunPlot,
+    new_figure,
+    new_legend,
+)
 from playground.plots.series import (
     NORM_KEYS,
     Columns,
@@ -28,8 +34,9 @@ class GradNormPlot(RunPlot):
 
     name = "grad_norms"
 
-    def __init__(self, max_points: int = 5000, height: int = 320) -> None:
-        super().__init__(max_points)
+    def __init__(self, max_points: int = DEFAULT_MAX_POINTS, thin: bool = False,
+                 height: int = 320) -> None:
+        super().__init__(max_points, thin)
         self.figure = new_figure(self.name, "Gradient norm per layer", "step", "gradient norm",
                                  height=height, y_axis_type="log")
         self.layout = self.figure
@@ -63,9 +70,12 @@ class GradNormPlot(RunPlot):
                 kept = history.setdefault(layer, {key: [] for key in NORM_KEYS})
                 for key in NORM_KEYS:
                     kept[key].extend(columns[key])
-                    del kept[key][:-self.max_points]
+                if len(kept["step"]) > self.max_points:
+                    # Same rule as the drawn line (see RunPlot._grow): thin, or drop the oldest.
+                    history[layer] = (decimate_columns(kept, self.max_points // 2) if self.thin
+                                      else {k: v[-self.max_points:] for k, v in kept.items()})
                 if run_id == self._showing:
-                    self._layer_source(layer).stream(columns, rollover=self.max_points)
+                    self._grow(self._layer_source(layer), columns)
 
     def load(self, run_id: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Replace a run's norms with a full history, thinned to `max_points` per layer."""
@@ -85,7 +95,9 @@ class GradNormPlot(RunPlot):
                                     color=color_at(len(self._sources)), line_width=LINE_WIDTH)
             self._sources[layer], self._lines[layer] = source, line
             self._hover.renderers = [*self._hover.renderers, line]
-            self._legend.items = [*self._legend.items, LegendItem(label=value(layer), renderers=[line])]
+            item = LegendItem(label=value(layer), renderers=[line])
+            self._legend.items = [*self._legend.items, item]
+            self._legend.visible = True
         return self._sources[layer]
 
     def _show(self) -> None:
@@ -100,7 +112,7 @@ class GradNormPlot(RunPlot):
                 columns = layers.get(layer) or {key: [] for key in NORM_KEYS}
                 source.data = {key: list(values) for key, values in columns.items()}
             self._on_visible(run_id)
-        labels = self.labels()
+        labels = self.labels
         suffix = f": {labels[run_id]}" if run_id in labels and len(labels) > 1 else ""
         self.figure.title.text = f"Gradient norm per layer{suffix}"
 

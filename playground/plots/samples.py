@@ -12,6 +12,7 @@ from playground.plots.snapshots import samples_info
 
 IMAGE_KEYS = ("image", "x", "y", "dw", "dh")
 CAPTION_KEYS = ("x", "y", "text", "color", "correct")
+FRAME_KEYS = ("left", "right", "bottom", "top")
 
 
 class SamplesGrid(SnapshotPlot):
@@ -20,8 +21,8 @@ class SamplesGrid(SnapshotPlot):
 
     name = "samples"
 
-    def __init__(self, max_points: int = 5000, height: int = 360, columns: int = 8) -> None:
-        super().__init__(max_points)
+    def __init__(self, height: int = 360, columns: int = 8) -> None:
+        super().__init__()
         self.columns = columns
         self.figure = new_figure(self.name, "Samples (predicted / true)", "", "",
                                  height=height, tools="save", match_aspect=True)
@@ -31,6 +32,10 @@ class SamplesGrid(SnapshotPlot):
         self.layout = self.figure
         self.image_source = ColumnDataSource({key: [] for key in IMAGE_KEYS})
         self.caption_source = ColumnDataSource({key: [] for key in CAPTION_KEYS})
+        # An invisible frame around the grid: the auto ranges ignore the captions' height.
+        self.frame_source = ColumnDataSource({key: [] for key in FRAME_KEYS})
+        self.figure.quad(left="left", right="right", bottom="bottom", top="top",
+                         source=self.frame_source, fill_alpha=0, line_alpha=0)
         self._images = self.figure.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh",
                                               source=self.image_source)
         self._captions = self.figure.text(x="x", y="y", text="text", source=self.caption_source,
@@ -45,9 +50,12 @@ class SamplesGrid(SnapshotPlot):
         if row is None:
             self.image_source.data = {key: [] for key in IMAGE_KEYS}
             self.caption_source.data = {key: [] for key in CAPTION_KEYS}
+            self.frame_source.data = {key: [] for key in FRAME_KEYS}
             self.figure.title.text = "Samples (predicted / true)"
             return
         info = samples_info(row, self.columns)
         self.image_source.data = info.images
         self.caption_source.data = info.captions
+        self.frame_source.data = {"left": [0.0], "right": [info.width], "bottom": [0.0],
+                                  "top": [info.height]}
         self.figure.title.text = f"Samples at step {row.get('step', 0)} (predicted / true)"

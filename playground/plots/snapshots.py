@@ -59,7 +59,8 @@ class BoundaryInfo(NamedTuple):
 
 def boundary_info(row: Mapping[str, Any]) -> BoundaryInfo:
     """A boundary row -> BoundaryInfo. Values in [0, 1] keep the range 0..1 (probabilities,
-    class index / n_classes); anything else (a regression surface) spans its own min..max."""
+    predicted class index / (n_classes - 1)); anything else (a regression surface) spans its
+    own min..max."""
     image = np.asarray(row["z"], dtype=float)
     if image.ndim != 2:
         raise ValueError(f"boundary z: shape {image.shape} is not allowed; allowed: 2-D")
@@ -77,8 +78,9 @@ def point_columns(features: Sequence[Sequence[float]], labels: Sequence[float],
                   n_classes: int | None = None) -> Columns:
     """Data points (N x 2 features, N labels) -> columns x, y, value, label for a scatter.
 
-    `value` is on the boundary image's scale: the label itself for two classes and for
-    regression, label / n_classes for more classes (as the boundary rows encode them).
+    `value` is on the boundary image's scale: for classes label / (n_classes - 1), which is
+    the label itself for two (the image holds P(class 1)) and the image's predicted class
+    index / (n_classes - 1) for more; for regression (n_classes None) the value itself.
     """
     if len(features) != len(labels):
         raise ValueError(f"points: {len(features)} features for {len(labels)} labels; "
@@ -89,7 +91,7 @@ def point_columns(features: Sequence[Sequence[float]], labels: Sequence[float],
         out["y"].append(float(point[1]))
         value = float(label)
         if n_classes is not None and n_classes > 2:
-            value /= n_classes
+            value /= n_classes - 1
         out["value"].append(value)
         out["label"].append(label)
     return out

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.core.properties import field
+from bokeh.models import ColumnDataSource, HoverTool, LegendItem
 
-from playground.plots._base import SnapshotPlot, new_figure
+from playground.plots._base import SnapshotPlot, new_figure, new_legend
 from playground.plots.snapshots import HIST_KEYS, histogram_columns
 
 
@@ -17,18 +18,18 @@ class WeightHistogram(SnapshotPlot):
 
     name = "weights"
 
-    def __init__(self, max_points: int = 5000, height: int = 320) -> None:
-        super().__init__(max_points)
+    def __init__(self, height: int = 320) -> None:
+        super().__init__()
         self.figure = new_figure(self.name, "Weights", "weight value", "share of weights",
                                  height=height)
         self.layout = self.figure
         self.source = ColumnDataSource({key: [] for key in HIST_KEYS})
         self._quads = self.figure.quad(left="left", right="right", top="top", bottom="bottom",
                                        source=self.source, fill_color="color",
-                                       line_color="color", fill_alpha=0.45, line_alpha=0.9,
-                                       legend_field="layer")
-        self.figure.legend.label_text_font_size = "13pt"
-        self.figure.legend.location = "top_right"
+                                       line_color="color", fill_alpha=0.45, line_alpha=0.9)
+        # One legend entry per distinct layer, grouped in the browser from the column.
+        self._legend = new_legend(self.figure)
+        self._legend.items = [LegendItem(label=field("layer"), renderers=[self._quads])]
         self.figure.add_tools(HoverTool(renderers=[self._quads], tooltips=[
             ("layer", "@layer"), ("from", "@left{%.3g}"), ("to", "@right{%.3g}"),
             ("weights", "@count{0}")], formatters={"@left": "printf", "@right": "printf"}))
@@ -40,6 +41,8 @@ class WeightHistogram(SnapshotPlot):
         if row is None:
             self.source.data = {key: [] for key in HIST_KEYS}
             self.figure.title.text = "Weights"
+            self._legend.visible = False
             return
         self.source.data = histogram_columns(row.get("layers", {}))
+        self._legend.visible = True
         self.figure.title.text = f"Weights at step {row.get('step', 0)}"

@@ -1,0 +1,212 @@
+"""The app: wires the runner (engine), the controls (ui) and the figures (plots) together.
+
+`Playground()` in a notebook cell shows the whole app; the Voilà page runs the same cell.
+Nothing trains until Start is pressed, so the page is quick to show and no point streams
+before the browser has attached.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import ipywidgets as widgets
+from bokeh.io import output_notebook
+from bokeh.resources import INLINE
+from jupyter_bokeh.widgets import BokehModel
+
+from playground.config import HParams, HParamsError
+from playground.engine.probes import default_probes
+from playground.engine.runner import Runner
+from playground.engine.warmup import warm_up_in_background
+from playground.plots import Plots, Pump
+from playground.store import RunStore
+from playground.ui import HParamControls, RunsTable, StatusLine, Toolbar, theme_css
+
+SAVED_RUNS_SHOWN = 8  # runs from the store drawn when the app opens
+QUERY_KEYS_NOT_HPARAMS = ("lesson", "hide")
+
+
+class Playground:
+    """The whole app in one object: `Playground()` displays it, `.runner` trains."""
+
+    def __init__(self, hp: HParams | None = None, *, hidden: tuple[str, ...] = (),
+                 device: str | None = "auto", store: RunStore | None = None,
+                 message: str = ""):
+        threads = os.environ.get("PLAYGROUND_THREADS")
+        if threads:  # set by `playground serve` so several tabs share the cores
+            import torch
+            torch.set_num_threads(int(threads))
+        warm_up_in_background()
+        output_notebook(resources=INLINE, hide_banner=True)  # BokehJS inline: works offline
+        self.store = store if store is not None else RunStore()
+        self.runner = Runner(hp, device=device, store=self.store, callbacks=default_probes())
+        self.plots = Plots()
+        self.controls = HParamControls(self.runner.hparams, on_change=self.update,
+                                       hidden=set(hidden))
+        self.status_line = StatusLine()
+        self.toolbar = Toolbar(self, status_line=self.status_line)
+        self.runs_table = RunsTable(self)
+        self.message = widgets.HTML(message)
+        self._reader = self.runner.record.reader()
+        self._last_tick = (time.monotonic(), 0)
+        self._rate = 0.0
+        self._table_key: tuple = ()
+        self._points_key: tuple | None = None
+        self._load_saved_runs()
+        self.widget = self._layout()
+        self.pump = Pump(self._fetch, self._sink)
+        self.pump.start()
+
+    @classmethod
+    def from_url(cls, query: str | None = None, **kwargs: Any) -> Playground:
+        """The app with settings from a URL query (`?lr=0.3&depth=4&hide=dropout`).
+
+        Under Voilà the page's query is in QUERY_STRING. Bad values are shown, not raised:
+        the app opens with the defaults and says which value was refused."""
+        query = os.environ.get("QUERY_STRING", "") if query is None else query
+        from urllib.parse import parse_qs
+        hidden = tuple(name for value in parse_qs(query).get("hide", [])
+                       for name in value.split(",") if name)
+        try:
+            hp, message = HParams.from_query(query, ignore=QUERY_KEYS_NOT_HPARAMS), ""
+        except HParamsError as error:
+            hp, message = HParams(), f"<b>Settings from the link were not used:</b> {error}"
+        return cls(hp, hidden=hidden, message=_error_html(message) if message else "", **kwargs)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+        display(self.widget)
+
+    # --- controller: what the controls, toolbar and runs table call -----------------------
+    def update(self, changes: dict[str, Any]) -> None:
+        """From the controls: live changes apply at the next step, others start a new run."""
+        self.runner.update(**changes)
+
+    def start(self) -> None:
+        self.runner.start()
+
+    def pause(self) -> None:
+        self.runner.pause()
+
+    def step(self) -> None:
+        if not self.runner.active:
+            self.runner.start()
+        self.runner.step(1)
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def reset(self) -> None:
+        self.runner.reset()
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        self.store.rename(run_id, name)
+        self._table_key = ()
+
+    def set_run_visible(self, run_id: str, visible: bool) -> None:
+        self.plots.set_visible(run_id, visible)
+
+    def delete_run(self, run_id: str) -> None:
+        if run_id == self.runner.run_id and self.runner.active:
+            self.runner.stop()
+        self.plots.remove_run(run_id)
+        self.store.delete(run_id)
+        self._table_key = ()
+
+    def export_run(self, run_id: str, fmt: str = "csv") -> str:
+        """Exports go under the store's folder only: the served app writes nowhere else."""
+        return str(self.store.export(run_id, fmt))
+
+    def set_log_scale(self, change: dict) -> None:
+        self.plots.set_log(bool(change["new"]))
+
+    def close(self) -> None:
+        self.pump.stop()
+        self.runner.stop()
+        self.widget.close()
+
+    # --- the pump: new rows from the training thread into the figures, ~10 times a second
+    def _fetch(self) -> dict[str, list[dict]]:
+        """New rows, plus the status every tick so the status line follows pauses too."""
+        return {**self._reader.fetch(), "status": [self._status()]}
+
+    def _sink(self, batch: dict[str, list[dict]]) -> None:
+        rows = {key: value for key, value in batch.items() if key != "status"}
+        self._show_data_points()
+        if rows:
+            self.plots.push(rows)
+        self.status_line.update(batch["status"][-1])
+        self._refresh_runs_table()
+
+    def _status(self) -> dict[str, Any]:
+        runner, trainer = self.runner, self.runner.trainer
+        now, step = time.monotonic(), trainer.step if trainer else 0
+        last_time, last_step = self._last_tick
+        if now - last_time >= 1.0 or step < last_step:  # steps/s over about a second
+            self._rate = max(step - last_step, 0) / (now - last_time)
+            self._last_tick = (now, step)
+        return {"run": runner.run_id, "status": runner.status, "step": step,
+                "epoch": trainer.epoch if trainer else 0, "epochs": runner.hparams.epochs,
+                "steps_per_second": self._rate, "device": str(runner.device), "error": runner.error}
+
+    def _show_data_points(self) -> None:
+        """Draw the 2-D data set under the decision boundary when a run brings a new one."""
+        trainer = self.runner.trainer
+        if trainer is None:
+            return
+        data, hp = trainer.data, trainer.hp
+        key = (hp.dataset, hp.noise, hp.samples, hp.seed, hp.train_fraction)
+        if key == self._points_key:
+            return
+        self._points_key = key
+        self.plots.boundary.layout.visible = data.bounds is not None
+        self.plots.samples.layout.visible = data.bounds is None
+        if data.bounds is not None:
+            y_train, y_val = data.y_train.flatten().tolist(), data.y_val.flatten().tolist()
+            self.plots.set_points(data.x_train.tolist(), y_train, data.x_val.tolist(), y_val,
+                                  data.n_classes or None)
+
+    def _refresh_runs_table(self) -> None:
+        runs = self.plots.runs
+        key = (tuple(runs), self.runner.run_id, self.runner.status)
+        if key == self._table_key:
+            return
+        self._table_key = key
+        labels = self.plots.loss.labels
+        rows = []
+        for run in self.store.list_runs(limit=50):
+            if run.id in runs:
+                rows.append({"id": run.id, "name": run.name, "status": run.status,
+                             "color": self.plots.loss.color(run.id), "visible": True,
+                             "val_loss": run.summary.get("val_loss"),
+                             "val_accuracy": run.summary.get("val_accuracy"),
+                             "steps": run.steps, "legend": labels.get(run.id, "")})
+        self.runs_table.set_runs(rows)
+
+    def _load_saved_runs(self) -> None:
+        """Runs saved earlier come back on the plots when the app is opened again."""
+        for run in reversed(self.store.list_runs(limit=SAVED_RUNS_SHOWN)):
+            self.plots.load_history(run.id, run.config, {
+                "points": self.store.points(run.id), "events": self.store.events(run.id),
+                "layer_norms": self.store.layer_norms(run.id)})
+        self._refresh_runs_table()
+
+    # --- layout ----------------------------------------------------------------------------
+    def _layout(self) -> widgets.Widget:
+        log_toggle = widgets.ToggleButton(description="log scale", value=False,
+                                          tooltip="Loss on a logarithmic axis")
+        log_toggle.observe(self.set_log_scale, "value")
+        figures = BokehModel(self.plots.layout(), layout=widgets.Layout(width="100%"))
+        left = widgets.VBox([widgets.HTML("<h2>playground</h2>"), self.controls.widget],
+                            layout=widgets.Layout(width="420px", min_width="360px"))
+        right = widgets.VBox([
+            widgets.HBox([self.toolbar.widget, log_toggle]), self.status_line.widget,
+            self.message, figures, self.runs_table.widget,
+        ], layout=widgets.Layout(flex="1 1 auto", min_width="0"))
+        return widgets.VBox([theme_css(), widgets.HBox([left, right])])
+
+
+def _error_html(text: str) -> str:
+    return f'<div style="color:#D55E00;font-size:16px">{text}</div>'

@@ -1,0 +1,47 @@
+"""`playground serve`: the app as a Voilà web page, with workshop defaults.
+
+Voilà starts one kernel per browser tab. Each kernel gets a share of the cores (torch threads)
+so several tabs leave the machine responsive, and idle kernels are shut down.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "playground.ipynb"
+
+
+def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
+                  cull_after: int) -> list[str]:
+    return [
+        sys.executable, "-m", "voila", str(NOTEBOOK),
+        f"--port={port}", f"--Voila.ip={ip}", f"--Voila.open_browser={open_browser}",
+        "--Voila.port_retries=0",  # a taken port is an error, not a surprise address
+        f"--Voila.token={token or ''}",
+        "--VoilaConfiguration.show_tracebacks=False",
+        f"--MappingKernelManager.cull_idle_timeout={cull_after}",
+        "--MappingKernelManager.cull_interval=60",
+        "--MappingKernelManager.cull_connected=False",  # an open tab keeps its kernel
+    ]
+
+
+def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
+          token: str | None = None, threads: int | None = None, cull_after: int = 600) -> int:
+    if not 0 < port < 65536:
+        raise ValueError(f"port: {port} is not allowed; allowed: 1 to 65535")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads: {threads} is not allowed; allowed: 1 or more")
+    if not NOTEBOOK.exists():
+        raise ValueError(f"notebook: {NOTEBOOK} is missing; serve runs from a checkout of "
+                         "the repository (pip install -e .)")
+    threads = threads or max(1, (os.cpu_count() or 2) // 2)
+    env = {**os.environ, "PLAYGROUND_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    url = f"http://{ip}:{port}/" + (f"?token={token}" if token else "")
+    print(f"playground: serving on {url} (Ctrl-C stops)", flush=True)
+    try:
+        return subprocess.call(voila_command(port, ip, open_browser, token, cull_after), env=env)
+    except KeyboardInterrupt:
+        return 0

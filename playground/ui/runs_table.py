@@ -1,0 +1,246 @@
+"""A table of runs: colour, editable name, status, metrics, and show/delete/export per row.
+
+`set_runs(rows)` may be called often (every refresh of the app): widgets are kept per run
+id and only their values are touched, so an unchanged row sends nothing to the browser and
+a name being typed is not overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import ipywidgets as widgets
+
+from playground.ui.theme import ROOT_CLASS, error_html, status_color
+
+# (header, width) of each column: swatch, name, status, val loss, val accuracy, steps,
+# legend, show, delete, export, exported file
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("", "1.6em"),
+    ("name", "11em"),
+    ("status", "7em"),
+    ("val loss", "6.5em"),
+    ("val acc", "6em"),
+    ("steps", "5.5em"),
+    ("differs in", "14em"),
+    ("", "5em"),
+    ("", "6.5em"),
+    ("", "6.5em"),
+    ("exported to", "auto"),
+)
+
+
+class RunsController(Protocol):
+    """What the runs table needs from the controller."""
+
+    def rename_run(self, run_id: str, name: str) -> Any: ...
+    def set_run_visible(self, run_id: str, visible: bool) -> Any: ...
+    def delete_run(self, run_id: str) -> Any: ...
+    def export_run(self, run_id: str, fmt: str) -> Any: ...
+
+
+def format_loss(value: Any) -> str:
+    if value is None:
+        return "–"
+    value = float(value)
+    return f"{value:.4g}" if math.isfinite(value) else str(value)
+
+
+def format_accuracy(value: Any) -> str:
+    """A fraction in [0, 1] as a percentage; regression runs have none."""
+    if value is None:
+        return "–"
+    value = float(value)
+    return f"{100 * value:.1f}%" if math.isfinite(value) else str(value)
+
+
+def swatch_html(color: str) -> str:
+    return (f'<span style="display:inline-block;width:1.1em;height:1.1em;border-radius:3px;'
+            f'vertical-align:middle;background:{html.escape(str(color), quote=True)}"></span>')
+
+
+def status_html(status: str) -> str:
+    return f'<b style="color:{status_color(status)}">{html.escape(str(status))}</b>'
+
+
+def _cell(width: str) -> widgets.Layout:
+    return widgets.Layout(width=width, flex="0 0 auto" if width != "auto" else "1 1 auto",
+                          margin="0 0.4em 0 0")
+
+
+@dataclass
+class _Row:
+    """The widgets of one run's row."""
+
+    swatch: widgets.HTML
+    name: widgets.Text
+    status: widgets.HTML
+    loss: widgets.HTML
+    accuracy: widgets.HTML
+    steps: widgets.HTML
+    legend: widgets.HTML
+    show: widgets.Checkbox
+    delete: widgets.Button
+    export: widgets.Button
+    file: widgets.HTML
+    widget: widgets.HBox
+
+
+class RunsTable:
+    """Runs as rows of widgets; edits and clicks go to the controller.
+
+    Controller: rename_run(id, name), set_run_visible(id, visible), delete_run(id) and
+    export_run(id, fmt) -> path. Rows (dicts): id, name, status, color, visible, val_loss,
+    val_accuracy, steps, legend.
+    """
+
+    def __init__(self, controller: RunsController, export_format: str = "csv"):
+        self.controller = controller
+        self.export_format = export_format
+        self.rows: dict[str, _Row] = {}
+        self._names: dict[str, str] = {}  # last name the controller knows, per run
+        self._visible: dict[str, bool] = {}
+        self._order: tuple[str, ...] = ()
+        self._quiet = 0
+        self.message = widgets.HTML(value="")
+        self.header = widgets.HBox([widgets.HTML(value=f"<b>{html.escape(title)}</b>",
+                                                 layout=_cell(width))
+                                    for title, width in COLUMNS])
+        self.body = widgets.VBox([])
+        self.empty = widgets.HTML(value='<span class="pg-muted">no runs yet</span>')
+        self.widget = widgets.VBox([self.message, self.header, self.empty, self.body],
+                                   layout=widgets.Layout(overflow="auto"))
+        self.widget.add_class(ROOT_CLASS)
+        self.widget.add_class("pg-runs")
+
+    @property
+    def run_ids(self) -> tuple[str, ...]:
+        """Run ids in the order shown."""
+        return self._order
+
+    def set_runs(self, rows: list[Mapping[str, Any]]) -> None:
+        """Show these runs, in this order; widgets of runs already shown are reused."""
+        seen: dict[str, Mapping[str, Any]] = {}
+        for row in rows:
+            seen.setdefault(str(row["id"]), row)
+        for run_id in [run_id for run_id in self.rows if run_id not in seen]:
+            self._drop(run_id)
+        for run_id, row in seen.items():
+            if run_id not in self.rows:
+                self.rows[run_id] = self._build(run_id)
+            self._fill(run_id, row)
+        self._arrange(tuple(seen))
+
+    # --- building and filling rows ------------------------------------------------------
+    def _build(self, run_id: str) -> _Row:
+        widths = [width for _, width in COLUMNS]
+        swatch = widgets.HTML(layout=_cell(widths[0]))
+        name = widgets.Text(continuous_update=False, layout=_cell(widths[1]),
+                            tooltip="Rename the run")
+        status, loss, accuracy, steps, legend = (widgets.HTML(layout=_cell(width))
+                                                 for width in widths[2:7])
+        show = widgets.Checkbox(value=True, description="show", indent=False,
+                                tooltip="Show this run on the plots", layout=_cell(widths[7]))
+        delete = widgets.Button(description="Delete", icon="trash", button_style="danger",
+                                tooltip="Delete the run and its metrics",
+                                layout=_cell(widths[8]))
+        export = widgets.Button(description="Export", icon="download",
+                                tooltip=f"Save the run's metrics as {self.export_format}",
+                                layout=_cell(widths[9]))
+        file = widgets.HTML(layout=_cell(widths[10]))
+        name.observe(lambda change: self._rename(run_id, change["new"]), names="value")
+        show.observe(lambda change: self._set_visible(run_id, change["new"]), names="value")
+        delete.on_click(lambda _button: self._delete(run_id))
+        export.on_click(lambda _button: self._export(run_id))
+        cells = [swatch, name, status, loss, accuracy, steps, legend, show, delete, export, file]
+        box = widgets.HBox(cells, layout=widgets.Layout(align_items="center"))
+        return _Row(swatch, name, status, loss, accuracy, steps, legend, show, delete, export,
+                    file, box)
+
+    def _fill(self, run_id: str, row: Mapping[str, Any]) -> None:
+        # traitlets sends nothing when a value is set to what it already is
+        widgets_ = self.rows[run_id]
+        name = str(row.get("name") or run_id)
+        visible = bool(row.get("visible", True))
+        self._names[run_id], self._visible[run_id] = name, visible
+        with self._quietly():
+            widgets_.name.value = name
+            widgets_.show.value = visible
+        widgets_.swatch.value = swatch_html(row.get("color") or "#999999")
+        widgets_.status.value = status_html(row.get("status") or "")
+        widgets_.loss.value = format_loss(row.get("val_loss"))
+        widgets_.accuracy.value = format_accuracy(row.get("val_accuracy"))
+        steps = row.get("steps")
+        widgets_.steps.value = "–" if steps is None else str(steps)
+        legend = html.escape(str(row.get("legend") or ""))
+        widgets_.legend.value = f'<span class="pg-muted">{legend}</span>'
+
+    def _arrange(self, order: tuple[str, ...]) -> None:
+        if order != self._order:
+            self._order = order
+            self.body.children = tuple(self.rows[run_id].widget for run_id in order)
+        self.empty.layout.display = "none" if order else None
+
+    def _drop(self, run_id: str) -> None:
+        row = self.rows.pop(run_id)
+        self._names.pop(run_id, None)
+        self._visible.pop(run_id, None)
+        self._arrange(tuple(r for r in self._order if r != run_id))
+        for cell in row.widget.children:
+            cell.close()
+        row.widget.close()
+
+    # --- what a person does ----------------------------------------------------------------
+    def _rename(self, run_id: str, name: str) -> None:
+        if self._quiet or name == self._names.get(run_id):
+            return
+        if self._call("rename", self.controller.rename_run, run_id, name):
+            self._names[run_id] = name
+        else:
+            with self._quietly():
+                self.rows[run_id].name.value = self._names[run_id]
+
+    def _set_visible(self, run_id: str, visible: bool) -> None:
+        if self._quiet:
+            return
+        if self._call("show", self.controller.set_run_visible, run_id, visible):
+            self._visible[run_id] = visible
+        else:
+            with self._quietly():
+                self.rows[run_id].show.value = self._visible[run_id]
+
+    def _delete(self, run_id: str) -> None:
+        if self._call("delete", self.controller.delete_run, run_id) and run_id in self.rows:
+            self._drop(run_id)
+
+    def _export(self, run_id: str) -> None:
+        done, path = self._call_result("export", self.controller.export_run, run_id,
+                                       self.export_format)
+        if done and run_id in self.rows:
+            self.rows[run_id].file.value = f"<code>{html.escape(str(path))}</code>"
+
+    def _call(self, what: str, method: Any, *args: Any) -> bool:
+        return self._call_result(what, method, *args)[0]
+
+    def _call_result(self, what: str, method: Any, *args: Any) -> tuple[bool, Any]:
+        try:
+            result = method(*args)
+        except Exception as error:  # the table stays usable; the message says why
+            self.message.value = error_html(f"{what} {args[0]}: {type(error).__name__}: "
+                                            f"{error}")
+            return False, None
+        self.message.value = ""
+        return True, result
+
+    @contextlib.contextmanager
+    def _quietly(self) -> Iterator[None]:
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1

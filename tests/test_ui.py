@@ -1,0 +1,412 @@
+"""The ipywidgets controls, built directly: no browser, no kernel, no torch.
+
+A fake controller records what the widgets ask of it and can refuse, like the runner does
+with an HParamsError.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import ipywidgets as widgets
+import pytest
+
+from playground.config import HParams, HParamsError, Spec
+from playground.ui import (
+    GROUPS,
+    HParamControls,
+    RunsTable,
+    StatusLine,
+    Toolbar,
+    button_states,
+    clean_value,
+    format_status,
+    log_options,
+    theme_css,
+)
+
+SPECS = HParams.specs()
+
+
+class FakeController:
+    """Records every call; `update` validates through HParams like Runner.update does."""
+
+    def __init__(self, hp: HParams | None = None, fail: str | None = None):
+        self.hp = hp or HParams()
+        self.calls: list[tuple] = []
+        self.fail = fail  # name of a method that raises
+
+    def _record(self, name: str, *args):
+        self.calls.append((name, *args))
+        if name == self.fail:
+            raise RuntimeError(f"{name} broke")
+
+    def update(self, changes: dict):
+        self._record("update", changes)
+        self.hp = self.hp.replace(**changes)  # raises HParamsError on a bad value
+        return self.hp
+
+    def start(self):
+        self._record("start")
+
+    def pause(self):
+        self._record("pause")
+
+    def step(self):
+        self._record("step")
+
+    def stop(self):
+        self._record("stop")
+
+    def reset(self):
+        self._record("reset")
+
+    def rename_run(self, run_id, name):
+        self._record("rename_run", run_id, name)
+
+    def set_run_visible(self, run_id, visible):
+        self._record("set_run_visible", run_id, visible)
+
+    def delete_run(self, run_id):
+        self._record("delete_run", run_id)
+
+    def export_run(self, run_id, fmt):
+        self._record("export_run", run_id, fmt)
+        return f"/tmp/runs/{run_id}.{fmt}"
+
+
+def displayed(root: widgets.Widget) -> list[widgets.Widget]:
+    """Every widget reachable from root through `children`."""
+    found, stack = [], [root]
+    while stack:
+        widget = stack.pop()
+        found.append(widget)
+        stack.extend(getattr(widget, "children", ()))
+    return found
+
+
+# --- hyperparameter controls ----------------------------------------------------------------
+def test_every_field_gets_one_widget_described_by_its_label():
+    controls = HParamControls(HParams(), lambda changes: None)
+    assert list(controls.by_name) == list(SPECS)
+    shown = displayed(controls.widget)
+    for name, spec in SPECS.items():
+        widget = controls.by_name[name]
+        assert widget.description == spec.label
+        assert widget.tooltip == spec.help
+        assert widget.value == getattr(HParams(), name)
+        assert sum(w is widget for w in shown) == 1  # placed on the page exactly once
+    labels = {w.description for w in controls.by_name.values()}
+    assert {"learning rate", "batch size", "dropout", "depth"} <= labels
+
+
+def test_widget_kinds_follow_the_spec():
+    controls = HParamControls(HParams(), lambda changes: None)
+    by_name = controls.by_name
+    assert isinstance(by_name["lr"], widgets.FloatLogSlider)
+    assert by_name["lr"].min == pytest.approx(math.log10(SPECS["lr"].low))
+    assert by_name["lr"].max == pytest.approx(math.log10(SPECS["lr"].high))
+    assert isinstance(by_name["dataset"], widgets.Dropdown)
+    assert [value for _, value in by_name["dataset"].options] == list(SPECS["dataset"].choices)
+    assert isinstance(by_name["batch_norm"], widgets.Checkbox)
+    assert isinstance(by_name["depth"], widgets.IntSlider)
+    assert isinstance(by_name["dropout"], widgets.FloatSlider)
+    assert by_name["dropout"].step == SPECS["dropout"].step
+    # batch size: powers of two over its whole range
+    assert [v for _, v in by_name["batch_size"].options] == [2**k for k in range(13)]
+
+
+@pytest.mark.parametrize("name", ["weight_decay", "l1"])
+def test_log_fields_with_an_off_position(name):
+    """0 is "off" at the left end; the rest is log-spaced from log_low to high."""
+    widget = HParamControls(HParams(), lambda changes: None).by_name[name]
+    assert isinstance(widget, widgets.SelectionSlider)
+    labels, values = zip(*widget.options)
+    assert (labels[0], values[0]) == ("off", 0.0)
+    assert values[1] == SPECS[name].log_low and values[-1] == SPECS[name].high
+    ratios = {round(b / a, 6) for a, b in zip(values[1:], values[2:])}
+    assert ratios <= {2.0, 2.5}  # 1-2-5 per decade: evenly spread on a log axis
+    assert widget.value == 0.0 and widget.label in ("off", "")  # '' until the index moves
+
+
+def test_log_options_for_any_spec():
+    ints = Spec(label="n", kind="int", group="data", help="", low=3, high=1000, scale="log")
+    assert [v for _, v in log_options(ints)] == [3, 4, 8, 16, 32, 64, 128, 256, 512, 1000]
+    floats = Spec(label="x", kind="float", group="data", help="", low=1e-3, high=0.3,
+                  scale="log")
+    assert [label for label, _ in log_options(floats)] == [
+        "0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.3"]
+
+
+def test_sliders_do_not_update_while_dragging():
+    controls = HParamControls(HParams(), lambda changes: None)
+    with_trait = [w for w in controls.by_name.values() if w.has_trait("continuous_update")]
+    assert len(with_trait) >= 15
+    assert all(w.continuous_update is False for w in with_trait)
+    for w in controls.by_name.values():
+        if isinstance(w, (widgets.IntSlider, widgets.FloatSlider, widgets.FloatLogSlider,
+                          widgets.SelectionSlider)):
+            assert w.has_trait("continuous_update")
+
+
+def test_groups_in_order_and_all_open():
+    controls = HParamControls(HParams(), lambda changes: None)
+    assert tuple(controls.groups) == GROUPS
+    for group, accordion in controls.groups.items():
+        assert accordion.titles == (group,)
+        assert accordion.selected_index == 0
+        members = {w.description for w in accordion.children[0].children}
+        assert members == {s.label for s in SPECS.values() if s.group == group}
+    closed = HParamControls(HParams(), lambda changes: None, open_groups=["optimisation"])
+    assert closed.groups["optimisation"].selected_index == 0
+    assert closed.groups["data"].selected_index is None
+
+
+def test_a_change_calls_on_change_with_the_field_and_value():
+    controller = FakeController()
+    controls = HParamControls(controller.hp, controller.update)
+    controls.by_name["depth"].value = 4
+    controls.by_name["dropout"].value = 0.25
+    controls.by_name["batch_size"].value = 128
+    controls.by_name["optimizer"].value = "sgd"
+    controls.by_name["batch_norm"].value = True
+    controls.by_name["weight_decay"].value = 1e-4
+    assert controller.calls == [("update", {"depth": 4}), ("update", {"dropout": 0.25}),
+                                ("update", {"batch_size": 128}), ("update", {"optimizer": "sgd"}),
+                                ("update", {"batch_norm": True}),
+                                ("update", {"weight_decay": 1e-4})]
+    assert controller.hp.depth == 4 and controller.hp.weight_decay == 1e-4
+    assert controls.values["batch_size"] == 128
+    assert controls.message.value == ""
+
+
+def test_slider_float_noise_is_dropped():
+    controller = FakeController()
+    controls = HParamControls(controller.hp, controller.update)
+    controls.by_name["lr"].value = 10 ** -1.9  # what dragging a log slider sends
+    controls.by_name["noise"].value = 0.1 + 0.05  # 0.15000000000000002
+    assert controller.calls == [("update", {"lr": 0.0126}), ("update", {"noise": 0.15})]
+    assert controls.by_name["lr"].value == 0.0126
+    assert clean_value(SPECS["momentum"], 0.9000000000000001) == 0.9
+    assert clean_value(SPECS["depth"], 3) == 3
+
+
+def test_a_rejected_value_reverts_and_shows_why():
+    controller = FakeController(HParams(optimizer="nesterov", momentum=0.9))
+    controls = HParamControls(controller.hp, controller.update)
+    controls.by_name["momentum"].value = 0.0  # nesterov needs momentum above 0
+    assert controller.calls == [("update", {"momentum": 0.0})]
+    assert controls.by_name["momentum"].value == 0.9  # back to the last good value
+    assert controls.values["momentum"] == 0.9
+    message = controls.message.value
+    assert "momentum" in message and "0.0" in message and "nesterov" in message
+    assert "color:#D55E00" in message  # red (Okabe-Ito vermillion)
+    assert len(controller.calls) == 1  # the revert itself called nothing
+    controls.by_name["depth"].value = 3  # the next good change clears the message
+    assert controls.message.value == ""
+
+
+def test_any_valueerror_is_shown_with_field_value_and_allowed():
+    def refuse(changes):
+        name, value = next(iter(changes.items()))
+        raise HParamsError(name, value, "something smaller")
+
+    controls = HParamControls(HParams(), refuse)
+    controls.by_name["batch_size"].value = 4096
+    assert controls.by_name["batch_size"].value == 32
+    assert "batch size: 4096 is not allowed; allowed: something smaller" in controls.message.value
+
+
+def test_set_values_does_not_call_on_change():
+    controller = FakeController()
+    controls = HParamControls(controller.hp, controller.update)
+    loaded = HParams(lr=0.3, depth=5, dataset="spiral", weight_decay=3e-4, batch_size=100,
+                     batch_norm=True)
+    controls.set_values(loaded)
+    assert controller.calls == []
+    for name in ("lr", "depth", "dataset", "weight_decay", "batch_size", "batch_norm"):
+        assert controls.by_name[name].value == getattr(loaded, name)
+    # values off the slider's grid get a position of their own, in order
+    options = [v for _, v in controls.by_name["batch_size"].options]
+    assert 100 in options and options == sorted(options)
+    assert controls.values == loaded.to_dict()
+
+
+def test_hidden_fields_are_not_displayed():
+    hidden = {"seed", "init", "l1"}
+    controls = HParamControls(HParams(), lambda changes: None, hidden=hidden)
+    assert set(controls.by_name) == set(SPECS) - hidden
+    descriptions = {getattr(w, "description", None) for w in displayed(controls.widget)}
+    assert {"seed", "initialisation", "L1"}.isdisjoint(descriptions)
+    controls.set_values(HParams(seed=7))  # a hidden field still takes loaded values
+    assert controls.values["seed"] == 7
+    with pytest.raises(ValueError, match="no_such_field"):
+        HParamControls(HParams(), lambda changes: None, hidden={"no_such_field"})
+
+
+def test_labels_readable_and_theme_large():
+    controls = HParamControls(HParams(), lambda changes: None)
+    assert all(w.style.description_width == "10em" for w in controls.by_name.values())
+    assert "pg-root" in controls.widget._dom_classes
+    css = theme_css().value
+    assert css.startswith("<style>") and "--jp-widgets-font-size: 16px" in css
+    assert "--jp-widgets-font-size: 15px" in theme_css(12).value  # never below 15px
+
+
+# --- toolbar and status ---------------------------------------------------------------------
+def test_toolbar_buttons_call_the_controller():
+    controller = FakeController()
+    toolbar = Toolbar(controller)
+    assert list(toolbar.buttons) == ["Start", "Pause", "Step", "Stop", "Reset"]
+    toolbar.update({"status": "paused"})  # every button but Pause is enabled
+    for label in ("Start", "Step", "Stop", "Reset"):
+        toolbar.buttons[label].click()
+    toolbar.update({"status": "running"})
+    toolbar.buttons["Pause"].click()
+    assert [call[0] for call in controller.calls] == ["start", "step", "stop", "reset", "pause"]
+
+
+def enabled(toolbar: Toolbar) -> set[str]:
+    return {label for label, button in toolbar.buttons.items() if not button.disabled}
+
+
+def test_toolbar_enables_buttons_by_status():
+    toolbar = Toolbar(FakeController())
+    assert enabled(toolbar) == {"Start", "Step"}  # idle
+    toolbar.update({"status": "running", "run": "r1", "step": 10})
+    assert enabled(toolbar) == {"Pause", "Step", "Stop", "Reset"}
+    assert "r1" in toolbar.status_line.value
+    toolbar.update({"status": "paused"})
+    assert enabled(toolbar) == {"Start", "Step", "Stop", "Reset"}
+    assert button_states("diverged") == {"Start": True, "Pause": False, "Step": True,
+                                         "Stop": False, "Reset": True}
+
+
+def test_toolbar_buttons_follow_a_click_before_the_next_status():
+    toolbar = Toolbar(FakeController())
+    toolbar.buttons["Start"].click()
+    assert enabled(toolbar) == {"Pause", "Step", "Stop", "Reset"}
+    toolbar.buttons["Stop"].click()
+    assert enabled(toolbar) == {"Start", "Step", "Reset"}
+
+
+def test_toolbar_with_a_shared_status_line():
+    """The app may place the status line itself; its updates still set the buttons."""
+    line = StatusLine()
+    toolbar = Toolbar(FakeController(), status_line=line)
+    assert toolbar.status_line is line
+    assert line.widget not in displayed(toolbar.widget)
+    line.update({"run": "r3", "status": "running", "step": 3})
+    assert enabled(toolbar) == {"Pause", "Step", "Stop", "Reset"}
+    assert "r3" in line.value
+
+
+def test_a_failing_button_shows_the_error():
+    toolbar = Toolbar(FakeController(fail="start"))
+    toolbar.buttons["Start"].click()
+    assert "start broke" in toolbar.status_line.value
+    assert "#D55E00" in toolbar.status_line.value
+
+
+def test_format_status_running():
+    text = format_status({"run": "20250101-abc", "status": "running", "epoch": 3, "epochs": 20,
+                          "step": 1200, "steps_per_second": 153.6, "device": "cuda",
+                          "error": None})
+    for part in ("20250101-abc", "running", "epoch 3/20", "step 1200", "154 steps/s", "cuda"):
+        assert part in text
+    assert "#D55E00" not in text  # nothing in red
+
+
+def test_format_status_diverged_shows_step_and_one_line_error_in_red():
+    text = format_status({"run": "r2", "status": "diverged", "epoch": 1, "step": 87,
+                          "steps_per_second": 99.0, "device": "cpu",
+                          "error": "loss is nan\nTraceback (most recent call last): ..."})
+    assert '<span class="pg-error" style="color:#D55E00' in text
+    assert "diverged at step 87: loss is nan" in text
+    assert "Traceback" not in text
+    assert "steps/s" not in text  # a stopped run has no speed
+    failed = format_status({"status": "failed", "error": "FileNotFoundError: <mnist>"})
+    assert "failed: FileNotFoundError: &lt;mnist&gt;" in failed  # escaped
+
+
+def test_format_status_idle_and_status_line():
+    assert "no run yet" in format_status({})
+    line = StatusLine()
+    line.update({"run": "r9", "status": "paused", "step": 5})
+    assert "r9" in line.widget.value and "paused" in line.widget.value
+
+
+# --- runs table -----------------------------------------------------------------------------
+def run_row(run_id: str, **overrides) -> dict:
+    row = {"id": run_id, "name": f"run {run_id}", "status": "finished", "color": "#0072B2",
+           "visible": True, "val_loss": 0.1234567, "val_accuracy": 0.9512, "steps": 400,
+           "legend": "lr=0.01"}
+    return {**row, **overrides}
+
+
+def test_runs_table_shows_rows_and_reuses_widgets():
+    table = RunsTable(FakeController())
+    table.set_runs([run_row("a"), run_row("b", val_accuracy=None, status="running")])
+    assert table.run_ids == ("a", "b")
+    a_row = table.rows["a"]
+    texts = " ".join(w.value for w in a_row.widget.children if isinstance(w, widgets.HTML))
+    for part in ("0.1235", "95.1%", "400", "lr=0.01", "finished", "#0072B2"):
+        assert part in texts
+    assert "–" in table.rows["b"].accuracy.value
+    assert table.rows["a"].name.value == "run a"
+
+    table.set_runs([run_row("b", steps=500), run_row("a"), run_row("c")])
+    assert table.rows["a"] is a_row  # same widgets, not rebuilt
+    assert table.run_ids == ("b", "a", "c")
+    assert [r.widget for r in (table.rows["b"], a_row, table.rows["c"])] == list(
+        table.body.children)
+    assert table.rows["b"].steps.value == "500"
+    table.set_runs([run_row("c")])
+    assert set(table.rows) == {"c"} and len(table.body.children) == 1
+
+
+def test_runs_table_calls_the_controller():
+    controller = FakeController()
+    table = RunsTable(controller)
+    table.set_runs([run_row("a"), run_row("b")])
+    assert controller.calls == []  # filling the table calls nothing
+    table.rows["a"].name.value = "baseline"
+    table.rows["a"].show.value = False
+    table.rows["b"].export.click()
+    table.rows["b"].delete.click()
+    assert controller.calls == [("rename_run", "a", "baseline"),
+                                ("set_run_visible", "a", False),
+                                ("export_run", "b", "csv"), ("delete_run", "b")]
+    assert table.run_ids == ("a",)  # the deleted row is gone at once
+    table.set_runs([run_row("a", name="baseline", visible=False)])
+    assert len(controller.calls) == 4  # refreshing with the new values calls nothing
+
+
+def test_runs_table_shows_the_exported_path():
+    table = RunsTable(FakeController())
+    table.set_runs([run_row("a")])
+    table.rows["a"].export.click()
+    assert "/tmp/runs/a.csv" in table.rows["a"].file.value
+
+
+def test_runs_table_reverts_a_refused_rename():
+    controller = FakeController(fail="rename_run")
+    table = RunsTable(controller)
+    table.set_runs([run_row("a")])
+    table.rows["a"].name.value = "new name"
+    assert table.rows["a"].name.value == "run a"
+    assert "rename_run broke" in table.message.value
+    assert len(controller.calls) == 1
+
+
+# --- layering -------------------------------------------------------------------------------
+def test_importing_ui_loads_no_torch_and_no_engine():
+    code = ("import sys, playground.ui; "
+            "bad = [m for m in sys.modules if m == 'torch' or m.startswith('torch.') "
+            "or m.startswith('playground.engine')]; print(bad); "
+            "sys.exit(1 if bad or 'ipywidgets' not in sys.modules else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
