@@ -83,9 +83,11 @@ class Playground:
     def update(self, changes: dict[str, Any]) -> None:
         """From the controls: live changes apply at the next step, others start a new run."""
         self.runner.update(**changes)
+        self._show_run()
 
     def start(self) -> None:
         self.runner.start()
+        self._show_run()
 
     def pause(self) -> None:
         self.runner.pause()
@@ -93,6 +95,7 @@ class Playground:
     def step(self) -> None:
         if not self.runner.active:
             self.runner.start()
+            self._show_run()
         self.runner.step(1)
 
     def stop(self) -> None:
@@ -126,6 +129,12 @@ class Playground:
         self.pump.stop()
         self.runner.stop()
         self.widget.close()
+
+    def _show_run(self) -> None:
+        """Give a new run its lines (with its config, for the legend) as soon as it starts."""
+        run_id = self.runner.run_id
+        if run_id is not None and run_id not in self.plots.runs:
+            self.plots.add_run(run_id, self.runner.hparams.to_dict())
 
     # --- the pump: new rows from the training thread into the figures, ~10 times a second
     def _fetch(self) -> dict[str, list[dict]]:

@@ -1,0 +1,130 @@
+"""The app without a browser: widgets, runner, pump and figures wired together."""
+
+import time
+
+import pytest
+from bokeh.models import ColumnDataSource
+
+from playground.app import Playground
+from playground.config import HParams
+from playground.engine.record import RunRecord
+
+
+def wait_until(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def app():
+    app = Playground(HParams(samples=200, epochs=2), device="cpu")
+    app.pump.stop()  # the tests tick the pump themselves
+    yield app
+    app.close()
+
+
+def train_points(app, run_id):
+    return len(app.plots.loss.sources(run_id)["train"].data["step"])
+
+
+def test_changing_a_widget_changes_the_runners_hyperparameters(app):
+    app.controls.by_name["dropout"].value = 0.3
+    app.controls.by_name["depth"].value = 4
+    assert app.runner.hparams.dropout == 0.3 and app.runner.hparams.depth == 4
+
+
+def test_a_refused_value_keeps_the_runner_and_says_why(app):
+    app.controls.by_name["optimizer"].value = "nesterov"
+    app.controls.by_name["momentum"].value = 0.0  # nesterov needs momentum
+    assert app.runner.hparams.momentum == 0.9
+    assert app.controls.by_name["momentum"].value == 0.9
+    assert "momentum" in app.controls.message.value and "nesterov" in app.controls.message.value
+
+
+def test_a_run_streams_points_into_the_figures_in_batches(app, monkeypatch):
+    app.start()
+    assert app.runner.wait(60) == "finished"
+    run_id = app.runner.run_id
+    source = app.plots.loss.sources(run_id)["train"]
+    streamed = []
+    original = ColumnDataSource.stream
+
+    def counting_stream(self, data, rollover=None):
+        if self is source:
+            streamed.append(len(data["step"]))
+        return original(self, data, rollover)
+
+    monkeypatch.setattr(ColumnDataSource, "stream", counting_stream)
+    app.pump.tick()  # everything the run logged arrives in one round, as one stream call
+    steps = app.runner.trainer.step
+    assert streamed == [steps] and train_points(app, run_id) == steps
+    assert len(app.plots.loss.sources(run_id)["val"].data["step"]) > 2
+    app.pump.tick()  # nothing new: no growth
+    assert train_points(app, run_id) == steps and streamed == [steps]
+    assert "finished" in app.status_line.value
+
+
+def test_live_change_is_marked_on_the_plot(app):
+    app.update({"epochs": 200})
+    app.start()
+    wait_until(lambda: app.runner.trainer is not None and app.runner.trainer.step > 5)
+    app.controls.by_name["lr"].value = 0.1
+    wait_until(lambda: app.runner.trainer.hp.lr == 0.1)
+    app.stop()
+    app.pump.tick()
+    markers = app.plots.loss.marker_source(app.runner.run_id).data
+    assert len(next(iter(markers.values()))) == 1
+
+
+def test_rollover_bounds_points_per_line():
+    app = Playground(HParams(samples=200, epochs=20, batch_size=8), device="cpu")
+    app.pump.stop()
+    app.plots.loss.max_points = 100
+    try:
+        app.start()
+        assert app.runner.wait(60) == "finished"
+        assert app.runner.trainer.step == 400
+        app.pump.tick()
+        assert train_points(app, app.runner.run_id) <= 100
+    finally:
+        app.close()
+
+
+def test_saved_runs_come_back_when_the_app_is_opened_again(app):
+    app.start()
+    app.runner.wait(60)
+    run_id = app.runner.run_id
+    again = Playground(device="cpu")
+    try:
+        assert run_id in again.plots.runs
+        assert train_points(again, run_id) > 0
+        assert run_id in again.runs_table.run_ids
+    finally:
+        again.close()
+
+
+def test_url_query_sets_controls_and_bad_values_are_shown_not_raised():
+    app = Playground.from_url("lr=0.3&depth=4&hide=dropout,seed&lesson=x", device="cpu")
+    try:
+        assert app.runner.hparams.lr == 0.3 and app.runner.hparams.depth == 4
+        assert "dropout" not in app.controls.by_name and "seed" not in app.controls.by_name
+    finally:
+        app.close()
+    bad = Playground.from_url("lr=50", device="cpu")
+    try:
+        assert bad.runner.hparams == HParams()
+        assert "lr: 50.0 is not allowed" in bad.message.value
+    finally:
+        bad.close()
+
+
+def test_live_record_memory_is_bounded():
+    record = RunRecord(maxlen=100)
+    reader = record.reader()
+    for step in range(1000):
+        record.append("points", [{"step": step}])
+    rows = reader.fetch()["points"]
+    assert len(rows) == 100 and rows[-1]["step"] == 999
+    assert reader.fetch() == {}
