@@ -259,3 +259,36 @@ def test_store_points_survive_in_a_second_store(runner):
     wait_until(lambda: runner.trainer is not None and runner.trainer.step > 50)
     wait_until(lambda: len(RunStore().points(runner.run_id)) > 0, timeout=5)  # while writing
     runner.stop()
+
+
+class Explode(Callback):
+    def __init__(self, error, at_step=5):
+        self.error, self.at_step = error, at_step
+
+    def after_backward(self, trainer):
+        if trainer.step == self.at_step:
+            raise self.error
+
+
+def test_out_of_gpu_memory_ends_the_run_with_advice():
+    oom = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    runner = Runner(HParams(samples=200, epochs=5), device="cpu", callbacks=[Explode(oom)])
+    runner.start()
+    assert runner.wait(60) == "failed"
+    saved = runner.store.get(runner.run_id)
+    assert saved.status == "failed"
+    assert "out of GPU memory at step 5" in saved.error and "smaller batch size" in saved.error
+    assert len(runner.store.points(runner.run_id, "train")) == 5  # the steps before it are kept
+
+
+def test_an_exception_in_a_callback_ends_the_run_cleanly_and_is_shown():
+    runner = Runner(HParams(samples=200, epochs=5), device="cpu",
+                    callbacks=[Explode(RuntimeError("plot broke"))])
+    runner.start()
+    assert runner.wait(60) == "failed"
+    assert runner.error == "RuntimeError: plot broke"
+    assert runner.store.get(runner.run_id).error == "RuntimeError: plot broke"
+    runner.update(lr=0.1)  # the runner still takes commands
+    runner.callbacks.clear()
+    runner.start()
+    assert runner.wait(60) == "finished"

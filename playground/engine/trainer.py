@@ -124,6 +124,10 @@ class Trainer:
             self.status = cancel.status
             if isinstance(cancel, DivergedRun):
                 self.error = str(cancel)
+        except torch.cuda.OutOfMemoryError:
+            self.status = "failed"
+            self.error = (f"out of GPU memory at step {self.step}: try a smaller batch size "
+                          f"(now {self.hp.batch_size}) or width (now {self.hp.width})")
         except Exception as error:  # the run ends cleanly; the message is kept, not swallowed
             self.status = "failed"
             self.error = f"{type(error).__name__}: {error}"
