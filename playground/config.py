@@ -35,7 +35,8 @@ class HParamsError(ValueError):
 
     def __init__(self, name: str, value: Any, allowed: str):
         self.field, self.value, self.allowed = name, value, allowed
-        super().__init__(f"{name}: {value!r} is not allowed; allowed: {allowed}")
+        shown = name if name.isidentifier() else repr(name)  # keep hostile names on one line
+        super().__init__(f"{shown}: {value!r} is not allowed; allowed: {allowed}")
 
 
 @dataclass(frozen=True)
