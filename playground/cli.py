@@ -66,6 +66,11 @@ def build_parser() -> Parser:
     train = commands.add_parser("train", help="train one model headlessly and save the run")
     add_hparam_flags(train)
     train.add_argument("--config", metavar="FILE", help="start from a saved config (JSON)")
+    train.add_argument("--data-file", metavar="CSV", help="train on your own CSV file (a header "
+                       "row, numeric features); sets --dataset custom")
+    train.add_argument("--target", help="the CSV column to predict (default: the last)")
+    train.add_argument("--features", help="comma-separated CSV columns to learn from "
+                       "(default: all but the target)")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     train.add_argument("--name", help="a name for the run")
     train.add_argument("--json", action="store_true", help="print one JSON summary, nothing else")
@@ -132,6 +137,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # --- train ---------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.data_file:
+        from playground.data import use_table
+        from playground.tabular import read_csv
+        features = args.features.split(",") if args.features else None
+        use_table(read_csv(args.data_file, target=args.target, features=features,
+                           name=Path(args.data_file).name))
+        args.dataset = "custom"
     hp = hparams_from_args(args)
     from playground.engine.events import Callback
     from playground.engine.runner import Runner  # torch loads only once the input is valid

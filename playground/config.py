@@ -19,7 +19,7 @@ Kind = Literal["choice", "int", "float", "bool"]
 Group = Literal["data", "model", "optimisation", "regularisation"]
 
 DATASETS = ("circle", "xor", "gaussian", "spiral", "moons", "regression", "digits",
-            "mnist", "fashion_mnist", "cifar10")
+            "mnist", "fashion_mnist", "cifar10", "custom")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "linear")
 INITS = ("default", "xavier", "he", "zeros")
@@ -128,7 +128,8 @@ class HParams:
 
     # data
     dataset: str = spec("moons", label="dataset", kind="choice", group="data", choices=DATASETS,
-                        help="What to learn: 2-D toy sets, 2-D regression, digits, or image sets")
+                        help="What to learn: 2-D toy sets, 2-D regression, digits, image sets, "
+                        "or your own CSV (custom)")
     noise: float = spec(0.1, label="noise", kind="float", group="data", low=0.0, high=0.5,
                         step=0.01, help="Label noise of the 2-D sets (std of the jitter)")
     samples: int = spec(1000, label="samples", kind="int", group="data", low=50, high=20000,
@@ -199,6 +200,8 @@ class HParams:
         self._check_combinations()
 
     def _check_combinations(self) -> None:
+        if self.dataset == "custom":  # its task is known once the table is loaded
+            return
         regression = self.dataset in REGRESSION_DATASETS
         losses = REGRESSION_LOSSES if regression else CLASSIFICATION_LOSSES
         if self.loss not in losses:

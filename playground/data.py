@@ -18,7 +18,13 @@ import numpy as np
 import torch
 
 from playground import paths
-from playground.config import HParams
+from playground.config import (
+    CLASSIFICATION_LOSSES,
+    REGRESSION_LOSSES,
+    HParams,
+    HParamsError,
+)
+from playground.tabular import Table
 
 
 class DatasetMissingError(RuntimeError):
@@ -54,7 +60,18 @@ DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (
                 "28x28 photos of clothing (70,000 images, 10 classes)", downloadable=True),
     DatasetInfo("cifar10", "image", "classification",
                 "32x32 colour photos (60,000 images, 10 classes)", downloadable=True),
+    DatasetInfo("custom", "tabular", "classification",
+                "Your own table: a CSV file (--data-file) or arrays (use_table)"),
 )}
+
+# The table behind dataset "custom", per process: each Voilà tab is a kernel of its own.
+_custom: Table | None = None
+
+
+def use_table(table: Table | None) -> None:
+    """Make `table` the data of dataset "custom" in this process (None forgets it)."""
+    global _custom
+    _custom = table
 
 
 @dataclass
@@ -95,14 +112,16 @@ class Dataset:
 def load_dataset(hp: HParams, device: torch.device | str = "cpu") -> Dataset:
     """Build or read hp.dataset, split it with hp.seed and hp.train_fraction, move it to device."""
     info = DATASETS[hp.dataset]
-    if info.kind == "points":
+    if info.name == "custom":
+        info, x, y, class_names = _custom_table(hp)
+    elif info.kind == "points":
         x, y, class_names = _points(hp)
     elif info.kind == "tabular":
         x, y, class_names = _digits()
     else:
         x, y, class_names = _images(info.name)
     bounds = None
-    if info.kind == "points":
+    if info.kind == "points" or x.shape[1:] == (2,):
         lim = max(1.5, math.ceil(2 * x.abs().max().item()) / 2)  # a tidy square holding all
         bounds = (-lim, lim, -lim, lim)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(hp.seed))
@@ -111,6 +130,26 @@ def load_dataset(hp: HParams, device: torch.device | str = "cpu") -> Dataset:
     return Dataset(info, x[train].to(device), y[train].to(device), x[val].to(device),
                    y[val].to(device), n_classes=len(class_names), input_shape=tuple(x.shape[1:]),
                    class_names=class_names, bounds=bounds)
+
+
+# --- your own table ---------------------------------------------------------------------------
+
+def _custom_table(hp: HParams) -> tuple[DatasetInfo, torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """The table given to use_table, features standardised; checks the loss fits its task."""
+    if _custom is None:
+        raise ValueError("dataset: 'custom' has no data yet; allowed once a CSV file is "
+                         "uploaded (app) or given with --data-file (CLI)")
+    table = _custom
+    losses = CLASSIFICATION_LOSSES if table.task == "classification" else REGRESSION_LOSSES
+    if hp.loss not in losses:
+        raise HParamsError("loss", hp.loss, f"for {table.task} data: one of {', '.join(losses)}")
+    x = torch.from_numpy(table.x)
+    x = (x - x.mean(0)) / x.std(0).clamp_min(1e-6)
+    y = torch.from_numpy(table.y)
+    y = y.float().view(-1, 1) if table.task == "regression" else y.long()
+    description = f"{table.name}: {len(x)} rows, {x.shape[1]} features, target {table.target_name}"
+    info = DatasetInfo("custom", "tabular", table.task, description)
+    return info, x, y, table.class_names
 
 
 # --- 2-D sets and digits --------------------------------------------------------------------
