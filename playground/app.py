@@ -16,13 +16,21 @@ from bokeh.io import output_notebook
 from bokeh.resources import INLINE
 from jupyter_bokeh.widgets import BokehModel
 
+from playground import data, tabular
 from playground.config import HParams, HParamsError
 from playground.engine.probes import default_probes
 from playground.engine.runner import Runner
 from playground.engine.warmup import warm_up_in_background
 from playground.plots import Plots, Pump
 from playground.store import RunStore
-from playground.ui import HParamControls, RunsTable, StatusLine, Toolbar, theme_css
+from playground.ui import (
+    DataUpload,
+    HParamControls,
+    RunsTable,
+    StatusLine,
+    Toolbar,
+    theme_css,
+)
 
 SAVED_RUNS_SHOWN = 8  # runs from the store drawn when the app opens
 QUERY_KEYS_NOT_HPARAMS = ("lesson", "hide")
@@ -48,6 +56,7 @@ class Playground:
         self.status_line = StatusLine()
         self.toolbar = Toolbar(self, status_line=self.status_line)
         self.runs_table = RunsTable(self)
+        self.upload = DataUpload(columns=tabular.columns, use=self.use_csv)
         self.message = widgets.HTML(message)
         self._reader = self.runner.record.reader()
         self._last_tick = (time.monotonic(), 0)
@@ -121,6 +130,16 @@ class Playground:
     def export_run(self, run_id: str, fmt: str = "csv") -> str:
         """Exports go under the store's folder only: the served app writes nowhere else."""
         return str(self.store.export(run_id, fmt))
+
+    def use_csv(self, content: bytes, name: str, target: str) -> str:
+        """Train on an uploaded table from now on (dataset "custom"); errors name the row."""
+        table = tabular.read_csv(content, target=target, name=name)
+        data.use_table(table)
+        self.runner.stop()
+        self.runner.update(dataset="custom", loss="auto")
+        self.controls.set_values(self.runner.hparams)
+        return (f"{name}: {len(table.x)} rows, {len(table.feature_names)} features, "
+                f"{table.task} of {target!r}; press Start")
 
     def set_log_scale(self, change: dict) -> None:
         self.plots.set_log(bool(change["new"]))
@@ -208,7 +227,9 @@ class Playground:
                                           tooltip="Loss on a logarithmic axis")
         log_toggle.observe(self.set_log_scale, "value")
         figures = BokehModel(self.plots.layout(), layout=widgets.Layout(width="100%"))
-        left = widgets.VBox([widgets.HTML("<h2>playground</h2>"), self.controls.widget],
+        own_data = widgets.Accordion([self.upload.widget], titles=("your own data",))
+        own_data.selected_index = None
+        left = widgets.VBox([widgets.HTML("<h2>playground</h2>"), self.controls.widget, own_data],
                             layout=widgets.Layout(width="420px", min_width="360px"))
         right = widgets.VBox([
             widgets.HBox([self.toolbar.widget, log_toggle]), self.status_line.widget,

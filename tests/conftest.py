@@ -8,3 +8,11 @@ def playground_home(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("PLAYGROUND_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def forget_custom_table():
+    """A table given to dataset "custom" lives for the process: drop it after each test."""
+    yield
+    from playground import data
+    data.use_table(None)

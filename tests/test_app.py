@@ -128,3 +128,18 @@ def test_live_record_memory_is_bounded():
     rows = reader.fetch()["points"]
     assert len(rows) == 100 and rows[-1]["step"] == 999
     assert reader.fetch() == {}
+
+
+def test_uploaded_csv_becomes_the_data_and_bad_files_are_explained(app):
+    rows = "\n".join(f"{i % 7},{(i * 3) % 11},{'a' if i % 2 else 'b'}" for i in range(60))
+    app.upload.load(f"x,y,kind\n{rows}\n".encode(), "mine.csv")
+    assert list(app.upload.target.options) == ["x", "y", "kind"]
+    app.upload.use.click()
+    assert app.runner.hparams.dataset == "custom"
+    assert "60 rows" in app.upload.message.value and "classification" in app.upload.message.value
+    app.start()
+    assert app.runner.wait(60) == "finished"
+    assert app.runner.trainer.data.n_classes == 2
+    app.upload.load(b"x,y,kind\n1,2\n", "broken.csv")
+    assert "row 2: has 2 values" in app.upload.message.value
+    assert app.upload.use.disabled and app.runner.hparams.dataset == "custom"

@@ -19,12 +19,6 @@ def csv_text(rows=40, target=lambda i: "yes" if i % 2 else "no"):
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture(autouse=True)
-def forget_table():
-    yield
-    data.use_table(None)
-
-
 def test_classification_is_detected_from_text_labels():
     table = read_csv(csv_text().encode())
     assert table.task == "classification" and table.class_names == ("no", "yes")

@@ -13,6 +13,7 @@ from playground.ui.controls import (
     log_options,
     make_control,
 )
+from playground.ui.lesson_panel import LessonPanel
 from playground.ui.runs_table import RunsController, RunsTable, format_accuracy, format_loss
 from playground.ui.theme import ROOT_CLASS, STATUS_COLORS, status_color, theme_css
 from playground.ui.toolbar import (
@@ -23,13 +24,16 @@ from playground.ui.toolbar import (
     button_states,
     format_status,
 )
+from playground.ui.upload import DataUpload
 
 __all__ = [
     "BUTTONS",
     "GROUPS",
     "ROOT_CLASS",
     "STATUS_COLORS",
+    "DataUpload",
     "HParamControls",
+    "LessonPanel",
     "RunController",
     "RunsController",
     "RunsTable",

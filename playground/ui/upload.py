@@ -1,0 +1,69 @@
+"""Upload a CSV file and choose its target column: bring-your-own data in the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from playground.ui.theme import ROOT_CLASS, error_html
+
+MAX_UPLOAD_MB = 10  # stated beside the button; the parser enforces the same limit
+
+
+class DataUpload:
+    """A file button, a target dropdown and a "use data" button.
+
+    `columns(content)` lists a file's columns; `use(content, name, target)` loads it. Both
+    raise ValueError with a one-line message, which is shown here; the app goes on.
+    """
+
+    def __init__(self, columns: Callable[[bytes], list[str]],
+                 use: Callable[[bytes, str, str], Any]):
+        self._columns, self._use = columns, use
+        self._content: bytes | None = None
+        self._name = ""
+        self.file = widgets.FileUpload(accept=".csv", multiple=False,
+                                       description=f"CSV (≤ {MAX_UPLOAD_MB} MB)")
+        self.file.observe(self._uploaded, "value")
+        self.target = widgets.Dropdown(options=[], description="target", disabled=True,
+                                       style={"description_width": "5em"})
+        self.use = widgets.Button(description="use data", icon="table", disabled=True,
+                                  tooltip="Train on this table (dataset: custom)")
+        self.use.on_click(lambda _: self._press_use())
+        self.message = widgets.HTML("")
+        self.widget = widgets.VBox([widgets.HBox([self.file, self.target, self.use]),
+                                    self.message])
+        self.widget.add_class(ROOT_CLASS)
+
+    def load(self, content: bytes, name: str) -> None:
+        """Take a file's bytes (from the upload button, or a test)."""
+        self._content, self._name = None, name
+        self.use.disabled = self.target.disabled = True
+        try:
+            header = self._columns(content)
+        except ValueError as error:
+            self.message.value = error_html(str(error))
+            return
+        self._content = content
+        self.target.options = header
+        self.target.value = header[-1]
+        self.use.disabled = self.target.disabled = False
+        self.message.value = f"{name}: {len(header)} columns; choose the target, then use data"
+
+    def _uploaded(self, change: dict) -> None:
+        files = change["new"]
+        if files:
+            upload = files[0]
+            self.load(bytes(upload["content"]), upload["name"])
+
+    def _press_use(self) -> None:
+        if self._content is None:
+            return
+        try:
+            summary = self._use(self._content, self._name, self.target.value)
+        except ValueError as error:
+            self.message.value = error_html(str(error))
+            return
+        self.message.value = str(summary or "")
