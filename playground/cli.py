@@ -61,6 +61,8 @@ def build_parser() -> Parser:
                        "half the cores, at least 1)")
     serve.add_argument("--cull-after", type=int, default=600, metavar="SECONDS",
                        help="shut down a tab's kernel after this long idle (default 600)")
+    serve.add_argument("--max-sessions", type=int, default=0, metavar="N",
+                       help="most browser tabs (kernels) at once; 0 for no cap (default)")
     serve.set_defaults(handler=cmd_serve)
 
     train = commands.add_parser("train", help="train one model headlessly and save the run")
@@ -132,7 +134,8 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
 def cmd_serve(args: argparse.Namespace) -> int:
     from playground.serve import serve
     return serve(port=args.port, ip=args.ip, open_browser=not args.no_browser, token=args.token,
-                 threads=args.threads, cull_after=args.cull_after)
+                 threads=args.threads, cull_after=args.cull_after,
+                 max_sessions=args.max_sessions)
 
 
 # --- train ---------------------------------------------------------------------------------

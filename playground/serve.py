@@ -1,7 +1,9 @@
 """`playground serve`: the app as a Voilà web page, with workshop defaults.
 
 Voilà starts one kernel per browser tab. Each kernel gets a share of the cores (torch threads)
-so several tabs leave the machine responsive, and idle kernels are shut down.
+so several tabs leave the machine responsive, idle kernels are shut down, and an optional cap
+on sessions answers "full" rather than slowing everyone down. The page runs only the app's
+notebook: Voilà offers no way to run other code, and exports go to the store's folder.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "playground.ip
 
 
 def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
-                  cull_after: int) -> list[str]:
+                  cull_after: int, max_sessions: int = 0) -> list[str]:
     return [
         sys.executable, "-m", "voila", str(NOTEBOOK),
         f"--port={port}", f"--Voila.ip={ip}", f"--Voila.open_browser={open_browser}",
@@ -25,13 +27,20 @@ def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
         f"--MappingKernelManager.cull_idle_timeout={cull_after}",
         "--MappingKernelManager.cull_interval=60",
         "--MappingKernelManager.cull_connected=False",  # an open tab keeps its kernel
+        "--VoilaConfiguration.multi_kernel_manager_class="
+        "playground.kernels.CappedKernelManager",
+        f"--CappedKernelManager.max_kernels={max_sessions}",
     ]
 
 
 def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
-          token: str | None = None, threads: int | None = None, cull_after: int = 600) -> int:
+          token: str | None = None, threads: int | None = None, cull_after: int = 600,
+          max_sessions: int = 0) -> int:
     if not 0 < port < 65536:
         raise ValueError(f"port: {port} is not allowed; allowed: 1 to 65535")
+    if max_sessions < 0:
+        raise ValueError(f"max-sessions: {max_sessions} is not allowed; allowed: 0 (no cap) "
+                         "or more")
     if threads is not None and threads < 1:
         raise ValueError(f"threads: {threads} is not allowed; allowed: 1 or more")
     if not NOTEBOOK.exists():
@@ -42,6 +51,7 @@ def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
     url = f"http://{ip}:{port}/" + (f"?token={token}" if token else "")
     print(f"playground: serving on {url} (Ctrl-C stops)", flush=True)
     try:
-        return subprocess.call(voila_command(port, ip, open_browser, token, cull_after), env=env)
+        command = voila_command(port, ip, open_browser, token, cull_after, max_sessions)
+        return subprocess.call(command, env=env)
     except KeyboardInterrupt:
         return 0

@@ -1,0 +1,140 @@
+"""Serving a workshop: several tabs at once, each with its own kernel, and a session cap."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from playground.cli import build_parser
+from playground.serve import voila_command
+from playground.store import RunStore
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOSS_POINTS = """() => {
+  const loss = Bokeh.documents.length && Bokeh.documents[0].get_model_by_name('loss');
+  if (!loss) return 0;
+  const steps = (d) => (d instanceof Map ? d.get('step') : d.step) || [];
+  return Math.max(0, ...loss.renderers.map(r => steps(r.data_source.data).length));
+}"""
+
+
+def test_serves_this_machine_only_unless_told_otherwise():
+    args = build_parser().parse_args(["serve"])
+    assert args.ip == "127.0.0.1" and args.max_sessions == 0
+    command = voila_command(8866, args.ip, False, "secret", 600, 3)
+    assert "--Voila.ip=127.0.0.1" in command and "--Voila.token=secret" in command
+    assert "--CappedKernelManager.max_kernels=3" in command
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def kernels(server_pid: int) -> int:
+    """ipykernel processes started under this server (other servers may run beside it)."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            if not entry.isdigit():
+                continue
+            if b"ipykernel_launcher" not in Path(f"/proc/{entry}/cmdline").read_bytes():
+                continue
+            pid = int(entry)
+            while pid > 1 and pid != server_pid:
+                pid = parent(pid)
+            count += pid == server_pid
+        except (OSError, ValueError):
+            pass
+    return count
+
+
+@pytest.fixture
+def server(playground_home):
+    started = []
+
+    def start(*flags):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "playground.cli", "serve", "--no-browser", "--port", str(port),
+             *flags], env=os.environ.copy(), start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(process)
+        start.pid = process.pid
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/", timeout=2)
+            except urllib.error.HTTPError:
+                return f"http://127.0.0.1:{port}/"  # it answers
+            except OSError:
+                time.sleep(0.3)
+                continue
+            return f"http://127.0.0.1:{port}/"
+        raise AssertionError("playground serve did not answer within 60 s")
+
+    yield start
+    for process in started:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+    assert Path(CHROMIUM).exists(), "Chromium missing: `make browser` installs Debian's chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def wait_until(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.25)
+
+
+@pytest.mark.browser
+def test_four_tabs_train_at_once_each_in_its_own_kernel(server, browser):
+    url = server()
+    assert kernels(server.pid) == 0
+    pages = [browser.new_page(viewport={"width": 1400, "height": 900}) for _ in range(4)]
+    for page in pages:
+        page.goto(url, timeout=120_000, wait_until="commit")
+    for page in pages:
+        page.get_by_role("button", name="Start").wait_for(timeout=180_000)
+    assert kernels(server.pid) == 4
+    for page in pages:
+        page.get_by_role("button", name="Start").click()
+    for page in pages:  # every tab streams; none waits for another
+        wait_until(lambda page=page: page.evaluate(LOSS_POINTS) > 5, timeout=60)
+    runs = RunStore().list_runs()
+    assert len(runs) == 4 and len({run.id for run in runs}) == 4
+
+
+@pytest.mark.browser
+def test_a_full_server_says_so(server, browser):
+    url = server("--max-sessions", "1")
+    first = browser.new_page()
+    first.goto(url, timeout=120_000)
+    first.get_by_role("button", name="Start").wait_for(timeout=120_000)
+    second = browser.new_page()
+    response = second.goto(url, timeout=120_000)
+    assert response.status == 503
+    assert "the playground is full: 1 sessions are open" in second.content()
