@@ -16,6 +16,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
 
     async def start_kernel(self, *args, **kwargs):  # type: ignore[override]
         if self.max_kernels and len(self.list_kernel_ids()) >= self.max_kernels:
-            raise web.HTTPError(503, f"the playground is full: {self.max_kernels} sessions are "
-                                "open; try again when someone closes a tab")
+            full = (f"the playground is full: {self.max_kernels} sessions are open; try again "
+                    "when someone closes a tab")
+            raise web.HTTPError(503, full, reason=full)  # the reason is what the page shows
         return await super().start_kernel(*args, **kwargs)

@@ -137,4 +137,4 @@ def test_a_full_server_says_so(server, browser):
     second = browser.new_page()
     response = second.goto(url, timeout=120_000)
     assert response.status == 503
-    assert "the playground is full: 1 sessions are open" in second.content()
+    assert "the playground is full: 1 sessions are open" in second.inner_text("body")
