@@ -105,6 +105,9 @@ def build_parser() -> Parser:
                                         "cifar10 (needs the internet)")
     download.add_argument("name")
     download.set_defaults(handler=cmd_data_download)
+
+    # Commands that live with their feature: each module adds its own parsers here.
+    # (lessons) (sweep)
     return parser
 
 

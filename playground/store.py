@@ -25,7 +25,8 @@ from typing import Any
 
 from playground import paths
 
-STATUSES = ("running", "paused", "finished", "stopped", "diverged", "failed", "interrupted")
+STATUSES = ("running", "paused", "finished", "stopped", "diverged", "failed", "interrupted",
+            "pruned")  # pruned: stopped early by a sweep because it was not promising
 LIVE = ("running", "paused")
 COMMIT_EVERY = 0.5  # seconds between a writer's commits: a killed process loses less than 1 s
 STALE_AFTER = 60.0  # seconds without a heartbeat before a run on another host is interrupted

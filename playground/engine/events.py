@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from playground.engine.trainer import Trainer
 
-TERMINAL = ("finished", "stopped", "diverged", "failed")
+TERMINAL = ("finished", "stopped", "diverged", "failed", "pruned")  # pruned: by a sweep
 
 
 class CancelRun(Exception):

@@ -128,7 +128,7 @@ class Runner:
         try:
             data = load_dataset(hp, self.device)
             trainer = Trainer(hp, data, self.device, log_every=self.log_every, callbacks=[
-                _Controls(self, generation), _StoreSink(writer),
+                _Controls(self, generation), StoreSink(writer),
                 _RecordSink(self, generation, run_id), *self.callbacks])
         except Exception as error:  # a missing data set, say: the run ends, the app goes on
             message = f"{type(error).__name__}: {error}"
@@ -179,8 +179,11 @@ class _Controls(Callback):
             trainer.apply(hp)
 
 
-class _StoreSink(Callback):
-    """Writes the run to the store as it trains; the writer commits at least once a second."""
+class StoreSink(Callback):
+    """Writes the run to the store as it trains; the writer commits at least once a second.
+
+    Used by the runner and by sweeps, whose trials are runs too.
+    """
 
     def __init__(self, writer: RunWriter):
         self.writer = writer
