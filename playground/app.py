@@ -14,18 +14,21 @@ from typing import Any
 import ipywidgets as widgets
 from bokeh.io import output_notebook
 from bokeh.resources import INLINE
-from jupyter_bokeh.widgets import BokehModel
 
 from playground import data, tabular
 from playground.config import HParams, HParamsError
 from playground.engine.probes import default_probes
+from playground.engine.record import RunRecord
 from playground.engine.runner import Runner
 from playground.engine.warmup import warm_up_in_background
+from playground.lessons import LESSONS, get_lesson
 from playground.plots import Plots, Pump
+from playground.plots.widget import FiguresWidget
 from playground.store import RunStore
 from playground.ui import (
     DataUpload,
     HParamControls,
+    LessonPanel,
     RunsTable,
     StatusLine,
     Toolbar,
@@ -39,9 +42,9 @@ QUERY_KEYS_NOT_HPARAMS = ("lesson", "hide")
 class Playground:
     """The whole app in one object: `Playground()` displays it, `.runner` trains."""
 
-    def __init__(self, hp: HParams | None = None, *, hidden: tuple[str, ...] = (),
-                 device: str | None = "auto", store: RunStore | None = None,
-                 message: str = ""):
+    def __init__(self, hp: HParams | None = None, *, lesson: str | None = None,
+                 hidden: tuple[str, ...] = (), device: str | None = "auto",
+                 store: RunStore | None = None, message: str = ""):
         threads = os.environ.get("PLAYGROUND_THREADS")
         if threads:  # set by `playground serve` so several tabs share the cores
             import torch
@@ -49,6 +52,10 @@ class Playground:
         warm_up_in_background()
         output_notebook(resources=INLINE, hide_banner=True)  # BokehJS inline: works offline
         self.store = store if store is not None else RunStore()
+        self.lesson = get_lesson(lesson) if lesson else None
+        if self.lesson is not None:
+            hp = hp or self.lesson.configs()[0]
+            hidden = tuple(hidden) + tuple(self.lesson.hidden)
         self.runner = Runner(hp, device=device, store=self.store, callbacks=default_probes())
         self.plots = Plots()
         self.controls = HParamControls(self.runner.hparams, on_change=self.update,
@@ -58,7 +65,11 @@ class Playground:
         self.runs_table = RunsTable(self)
         self.upload = DataUpload(columns=tabular.columns, use=self.use_csv)
         self.message = widgets.HTML(message)
-        self._reader = self.runner.record.reader()
+        self.lesson_panel = LessonPanel(list(LESSONS.values()), on_choose=self.choose_lesson,
+                                        on_play=self.play_lesson, link=self.link)
+        self._queue: list[tuple[str, HParams]] = []  # lesson runs waiting their turn
+        self.record = RunRecord()  # rows of races and sweeps, streamed like the runner's
+        self._readers = (self.runner.record.reader(), self.record.reader())
         self._last_tick = (time.monotonic(), 0)
         self._rate = 0.0
         self._table_key: tuple = ()
@@ -67,6 +78,8 @@ class Playground:
         self.widget = self._layout()
         self.pump = Pump(self._fetch, self._sink)
         self.pump.start()
+        if self.lesson is not None:
+            self.lesson_panel.select(self.lesson.name)
 
     @classmethod
     def from_url(cls, query: str | None = None, **kwargs: Any) -> Playground:
@@ -78,11 +91,23 @@ class Playground:
         from urllib.parse import parse_qs
         hidden = tuple(name for value in parse_qs(query).get("hide", [])
                        for name in value.split(",") if name)
-        try:
-            hp, message = HParams.from_query(query, ignore=QUERY_KEYS_NOT_HPARAMS), ""
+        lesson = (parse_qs(query).get("lesson") or [None])[-1]
+        refused, base = [], HParams()
+        if lesson:
+            try:
+                base = get_lesson(lesson).configs()[0]
+            except ValueError as error:
+                refused, lesson = [str(error)], None
+        try:  # values in the link override the lesson's preset
+            changes = HParams().diff(HParams.from_query(query, ignore=QUERY_KEYS_NOT_HPARAMS))
+            hp = base.replace(**{name: new for name, (_, new) in changes.items()})
         except HParamsError as error:
-            hp, message = HParams(), f"<b>Settings from the link were not used:</b> {error}"
-        return cls(hp, hidden=hidden, message=_error_html(message) if message else "", **kwargs)
+            hp = base
+            refused.append(str(error))
+        message = ("<b>Settings from the link were not used:</b> " + "; ".join(refused)
+                   if refused else "")
+        return cls(hp, lesson=lesson, hidden=hidden,
+                   message=_error_html(message) if message else "", **kwargs)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -108,10 +133,64 @@ class Playground:
         self.runner.step(1)
 
     def stop(self) -> None:
+        self._queue.clear()
         self.runner.stop()
 
     def reset(self) -> None:
+        self._queue.clear()
         self.runner.reset()
+
+    def choose_lesson(self, name: str | None) -> None:
+        """Load a lesson's first preset into the controls (or go back to free play)."""
+        self._queue.clear()
+        self.lesson = get_lesson(name) if name else None
+        if self.lesson is not None:
+            self.load_config(self.lesson.configs()[0])
+
+    def play_lesson(self) -> None:
+        """Run the lesson's runs one after another; each stays on the plots."""
+        if self.lesson is None:
+            return
+        self.runner.stop()
+        self._queue = list(zip(self.lesson.labels, self.lesson.configs()))
+        self._next_in_queue()
+
+    def link(self) -> str:
+        """A URL that opens the app with the current settings (and lesson)."""
+        query = self.runner.hparams.to_query()
+        if self.lesson is not None:
+            query = "&".join(filter(None, [f"lesson={self.lesson.name}", query]))
+        host, port = os.environ.get("SERVER_NAME"), os.environ.get("SERVER_PORT")
+        base = f"http://{host}:{port}{os.environ.get('SCRIPT_NAME', '/')}" if host else ""
+        return f"{base}?{query}" if query else base or "?"
+
+    # --- host: what the search panel calls ------------------------------------------------
+    def current_hparams(self) -> HParams:
+        return self.runner.hparams
+
+    def load_config(self, hp: HParams) -> None:
+        """Put a configuration into the sliders (the best of a sweep, say); Start trains it."""
+        self.controls.set_values(hp)
+        self.runner.stop()
+        self.runner.update(**{name: new for name, (_, new) in self.runner.hparams.diff(hp).items()})
+
+    def show_run(self, run_id: str, config: dict[str, Any]) -> None:
+        """Give a run of a race or sweep its line (and legend) before its rows arrive."""
+        if run_id not in self.plots.runs:
+            self.plots.add_run(run_id, config)
+
+    @property
+    def device(self) -> Any:
+        return self.runner.device
+
+    def _next_in_queue(self) -> None:
+        if not self._queue or self.runner.active:
+            return
+        label, hp = self._queue.pop(0)
+        self.load_config(hp)
+        run_id = self.runner.start()
+        self.store.rename(run_id, label)
+        self._show_run()
 
     def rename_run(self, run_id: str, name: str) -> None:
         self.store.rename(run_id, name)
@@ -158,7 +237,11 @@ class Playground:
     # --- the pump: new rows from the training thread into the figures, ~10 times a second
     def _fetch(self) -> dict[str, list[dict]]:
         """New rows, plus the status every tick so the status line follows pauses too."""
-        return {**self._reader.fetch(), "status": [self._status()]}
+        batch: dict[str, list[dict]] = {}
+        for reader in self._readers:
+            for channel, rows in reader.fetch().items():
+                batch.setdefault(channel, []).extend(rows)
+        return {**batch, "status": [self._status()]}
 
     def _sink(self, batch: dict[str, list[dict]]) -> None:
         rows = {key: value for key, value in batch.items() if key != "status"}
@@ -167,6 +250,7 @@ class Playground:
             self.plots.push(rows)
         self.status_line.update(batch["status"][-1])
         self._refresh_runs_table()
+        self._next_in_queue()
 
     def _status(self) -> dict[str, Any]:
         runner, trainer = self.runner, self.runner.trainer
@@ -226,12 +310,13 @@ class Playground:
         log_toggle = widgets.ToggleButton(description="log scale", value=False,
                                           tooltip="Loss on a logarithmic axis")
         log_toggle.observe(self.set_log_scale, "value")
-        figures = BokehModel(self.plots.layout(), layout=widgets.Layout(width="100%"))
+        figures = FiguresWidget(self.plots.layout(), layout=widgets.Layout(width="100%"))
         own_data = widgets.Accordion([self.upload.widget], titles=("your own data",))
         own_data.selected_index = None
         left = widgets.VBox([widgets.HTML("<h2>playground</h2>"), self.controls.widget, own_data],
                             layout=widgets.Layout(width="420px", min_width="360px"))
         right = widgets.VBox([
+            self.lesson_panel.widget,
             widgets.HBox([self.toolbar.widget, log_toggle]), self.status_line.widget,
             self.message, figures, self.runs_table.widget,
         ], layout=widgets.Layout(flex="1 1 auto", min_width="0"))
