@@ -63,6 +63,9 @@ def build_parser() -> Parser:
                        help="shut down a tab's kernel after this long idle (default 600)")
     serve.add_argument("--max-sessions", type=int, default=0, metavar="N",
                        help="most browser tabs (kernels) at once; 0 for no cap (default)")
+    serve.add_argument("--closed-tab-grace", type=int, default=30, metavar="SECONDS",
+                       help="shut down a tab's kernel, even mid-run, this long after the tab "
+                       "closed or lost its connection (default 30; 0: only when idle)")
     serve.set_defaults(handler=cmd_serve)
 
     train = commands.add_parser("train", help="train one model headlessly and save the run")
@@ -108,6 +111,8 @@ def build_parser() -> Parser:
 
     # Commands that live with their feature: each module adds its own parsers here.
     # (lessons) (sweep)
+    from playground.sweeps.commands import add_commands as add_sweep_commands
+    add_sweep_commands(commands)
     return parser
 
 
@@ -138,7 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from playground.serve import serve
     return serve(port=args.port, ip=args.ip, open_browser=not args.no_browser, token=args.token,
                  threads=args.threads, cull_after=args.cull_after,
-                 max_sessions=args.max_sessions)
+                 max_sessions=args.max_sessions, closed_tab_grace=args.closed_tab_grace)
 
 
 # --- train ---------------------------------------------------------------------------------

@@ -1,0 +1,114 @@
+"""One trial of a sweep: a run of our Trainer, saved in the store, reporting to an Optuna trial.
+
+Pruning leaves the loop like pause and stop do: by a CancelRun raised at a step boundary.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from playground.config import HParams
+from playground.engine.events import TERMINAL, Callback, CancelRun
+
+if TYPE_CHECKING:
+    import optuna
+
+    from playground.data import Dataset
+    from playground.engine.trainer import Trainer
+    from playground.store import RunStore
+
+QUARTERS = 4  # intermediate values are reported in quarter epochs: trials of any batch size
+# report at the same "steps", which the median and Hyperband pruners compare
+DATA_FIELDS = ("dataset", "noise", "samples", "train_fraction", "seed")
+
+
+class PrunedRun(CancelRun):
+    """A sweep's pruner judged the run not promising: it ends at the next step boundary."""
+
+    status = "pruned"
+
+
+class TrialOutcome(NamedTuple):
+    run_id: str | None
+    status: str  # the run's final status
+    steps: int
+    seconds: float
+    summary: dict[str, Any]  # final train/val loss and accuracy; {} when it failed
+    error: str | None = None
+
+
+# How a sweep trains one trial: (config, callbacks, run name) -> outcome. The default trains
+# our Trainer; a test may pass a cheap stand-in and still drive the real sweep machinery.
+TrainFn = Callable[[HParams, Sequence[Callback], str], TrialOutcome]
+
+
+class ReportToTrial(Callback):
+    """Reports the validation metric to an Optuna trial at each validation point, and prunes
+    at the next step boundary when the trial's pruner says so."""
+
+    def __init__(self, trial: optuna.Trial, metric: str = "val_loss"):
+        self.trial = trial
+        self.key = metric.removeprefix("val_")  # the column of the val rows: loss or accuracy
+        self._last = 0
+        self._prune_at: int | None = None
+
+    def on_points(self, trainer: Trainer, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            value = row.get(self.key)
+            if row["split"] != "val" or not row["step"] or value is None:
+                continue
+            quarter = round(QUARTERS * row["step"] / trainer.steps_per_epoch)
+            if quarter <= self._last or not math.isfinite(value):
+                continue
+            self.trial.report(value, quarter)
+            self._last = quarter
+            if self._prune_at is None and self.trial.should_prune():
+                self._prune_at = row["step"]
+
+    def before_step(self, trainer: Trainer) -> None:
+        if self._prune_at is not None:
+            raise PrunedRun(f"pruned at step {self._prune_at}: its validation {self.key} "
+                            "was not promising")
+
+
+class DataCache:
+    """Trials that share the data fields share one loaded data set."""
+
+    def __init__(self, device: Any):
+        self.device = device
+        self._data: dict[tuple, Dataset] = {}
+
+    def get(self, hp: HParams) -> Dataset:
+        from playground.data import load_dataset
+
+        key = tuple(getattr(hp, name) for name in DATA_FIELDS)
+        if key not in self._data:
+            self._data[key] = load_dataset(hp, self.device)
+        return self._data[key]
+
+
+def train_trial(hp: HParams, callbacks: Sequence[Callback], name: str, *, store: RunStore,
+                device: Any, source: str, data: Callable[[HParams], Dataset],
+                log_every: int = 10) -> TrialOutcome:
+    """Train one config with the Trainer as a run of the store; return how it ended."""
+    from playground.engine.runner import StoreSink
+    from playground.engine.trainer import Trainer
+
+    run_id = store.create_run(hp.to_dict(), str(device), name=name, source=source)
+    writer = store.writer(run_id)
+    try:
+        trainer = Trainer(hp, data(hp), device, callbacks=[StoreSink(writer), *callbacks],
+                          log_every=log_every)
+    except Exception as error:  # a data set that is missing, say: this trial fails, not all
+        message = f"{type(error).__name__}: {error}"
+        writer.add_event(0, "status", message)
+        writer.finish("failed", 0, 0.0, {}, error=message)
+        return TrialOutcome(run_id, "failed", 0, 0.0, {}, message)
+    status = trainer.fit()
+    if status not in TERMINAL:  # paused by a callback: a sweep does not come back to it
+        status = "stopped"
+        writer.finish(status, trainer.step, trainer.seconds, trainer.summary())
+    info = store.get(run_id)
+    return TrialOutcome(run_id, status, info.steps, info.seconds, info.summary, info.error)

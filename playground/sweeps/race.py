@@ -1,0 +1,356 @@
+"""Races: K configurations of one MLP trained together as stacked weights.
+
+Every member starts from the same initial weights and sees the same batches, in the order
+the Trainer would draw them, so a race is K Trainer runs done at once; only the fields in
+RACE_FIELDS may differ between members. Fields that change the architecture, the data or the
+batches (depth, width, activation, init, batch norm, dataset, seed, batch size, epochs...)
+raise HParamsError: sweep those instead, one run after another.
+
+Each member is saved as a run (source "race:<id>") and its rows go to the callbacks, which
+get the race where a Trainer's callbacks get the trainer; rows carry "member" and "run".
+Pause and stop are the engine's CancelRun exceptions, raised by a callback in before_step.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import torch
+
+from playground.config import HParams, HParamsError
+from playground.data import Dataset, load_dataset
+from playground.engine.events import Callback, CancelRun
+from playground.engine.schedule import LrSchedule
+from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, EXPLODE_FACTOR
+from playground.models import build_model
+from playground.store import RunStore, RunWriter
+from playground.sweeps._stacked import StackedMLP, StackedOptimizer, member_losses
+
+RACE_FIELDS = ("lr", "momentum", "weight_decay", "l1", "dropout", "grad_clip", "optimizer",
+               "schedule", "step_every", "gamma", "warmup_epochs")
+
+
+class RaceMember(NamedTuple):
+    value: Any  # of the raced field (race()), else the member's index
+    hp: HParams
+    run_id: str
+    status: str
+    steps: int
+    summary: dict[str, Any]
+
+
+class RaceResult(NamedTuple):
+    race_id: str
+    field: str | None
+    members: list[RaceMember]
+
+
+class Race:
+    """Train `configs` (one architecture, one data set) together; `fit()` returns statuses."""
+
+    def __init__(self, configs: Sequence[HParams], *, data: Dataset | None = None,
+                 device: str | torch.device = "cpu", store: RunStore | None = None,
+                 callbacks: Sequence[Callback] = (), log_every: int = 10,
+                 race_id: str | None = None, names: Sequence[str] | None = None):
+        self.configs = list(configs)
+        check_raceable(self.configs)
+        self.hp = base = self.configs[0]
+        self.k = len(self.configs)
+        self.device = torch.device(device)
+        self.data = data if data is not None else load_dataset(base, self.device)
+        if len(self.data.input_shape) == 3:
+            raise HParamsError("dataset", base.dataset, "a data set of points or a table: a "
+                               "race trains MLPs, image sets train a CNN")
+        self.callbacks = list(callbacks)
+        self.log_every = log_every
+        self.race_id = race_id or time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) \
+            + secrets.token_hex(2)
+        model = build_model(base, self.data.input_shape, max(self.data.n_classes, 1))
+        self.model = StackedMLP(model, self.k, base.activation, self.device)
+        self.optimizer = StackedOptimizer(
+            self.model.parameters(), [hp.optimizer for hp in self.configs],
+            self._tensor([0.0 if hp.optimizer == "sgd" else hp.momentum for hp in self.configs]),
+            self._tensor([hp.weight_decay for hp in self.configs]))
+        self.dropout = self._tensor([hp.dropout for hp in self.configs])
+        self.l1 = self._tensor([hp.l1 for hp in self.configs])
+        self.grad_clip = self._tensor([hp.grad_clip for hp in self.configs])
+        self._uses = {name: any(getattr(hp, name) for hp in self.configs)
+                      for name in ("dropout", "l1", "grad_clip")}
+        self.schedules = [LrSchedule(hp, self.steps_per_epoch) for hp in self.configs]
+        self.scheduled = any(hp.schedule != "constant" or hp.warmup_epochs
+                             for hp in self.configs)
+        self.generator = torch.Generator().manual_seed(base.seed + 1)  # the Trainer's order
+        self.dropout_generator = torch.Generator(self.device).manual_seed(base.seed + 2)
+        self.active = list(range(self.k))
+        self.statuses = ["created"] * self.k
+        self.member_steps = [0] * self.k
+        self.step = 0
+        self.epoch = 0
+        self.status = "created"
+        self.seconds = 0.0
+        self.lr = [hp.lr for hp in self.configs]
+        self._lr = self._tensor(self.lr)
+        self._order = self._new_order()
+        self._position = 0
+        self._pending: list[tuple[int, int, list[float], torch.Tensor, Any]] = []
+        self._first_loss: list[float | None] = [None] * self.k
+        self._fit_started = 0.0
+        self._last_eval_step = -1
+        self.store = store if store is not None else RunStore()
+        names = names or [f"race {self.race_id} #{k}" for k in range(self.k)]
+        self.run_ids = [self.store.create_run(hp.to_dict(), str(self.device), name=name,
+                                              source=f"race:{self.race_id}")
+                        for hp, name in zip(self.configs, names)]
+        self.writers: list[RunWriter] = [self.store.writer(run) for run in self.run_ids]
+
+    def _tensor(self, values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=self.device)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, self.data.n_train // self.hp.batch_size)
+
+    @property
+    def at_epoch_end(self) -> bool:
+        return self._position == 0
+
+    @property
+    def _eval_every(self) -> int:
+        return max(1, self.steps_per_epoch // 4)
+
+    # --- the loop ------------------------------------------------------------------------
+    def fit(self) -> list[str]:
+        """Train every member to the last epoch (members that diverge stop on their own)."""
+        self._fit_started = time.perf_counter()
+        self.status = "running"
+        for k in self.active:
+            self.statuses[k] = "running"
+        try:
+            self._trigger("before_fit")
+            if self.step == 0 and self._last_eval_step < 0:
+                self._evaluate_curves()
+            while self.epoch < self.hp.epochs and self.active:
+                # steer: a callback may pause or stop the race here
+                self._trigger("before_step")
+                x, y = self._next_batch()
+                # each member's learning rate for this step
+                if self.scheduled:
+                    self.lr = [hp.lr * s.factor(self.step)
+                               for hp, s in zip(self.configs, self.schedules)]
+                    self._lr = self._tensor(self.lr)
+                # forward, backward: every member at once
+                output = self.model.forward(x, self.dropout if self._uses["dropout"] else None,
+                                            self.dropout_generator)
+                losses, accuracy = member_losses(output, y, self.data.task, self.hp.loss)
+                objective = losses + self.l1 * self.model.l1() if self._uses["l1"] else losses
+                for param in self.model.parameters():
+                    param.grad = None
+                objective[self.active].sum().backward()
+                # clip, step
+                if self._uses["grad_clip"]:
+                    self._clip()
+                self.optimizer.step(self._lr)
+                self.step += 1
+                # log: keep tensors, read them back in batches
+                self._pending.append((self.step, self.epoch, list(self.lr), losses.detach(),
+                                      None if accuracy is None else accuracy.detach()))
+                if self._position == 0:
+                    self.epoch += 1
+                if len(self._pending) >= self.log_every or self._position == 0:
+                    self._flush()
+                if self._position == 0 or self.step % self._eval_every == 0:
+                    self._evaluate_curves()
+                for k in self.active:
+                    self.member_steps[k] = self.step
+                    self.writers[k].heartbeat(self.step, self._elapsed())
+                self._trigger("after_step")
+            self._flush()
+            self._end(self.active, "finished")
+            self.status = "finished"
+        except CancelRun as cancel:
+            self._flush()
+            self.status = cancel.status
+            if cancel.status != "paused":
+                self._end(self.active, cancel.status)
+        finally:
+            self.seconds = self._elapsed()
+            if self.status == "paused":
+                for k in self.active:
+                    self.statuses[k] = "paused"
+                    self.writers[k].heartbeat(self.step, self.seconds, status="paused")
+            self._trigger("after_fit")
+        return list(self.statuses)
+
+    def _elapsed(self) -> float:
+        return self.seconds + time.perf_counter() - self._fit_started
+
+    def _new_order(self) -> torch.Tensor:
+        return torch.randperm(self.data.n_train, generator=self.generator).to(self.device)
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        size = min(self.hp.batch_size, self.data.n_train)
+        index = self._order[self._position:self._position + size]
+        self._position += size
+        if self._position + size > self.data.n_train:
+            self._order, self._position = self._new_order(), 0
+        return self.data.x_train[index], self.data.y_train[index]
+
+    def _clip(self) -> None:
+        """Each member's gradient norm to at most its grad_clip (0: no clipping)."""
+        grads = [p.grad for p in self.model.parameters()]
+        norms = torch.stack([g.pow(2).sum((1, 2)) for g in grads]).sum(0).sqrt()
+        scale = (self.grad_clip / (norms + 1e-6)).clamp(max=1.0)
+        scale = torch.where(self.grad_clip > 0, scale, torch.ones_like(scale)).view(-1, 1, 1)
+        for g in grads:
+            g.mul_(scale)
+
+    # --- metrics ---------------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Read pending losses back, hand each member's rows on, and stop members that
+        diverged (a non-finite loss, or EXPLODE_FACTOR times their first)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        losses = torch.stack([p[3] for p in pending]).tolist()  # (steps, K)
+        accuracies = (torch.stack([p[4] for p in pending]).tolist()
+                      if pending[0][4] is not None else None)
+        seconds = self._elapsed()
+        rows, diverged = [], {}
+        for k in list(self.active):
+            for i, (step, epoch, lrs, _, _) in enumerate(pending):
+                loss = losses[i][k]
+                rows.append({"step": step, "epoch": epoch, "split": "train", "loss": loss,
+                             "accuracy": None if accuracies is None else accuracies[i][k],
+                             "lr": lrs[k], "seconds": seconds, "member": k,
+                             "run": self.run_ids[k]})
+                if self._first_loss[k] is None:
+                    self._first_loss[k] = loss
+                limit = EXPLODE_FACTOR * max(abs(self._first_loss[k]), 1e-3)
+                if not math.isfinite(loss) or loss > limit:
+                    diverged[k] = (step, loss)
+                    break
+        self._emit_points(rows)
+        for k, (step, loss) in diverged.items():
+            self.member_steps[k] = step
+            self._end([k], "diverged", error=f"diverged at step {step}: loss became "
+                      f"{loss:.4g}; the learning rate ({self.configs[k].lr:g}) is probably "
+                      "too high")
+
+    def _emit_points(self, rows: list[dict[str, Any]]) -> None:
+        for k in {row["member"] for row in rows}:
+            self.writers[k].add_points([row for row in rows if row["member"] == k])
+        if rows:
+            self._trigger("on_points", rows)
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list | None]:
+        """Each member's loss and accuracy (no dropout)."""
+        total = torch.zeros(self.k, device=self.device)
+        correct = torch.zeros(self.k, device=self.device)
+        for start in range(0, len(x), EVAL_CHUNK):
+            target = y[start:start + EVAL_CHUNK]
+            output = self.model.forward(x[start:start + EVAL_CHUNK])
+            losses, accuracy = member_losses(output, target, self.data.task, self.hp.loss)
+            total += losses * len(target)
+            if accuracy is not None:
+                correct += accuracy * len(target)
+        n = max(len(x), 1)
+        return ((total / n).tolist(),
+                (correct / n).tolist() if self.data.task == "classification" else None)
+
+    def _evaluate_curves(self) -> None:
+        if self._last_eval_step == self.step:
+            return
+        self._last_eval_step = self.step
+        losses, accuracies = self.evaluate(self.data.x_val[:EVAL_SAMPLES],
+                                           self.data.y_val[:EVAL_SAMPLES])
+        seconds = self._elapsed()
+        self._emit_points([{"step": self.step, "epoch": self.epoch, "split": "val",
+                            "loss": losses[k], "lr": self.lr[k], "seconds": seconds,
+                            "accuracy": None if accuracies is None else accuracies[k],
+                            "member": k, "run": self.run_ids[k]} for k in self.active])
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Final train/val loss and accuracy of every member, on the whole sets."""
+        train = self.evaluate(self.data.x_train, self.data.y_train)
+        val = self.evaluate(self.data.x_val, self.data.y_val)
+        return [{"train_loss": train[0][k],
+                 "train_accuracy": None if train[1] is None else train[1][k],
+                 "val_loss": val[0][k], "val_accuracy": None if val[1] is None else val[1][k]}
+                for k in range(self.k)]
+
+    # --- members and events ------------------------------------------------------------------
+    def _end(self, members: Sequence[int], status: str, error: str | None = None) -> None:
+        """Members leave the race: their runs get their final state and summary."""
+        members = [k for k in members if k in self.active]
+        if not members:
+            return
+        self.active = [k for k in self.active if k not in members]
+        self.optimizer.set_active(self.active)
+        summaries = self.summaries()
+        for k in members:
+            self.statuses[k] = status
+            self._event(k, "status", error or status)
+            self.writers[k].finish(status, self.member_steps[k], self._elapsed(), summaries[k],
+                                   error=error)
+
+    def _event(self, k: int, kind: str, message: str) -> None:
+        event = {"step": self.member_steps[k], "seconds": self._elapsed(), "kind": kind,
+                 "field": None, "old": None, "new": None, "message": message, "member": k,
+                 "run": self.run_ids[k]}
+        self.writers[k].add_event(event["step"], kind, message, seconds=event["seconds"])
+        self._trigger("on_event", event)
+
+    def _trigger(self, event: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, event)(self, *args)
+
+    def result(self, field: str | None = None, values: Sequence[Any] | None = None,
+               ) -> RaceResult:
+        summaries = [self.store.get(run).summary for run in self.run_ids]
+        members = [RaceMember(values[k] if values is not None else k, hp, self.run_ids[k],
+                              self.statuses[k], self.member_steps[k], summaries[k])
+                   for k, hp in enumerate(self.configs)]
+        return RaceResult(self.race_id, field, members)
+
+
+def check_raceable(configs: Sequence[HParams]) -> None:
+    """HParamsError unless the configs differ only in RACE_FIELDS and can share one MLP."""
+    if not configs:
+        raise HParamsError("race", [], "at least one configuration")
+    base = configs[0]
+    for hp in configs[1:]:
+        fixed = sorted(set(base.diff(hp)) - set(RACE_FIELDS))
+        if fixed:
+            name = fixed[0]
+            raise HParamsError(name, [getattr(c, name) for c in configs],
+                               "the same value for every member: a race shares one "
+                               "architecture, one data set and the same batches; it can vary "
+                               + ", ".join(RACE_FIELDS) + " (sweep the others)")
+    if base.batch_norm:
+        raise HParamsError("batch_norm", True, "false in a race (members share batches, "
+                           "not batch statistics)")
+
+
+def race(base: HParams, field: str, values: Sequence[Any], *, device: str = "cpu",
+         store: RunStore | None = None, callbacks: Sequence[Callback] = (),
+         data: Dataset | None = None, log_every: int = 10) -> RaceResult:
+    """Race one field over `values`, holding the rest at `base`; every member is saved."""
+    from playground.sweeps._local import _device
+
+    if field not in RACE_FIELDS:
+        if field not in HParams.specs():
+            raise HParamsError(field, list(values), "a field of HParams: "
+                               + ", ".join(HParams.specs()))
+        raise HParamsError(field, list(values), "a field a race can vary: "
+                           + ", ".join(RACE_FIELDS) + " (sweep the others)")
+    configs = [base.replace(**{field: value}) for value in values]
+    names = [f"{field}={value}" for value in values]
+    runner = Race(configs, data=data, device=_device(device), store=store, callbacks=callbacks,
+                  log_every=log_every, names=names)
+    runner.fit()
+    return runner.result(field, [getattr(hp, field) for hp in configs])

@@ -1,0 +1,303 @@
+"""The same sweep on Ray Tune: trials spread over a Ray cluster, or two local workers.
+
+Optuna still proposes the configs (ray's OptunaSearch over our space); ASHA stops weak trials
+early, or Population Based Training copies the weights of strong trials into weak ones and
+perturbs their live hyperparameters. Every trial trains our Trainer and writes its run into
+the store file given (a PLAYGROUND_HOME shared by the workers); each PBT mutation becomes an
+event of the run, like a slider move. Needs `pip install -e ".[cluster]"`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from playground import paths
+from playground.config import HParams, HParamsError
+from playground.engine.events import TERMINAL, Callback
+from playground.sweeps._base import Progress, SweepBackend, SweepPlan, SweepResult, TrialRow
+from playground.sweeps.space import Space, grid_from_space
+from playground.sweeps.study import make_sampler
+
+if TYPE_CHECKING:
+    from playground.engine.trainer import Trainer
+    from playground.store import RunStore
+
+SCHEDULERS = ("asha", "pbt")
+WORST = {"minimize": 1e12, "maximize": 0.0}  # reported for a trial that diverged
+
+
+def import_ray() -> tuple[Any, Any]:
+    """ray and ray.tune, or an ImportError that names the extra to install."""
+    try:
+        import ray
+        from ray import tune
+    except ImportError as error:
+        raise ImportError(f"the Ray backend needs Ray Tune ({error}); install it with "
+                          'pip install -e ".[cluster]"') from None
+    return ray, tune
+
+
+class RayBackend(SweepBackend):
+    """Ray Tune trials: `address` joins a running cluster ("HOST:PORT", or "auto");
+    without one a local Ray starts with `num_cpus` workers and stops afterwards."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, scheduler: str = "asha", num_cpus: int = 2,
+                 storage_path: str | Path | None = None):
+        if scheduler not in SCHEDULERS:
+            raise HParamsError("scheduler", scheduler, "one of " + ", ".join(SCHEDULERS))
+        self.address, self.scheduler, self.num_cpus = address, scheduler, num_cpus
+        self.storage_path = Path(storage_path or paths.home() / "ray").resolve()
+
+    def run(self, plan: SweepPlan, *, store: RunStore, device: str,
+            callbacks: Sequence[Callback] = (), progress: Progress | None = None) -> SweepResult:
+        ray, tune = import_ray()
+        if self.scheduler == "pbt":
+            fixed = sorted(set(plan.space) - HParams.live_fields())
+            if fixed:
+                raise HParamsError(fixed[0], "pbt", "a field that can change while training "
+                                   "for PBT: " + ", ".join(sorted(HParams.live_fields())))
+        started = not ray.is_initialized()
+        if started:
+            if self.address:
+                ray.init(address=self.address, logging_level=logging.WARNING)
+            else:
+                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
+                         logging_level=logging.WARNING)
+        try:
+            results = self._tune(tune, plan, store, "cpu" if device == "auto" else device,
+                                 progress)
+        finally:
+            if started:
+                ray.shutdown()
+        rows = [self._row(number, result, plan, store) for number, result in enumerate(
+            sorted(results, key=lambda r: (r.metrics or {}).get("trial_id", "")))]
+        return SweepResult(plan, rows, study_from_rows(plan, rows),
+                           extra={"backend": "ray", "scheduler": self.scheduler})
+
+    def _tune(self, tune: Any, plan: SweepPlan, store: RunStore, device: str,
+              progress: Progress | None) -> Any:
+        from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
+        from ray.tune.search.optuna import OptunaSearch
+
+        epochs = plan.base.epochs
+        mode = plan.direction[:3]  # min or max
+        trials = plan.trials or math.prod(
+            len(values) for values in grid_from_space(plan.space, plan.grid_points).values())
+        trainable = tune.with_resources(tune.with_parameters(
+            train_ray_trial, base=plan.base.to_dict(), store_path=str(store.path),
+            study=plan.study_name, metric=plan.metric, checkpoints=self.scheduler == "pbt",
+            device=device, worst=WORST[plan.direction]), {"cpu": 1})
+        if self.scheduler == "pbt":
+            domains = {name: tune_domain(tune, dist) for name, dist in plan.space.items()}
+            space, search = domains, None
+            scheduler = PopulationBasedTraining(
+                time_attr="training_iteration", perturbation_interval=max(1, epochs // 4),
+                metric=plan.metric, mode=mode,
+                hyperparam_mutations=domains, custom_explore_fn=_Clip(plan.space))
+        else:
+            space = {}
+            # a searcher given its space must be given metric and mode too, not by Tune
+            search = OptunaSearch(space=plan.space, metric=plan.metric, mode=mode,
+                                  sampler=make_sampler(plan.method, plan.space, seed=plan.seed,
+                                                       trials=trials,
+                                                       grid_points=plan.grid_points))
+            scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs,
+                                      grace_period=1, reduction_factor=2, metric=plan.metric,
+                                      mode=mode)
+        tuner = tune.Tuner(trainable, param_space=space, tune_config=tune.TuneConfig(
+            search_alg=search, scheduler=scheduler, num_samples=trials),
+            run_config=tune.RunConfig(
+            name=plan.study_name, storage_path=str(self.storage_path), verbose=0,
+            callbacks=[_ProgressToCallback(tune, progress, plan)] if progress else None))
+        return tuner.fit()
+
+    @staticmethod
+    def _row(number: int, result: Any, plan: SweepPlan, store: RunStore) -> TrialRow:
+        """A trial as a row; a run that Ray ended early without a word is marked here."""
+        metrics = result.metrics or {}
+        config = {name: value for name, value in (result.config or {}).items()
+                  if name in plan.space}
+        run_id, last = metrics.get("run_id"), metrics.get(plan.metric)
+        if run_id is None:
+            return TrialRow(number, "FAIL", config, None, error=str(result.error))
+        info = store.get(run_id)
+        if info.status not in TERMINAL:  # stopped by the scheduler, or its worker was lost
+            status = "failed" if result.error else "pruned"
+            writer = store.writer(run_id)
+            summary = {plan.metric: last} if last is not None else {}
+            writer.finish(status, metrics.get("step", info.steps), info.seconds, summary,
+                          error=str(result.error) if result.error else None)
+            info = store.get(run_id)
+        value = info.summary.get(plan.metric) if info.status == "finished" else last
+        state = {"finished": "COMPLETE", "pruned": "PRUNED", "diverged": "PRUNED"}.get(
+            info.status, "FAIL")
+        return TrialRow(number, state, config, value, run_id, info.status, info.steps,
+                        info.seconds, info.error)
+
+
+def train_ray_trial(config: dict[str, Any], *, base: dict[str, Any], store_path: str,
+                    study: str, metric: str, checkpoints: bool, device: str,
+                    worst: float) -> None:
+    """One Ray trial (in a worker): our Trainer, written to the store, reporting each epoch."""
+    from ray import tune
+
+    from playground.data import load_dataset
+    from playground.engine.runner import StoreSink
+    from playground.engine.trainer import Trainer
+    from playground.store import RunStore
+
+    hp = HParams.from_dict({**base, **config})
+    store = RunStore(store_path)
+    name = f"{study} {tune.get_context().get_trial_id()}"
+    existing = [run for run in store.list_runs(source=f"sweep:{study}") if run.name == name]
+    run_id = existing[0].id if existing else store.create_run(
+        hp.to_dict(), device, name=name, source=f"sweep:{study}")
+    writer = store.writer(run_id)
+    report = _ReportToTune(tune, run_id, metric, checkpoints)
+    trainer = Trainer(hp, load_dataset(hp, device), device,
+                      callbacks=[StoreSink(writer), report])
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:  # PBT: restart from the weights of a better trial
+        with checkpoint.as_directory() as folder:
+            _restore(trainer, Path(folder), run_id)
+    try:
+        status = trainer.fit()
+    except SystemExit:  # Ray stopped the trial between reports
+        if checkpoints:  # PBT pauses trials it will resume
+            writer.heartbeat(trainer.step, trainer.seconds, status="paused")
+            writer.close()
+        else:
+            writer.finish("pruned", trainer.step, trainer.seconds, trainer.summary())
+        raise
+    if status != "finished" and not report.reported:
+        tune.report({metric: worst, "step": trainer.step, "run_id": run_id, "status": status})
+
+
+class _ReportToTune(Callback):
+    """tune.report at each epoch end (a PBT checkpoint with it); that is Ray's iteration."""
+
+    def __init__(self, tune: Any, run_id: str, metric: str, checkpoints: bool):
+        self.tune, self.run_id, self.metric, self.checkpoints = tune, run_id, metric, checkpoints
+        self.reported = False
+
+    def on_points(self, trainer: Trainer, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            if row["split"] != "val" or not row["step"] or not trainer.at_epoch_end:
+                continue
+            metrics = {"val_loss": _finite(row["loss"]), "step": row["step"],
+                       "epoch": trainer.epoch, "run_id": self.run_id}
+            if row["accuracy"] is not None:
+                metrics["val_accuracy"] = row["accuracy"]
+            self.reported = True
+            if not self.checkpoints:
+                self.tune.report(metrics)
+                continue
+            with tempfile.TemporaryDirectory() as folder:
+                _save(trainer, Path(folder), self.run_id)
+                self.tune.report(metrics, checkpoint=self.tune.Checkpoint.from_directory(folder))
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 1e12
+
+
+def _save(trainer: Trainer, folder: Path, run_id: str) -> None:
+    import torch
+
+    torch.save({"model": trainer.model.state_dict(), "optimizer": trainer.optimizer.state_dict(),
+                "step": trainer.step, "epoch": trainer.epoch, "hp": trainer.hp.to_dict(),
+                "run_id": run_id}, folder / "state.pt")
+
+
+def _restore(trainer: Trainer, folder: Path, run_id: str) -> None:
+    """Load a checkpoint; PBT's new values are events of this run, like slider moves."""
+    import torch
+
+    from playground.engine.optim import apply_live
+
+    state = torch.load(folder / "state.pt", weights_only=False)
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    apply_live(trainer.optimizer, trainer.hp)  # the loaded state carries the donor's values
+    trainer.step, trainer.epoch = state["step"], state["epoch"]
+    donor = HParams.from_dict(state["hp"])
+    if state["run_id"] != run_id:
+        trainer.emit_event("exploit", f"PBT: weights of run {state['run_id']} at step "
+                           f"{trainer.step}")
+    for name, (old, new) in donor.diff(trainer.hp).items():
+        label = HParams.specs()[name].label
+        trainer.emit_event("change", f"PBT: {label} {old} -> {new} at step {trainer.step}",
+                           field=name, old=old, new=new)
+
+
+def tune_domain(tune: Any, dist: Any) -> Any:
+    """A Ray Tune sampling domain for an Optuna distribution."""
+    if isinstance(dist, CategoricalDistribution):
+        return tune.choice(list(dist.choices))
+    if isinstance(dist, IntDistribution):
+        return (tune.lograndint if dist.log else tune.randint)(dist.low, dist.high + 1)
+    assert isinstance(dist, FloatDistribution)
+    return (tune.loguniform if dist.log else tune.uniform)(dist.low, dist.high)
+
+
+class _Clip:
+    """PBT multiplies values by 0.8 or 1.2: keep them inside the space (HParams checks)."""
+
+    def __init__(self, space: Space):
+        self.space = space
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, Any]:
+        for name, dist in self.space.items():
+            if name in config and isinstance(dist, (FloatDistribution, IntDistribution)):
+                value = min(max(config[name], dist.low), dist.high)
+                config[name] = int(round(value)) if isinstance(dist, IntDistribution) else value
+        return config
+
+
+class _ProgressToCallback:
+    """A Ray Tune callback that hands each finished trial to the sweep's progress."""
+
+    def __new__(cls, tune: Any, progress: Progress, plan: SweepPlan) -> Any:
+        class Forward(tune.Callback):
+            count = 0
+
+            def on_trial_complete(self, iteration: int, trials: list, trial: Any,
+                                  **info: Any) -> None:
+                self._send(trial, "COMPLETE")
+
+            def on_trial_error(self, iteration: int, trials: list, trial: Any,
+                               **info: Any) -> None:
+                self._send(trial, "FAIL")
+
+            def _send(self, trial: Any, state: str) -> None:
+                result = trial.last_result or {}
+                params = {k: v for k, v in trial.config.items() if k in plan.space}
+                progress(TrialRow(self.count, state, params, result.get(plan.metric),
+                                  result.get("run_id"), None, result.get("step") or 0))
+                self.count += 1
+
+        return Forward()
+
+
+def study_from_rows(plan: SweepPlan, rows: list[TrialRow]) -> optuna.Study:
+    """An in-memory study of the rows (for importance and the views)."""
+    study = optuna.create_study(direction=plan.direction, study_name=plan.study_name)
+    for row in rows:
+        if row.state != "COMPLETE" or row.value is None or not all(
+                name in row.params and plan.space[name]._contains(
+                    plan.space[name].to_internal_repr(row.params[name])) for name in plan.space):
+            continue
+        study.add_trial(optuna.trial.create_trial(params=row.params, distributions=plan.space,
+                                                  value=row.value))
+    return study
+
