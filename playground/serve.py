@@ -1,9 +1,10 @@
 """`playground serve`: the app as a Voilà web page, with workshop defaults.
 
 Voilà starts one kernel per browser tab. Each kernel gets a share of the cores (torch threads)
-so several tabs leave the machine responsive, idle kernels are shut down, and an optional cap
-on sessions answers "full" rather than slowing everyone down. The page runs only the app's
-notebook: Voilà offers no way to run other code, and exports go to the store's folder.
+so several tabs leave the machine responsive; the kernels of closed tabs and idle ones are shut
+down (kernels.py), and an optional cap on sessions answers "full" rather than slowing everyone
+down. The page runs only the app's notebook: Voilà offers no way to run other code, and exports
+go to the store's folder.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "playground.ip
 
 
 def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
-                  cull_after: int, max_sessions: int = 0) -> list[str]:
+                  cull_after: int, max_sessions: int = 0,
+                  closed_tab_grace: int = 30) -> list[str]:
     return [
         sys.executable, "-m", "voila", str(NOTEBOOK),
         f"--port={port}", f"--Voila.ip={ip}", f"--Voila.open_browser={open_browser}",
@@ -30,17 +32,22 @@ def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
         "--VoilaConfiguration.multi_kernel_manager_class="
         "playground.kernels.CappedKernelManager",
         f"--CappedKernelManager.max_kernels={max_sessions}",
+        # a closed tab's kernel keeps training and holding threads until this frees it
+        f"--CappedKernelManager.closed_tab_grace={closed_tab_grace}",
     ]
 
 
 def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
           token: str | None = None, threads: int | None = None, cull_after: int = 600,
-          max_sessions: int = 0) -> int:
+          max_sessions: int = 0, closed_tab_grace: int = 30) -> int:
     if not 0 < port < 65536:
         raise ValueError(f"port: {port} is not allowed; allowed: 1 to 65535")
     if max_sessions < 0:
         raise ValueError(f"max-sessions: {max_sessions} is not allowed; allowed: 0 (no cap) "
                          "or more")
+    if closed_tab_grace < 0:
+        raise ValueError(f"closed-tab-grace: {closed_tab_grace} is not allowed; allowed: 0 "
+                         "(free on idle only) or more seconds")
     if threads is not None and threads < 1:
         raise ValueError(f"threads: {threads} is not allowed; allowed: 1 or more")
     if not NOTEBOOK.exists():
@@ -51,7 +58,8 @@ def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
     url = f"http://{ip}:{port}/" + (f"?token={token}" if token else "")
     print(f"playground: serving on {url} (Ctrl-C stops)", flush=True)
     try:
-        command = voila_command(port, ip, open_browser, token, cull_after, max_sessions)
+        command = voila_command(port, ip, open_browser, token, cull_after, max_sessions,
+                                closed_tab_grace)
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:
         return 0

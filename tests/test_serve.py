@@ -1,4 +1,5 @@
-"""Serving a workshop: several tabs at once, each with its own kernel, and a session cap."""
+"""Serving a workshop: several tabs at once, each with its own kernel, a session cap, and
+closed tabs giving their kernels back."""
 
 import os
 import signal
@@ -29,9 +30,10 @@ LOSS_POINTS = """() => {
 def test_serves_this_machine_only_unless_told_otherwise():
     args = build_parser().parse_args(["serve"])
     assert args.ip == "127.0.0.1" and args.max_sessions == 0
-    command = voila_command(8866, args.ip, False, "secret", 600, 3)
+    command = voila_command(8866, args.ip, False, "secret", 600, 3, args.closed_tab_grace)
     assert "--Voila.ip=127.0.0.1" in command and "--Voila.token=secret" in command
     assert "--CappedKernelManager.max_kernels=3" in command
+    assert "--CappedKernelManager.closed_tab_grace=30" in command
 
 
 def free_port() -> int:
@@ -138,3 +140,29 @@ def test_a_full_server_says_so(server, browser):
     response = second.goto(url, timeout=120_000)
     assert response.status == 503
     assert "the playground is full: 1 sessions are open" in second.inner_text("body")
+
+
+@pytest.mark.browser
+def test_closed_tabs_give_their_kernels_back(server, browser):
+    # One tab says goodbye as a browser does on closing (Voila's beacon); the other is closed
+    # mid-run with no beacon, as a crashed or sleeping laptop would be.
+    url = server("--closed-tab-grace", "3")
+    pages = [browser.new_page() for _ in range(2)]
+    for page in pages:
+        page.goto(url + "?epochs=1000", timeout=120_000, wait_until="commit")
+    for page in pages:
+        page.get_by_role("button", name="Start").wait_for(timeout=180_000)
+    assert kernels(server.pid) == 2
+    training, other = pages
+    training.get_by_role("button", name="Start").click()
+    wait_until(lambda: training.evaluate(LOSS_POINTS) > 5, timeout=60)
+    other.evaluate("window.dispatchEvent(new Event('beforeunload'))")
+    wait_until(lambda: kernels(server.pid) == 1, timeout=30)  # the beacon was honoured
+    other.close()
+    training.close(run_before_unload=True)
+    wait_until(lambda: kernels(server.pid) == 0, timeout=60)
+    [run] = RunStore().list_runs()
+    wait_until(lambda: RunStore().get(run.id).status != "running", timeout=30)  # reaped
+    run = RunStore().get(run.id)
+    assert run.status == "interrupted" and run.steps > 0, (run.status, run.steps)
+    assert RunStore().points(run.id)  # what it saved survives its kernel
