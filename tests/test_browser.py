@@ -1,0 +1,71 @@
+"""The served app in a real browser: Start, a live learning-rate change, Stop, reload.
+
+Reads what the page itself holds (Bokeh's data sources in the browser), not what the kernel
+thinks it sent. The screenshot it takes is kept as a CI artifact and shown in the README.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from pages import LOSS_POINTS, wait_until
+
+from playground.store import RunStore
+
+ARTIFACTS = Path(os.environ.get("PLAYGROUND_ARTIFACTS", "artifacts")) / "browser"
+CHANGE_MARKERS = """() => {
+  const loss = Bokeh.documents[0].get_model_by_name('loss');
+  const field = (d) => (d instanceof Map ? d.get('field') : d.field);
+  return loss.renderers.flatMap(r => Array.from(field(r.data_source.data) || []));
+}"""
+INPUT_VALUES = "() => Array.from(document.querySelectorAll('input')).map(i => i.value)"
+
+
+def slider(page, label):
+    """The ipywidgets slider whose description is `label` (the contract in DESIGN.md)."""
+    return page.locator(".widget-slider", has=page.locator("label", has_text=label)).first
+
+
+def set_slider(page, label, value):
+    """Type into the slider's readout, as a person can; the slider sends it on Enter."""
+    readout = slider(page, label).locator(".widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+
+
+@pytest.mark.browser
+def test_start_change_the_learning_rate_stop_and_find_the_run_again(server, browser):
+    url = server() + "?dataset=spiral&epochs=1000&depth=3"  # settings from the link, too
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto(url, timeout=120_000)
+    page.get_by_role("button", name="Start").wait_for(timeout=180_000)
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=60_000)
+    assert page.evaluate(LOSS_POINTS) == 0  # nothing trains before Start
+
+    page.get_by_role("button", name="Start").click()
+    wait_until(lambda: page.evaluate(LOSS_POINTS) > 0, timeout=30)
+    seen = page.evaluate(LOSS_POINTS)
+    wait_until(lambda: page.evaluate(LOSS_POINTS) > seen, timeout=30)  # it streams
+
+    set_slider(page, "learning rate", 0.3)
+    (run,) = RunStore().list_runs()
+    assert run.config["dataset"] == "spiral" and run.config["epochs"] == 1000
+    wait_until(lambda: any(e["field"] == "lr" for e in RunStore().events(run.id)), timeout=30)
+    change = next(e for e in RunStore().events(run.id) if e["field"] == "lr")
+    assert change["new"] == pytest.approx(0.3)
+    wait_until(lambda: "lr" in page.evaluate(CHANGE_MARKERS), timeout=60)  # marker drawn
+
+    page.get_by_role("button", name="Stop").click()
+    wait_until(lambda: RunStore().get(run.id).status == "stopped", timeout=30)
+    wait_until(lambda: "stopped" in page.inner_text("body"), timeout=30)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / "app.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    print(f"\nbrowser screenshot: {screenshot.resolve()}")
+
+    page.reload(timeout=120_000)  # a new kernel: the run comes back from the store
+    page.get_by_role("button", name="Start").wait_for(timeout=180_000)
+    wait_until(lambda: RunStore().get(run.id).name in page.evaluate(INPUT_VALUES), timeout=60)
+    wait_until(lambda: page.evaluate(LOSS_POINTS) >= seen, timeout=30)  # its curve too
