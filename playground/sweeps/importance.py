@@ -57,7 +57,7 @@ def importances(study: optuna.Study, evaluator: str = "ped_anova",
         warnings.simplefilter("ignore")  # experimental and "too few trials" notices
         values = optuna.importance.get_param_importances(
             study, evaluator=make_evaluator(evaluator, len(done)), params=names)
-    return dict(sorted(values.items(), key=lambda item: -item[1]))
+    return {name: float(value) for name, value in sorted(values.items(), key=lambda item: -item[1])}
 
 
 def _key(value: Any) -> Any:
