@@ -7,6 +7,7 @@ before the browser has attached.
 
 from __future__ import annotations
 
+import html
 import os
 import time
 from typing import Any
@@ -104,8 +105,8 @@ class Playground:
         except HParamsError as error:
             hp = base
             refused.append(str(error))
-        message = ("<b>Settings from the link were not used:</b> " + "; ".join(refused)
-                   if refused else "")
+        message = ("<b>Settings from the link were not used:</b> "  # the link's text, escaped
+                   + html.escape("; ".join(refused), quote=False) if refused else "")
         return cls(hp, lesson=lesson, hidden=hidden,
                    message=_error_html(message) if message else "", **kwargs)
 

@@ -133,6 +133,9 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
             values = HParams.from_json(Path(args.config).read_text()).to_dict()
         except OSError as error:
             raise UsageError(f"config: cannot read {args.config!r} ({error.strerror})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"config: {args.config!r} is not allowed; allowed: a JSON object "
+                             "in UTF-8 text") from None
     values.update({name: getattr(args, name) for name in HParams.specs()
                    if getattr(args, name) is not None})
     return HParams.from_dict(values)

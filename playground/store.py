@@ -263,7 +263,8 @@ class RunStore:
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"format: {fmt!r} is not allowed; allowed: one of csv, json")
         info = self.get(run_id)
-        path = Path(path) if path is not None else paths.home() / "exports" / f"{info.id}.{fmt}"
+        exports = self.path.parent / "exports"  # beside the store it reads, never elsewhere
+        path = Path(path) if path is not None else exports / f"{info.id}.{fmt}"
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
             with path.open("w", newline="") as file:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,7 @@ class DataUpload:
         self.target.options = header
         self.target.value = header[-1]
         self.use.disabled = self.target.disabled = False
+        name = html.escape(name, quote=False)  # a file's name and columns are text, not HTML
         self.message.value = f"{name}: {len(header)} columns; choose the target, then use data"
 
     def _uploaded(self, change: dict) -> None:
@@ -66,4 +68,4 @@ class DataUpload:
         except ValueError as error:
             self.message.value = error_html(str(error))
             return
-        self.message.value = str(summary or "")
+        self.message.value = html.escape(str(summary or ""), quote=False)
