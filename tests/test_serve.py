@@ -1,19 +1,23 @@
 """Serving a workshop: several tabs at once, each with its own kernel, a session cap, and
 closed tabs giving their kernels back."""
 
+import asyncio
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 
 from playground.cli import build_parser
-from playground.serve import voila_command
+from playground.serve import NOTEBOOK, voila_command
 from playground.store import RunStore
 
 CHROMIUM = "/usr/bin/chromium"
@@ -166,3 +170,62 @@ def test_closed_tabs_give_their_kernels_back(server, browser):
     run = RunStore().get(run.id)
     assert run.status == "interrupted" and run.steps > 0, (run.status, run.steps)
     assert RunStore().points(run.id)  # what it saved survives its kernel
+
+
+def http_status(url: str, method: str = "GET") -> int:
+    request = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)
+    try:
+        return urllib.request.urlopen(request, timeout=30).status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def kernel_replies(ws_url: str, requests: list[tuple[str, dict]], last: str) -> list[str]:
+    """Send shell requests over a kernel's websocket; the types of the replies, up to `last`.
+
+    A kernel answers shell requests in order, so a reply to an earlier request comes first."""
+    from tornado.websocket import websocket_connect
+
+    async def talk() -> list[str]:
+        ws = await websocket_connect(ws_url)
+        for msg_type, content in requests:
+            await ws.write_message(json.dumps({
+                "header": {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "test",
+                           "session": "test", "date": "", "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}))
+        replies, deadline = [], time.monotonic() + 60
+        while last not in replies and time.monotonic() < deadline:
+            try:
+                message = await asyncio.wait_for(ws.read_message(), 0.5)
+            except asyncio.TimeoutError:
+                continue
+            if isinstance(message, str) and json.loads(message)["channel"] == "shell":
+                replies.append(json.loads(message)["header"]["msg_type"])
+        ws.close()
+        return replies
+
+    return asyncio.run(talk())
+
+
+@pytest.mark.slow
+def test_the_page_offers_no_way_to_run_code(server, tmp_path):
+    command = voila_command(8866, "127.0.0.1", False, None, 600)
+    assert command[2:4] == ["voila", str(NOTEBOOK)]  # one notebook: no file tree, no editor
+    assert "--VoilaConfiguration.show_tracebacks=False" in command
+    url = server()
+    page = urllib.request.urlopen(url, timeout=180).read().decode()  # renders the app
+    kernel = re.search(r'"kernelId":\s*"([0-9a-f-]+)"', page).group(1)
+    for path in ("api/kernels", "api/sessions", "api/contents", "api/terminals", "lab", "tree",
+                 "voila/render/playground.ipynb", "api/kernelspecs"):
+        for method in ("GET", "POST"):
+            assert http_status(url + path, method) in (403, 404, 405), (method, path)
+    # The page's own kernel answers widget traffic but refuses code, even from a hand-made
+    # client that knows its id.
+    proof = tmp_path / "ran"
+    code = f"open({str(proof)!r}, 'w').write('code ran')"
+    replies = kernel_replies(
+        url.replace("http", "ws") + f"api/kernels/{kernel}/channels?session_id=test",
+        [("execute_request", {"code": code, "silent": False, "store_history": False,
+                              "user_expressions": {}, "allow_stdin": False}),
+         ("kernel_info_request", {})], last="kernel_info_reply")
+    assert replies == ["kernel_info_reply"] and not proof.exists()
