@@ -110,7 +110,8 @@ def build_parser() -> Parser:
     download.set_defaults(handler=cmd_data_download)
 
     # Commands that live with their feature: each module adds its own parsers here.
-    # (lessons) (sweep)
+    from playground.lessons.commands import add_commands as add_lesson_commands
+    add_lesson_commands(commands)
     from playground.sweeps.commands import add_commands as add_sweep_commands
     add_sweep_commands(commands)
     return parser
