@@ -16,6 +16,7 @@ from playground.sweeps._base import Progress, SweepBackend, SweepPlan, SweepResu
 from playground.sweeps._trial import (
     DataCache,
     ReportToTrial,
+    RunCallbacks,
     TrainFn,
     TrialOutcome,
     train_trial,
@@ -32,13 +33,16 @@ DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 
 class LocalBackend(SweepBackend):
     """Trials in this process, in turn. `storage`: None, a journal file path or an RDB URL;
-    `train`: how one trial trains (default: our Trainer, saved in the store)."""
+    `train`: how one trial trains (default: our Trainer, saved in the store);
+    `run_callbacks(run_id, hp)`: callbacks for each trial's Trainer that need its run id."""
 
     name = "local"
 
     def __init__(self, storage: str | Path | None = None, pruner: Any = None,
-                 train: TrainFn | None = None, log_every: int = 10):
+                 train: TrainFn | None = None, log_every: int = 10,
+                 run_callbacks: RunCallbacks | None = None):
         self.storage, self.pruner, self.train, self.log_every = storage, pruner, train, log_every
+        self.run_callbacks = run_callbacks
 
     def run(self, plan: SweepPlan, *, store: RunStore, device: str,
             callbacks: Sequence[Callback] = (), progress: Progress | None = None) -> SweepResult:
@@ -46,7 +50,8 @@ class LocalBackend(SweepBackend):
         device = _device(device)
         train = self.train or functools.partial(
             train_trial, store=store, device=device, source=plan.source,
-            data=DataCache(device).get, log_every=self.log_every)
+            data=DataCache(device).get, log_every=self.log_every,
+            run_callbacks=self.run_callbacks)
         stopped, message, failures = False, None, 0
         while not self._finished(plan, study):
             row = self._run_trial(plan, study, train, callbacks)

@@ -89,18 +89,24 @@ class DataCache:
         return self._data[key]
 
 
+# Callbacks that need the run's id (to tag rows for the app's plots): (run id, config) -> them
+RunCallbacks = Callable[[str, HParams], Sequence[Callback]]
+
+
 def train_trial(hp: HParams, callbacks: Sequence[Callback], name: str, *, store: RunStore,
                 device: Any, source: str, data: Callable[[HParams], Dataset],
-                log_every: int = 10) -> TrialOutcome:
+                log_every: int = 10, run_callbacks: RunCallbacks | None = None,
+                ) -> TrialOutcome:
     """Train one config with the Trainer as a run of the store; return how it ended."""
     from playground.engine.runner import StoreSink
     from playground.engine.trainer import Trainer
 
     run_id = store.create_run(hp.to_dict(), str(device), name=name, source=source)
     writer = store.writer(run_id)
+    extra = list(run_callbacks(run_id, hp)) if run_callbacks is not None else []
     try:
-        trainer = Trainer(hp, data(hp), device, callbacks=[StoreSink(writer), *callbacks],
-                          log_every=log_every)
+        trainer = Trainer(hp, data(hp), device,
+                          callbacks=[StoreSink(writer), *extra, *callbacks], log_every=log_every)
     except Exception as error:  # a data set that is missing, say: this trial fails, not all
         message = f"{type(error).__name__}: {error}"
         writer.add_event(0, "status", message)

@@ -11,18 +11,18 @@ import json
 import sys
 from typing import Any
 
-DEFAULT_SEARCH = "lr,dropout"  # fields a sweep searches when --search is not given
 JOURNAL = "sweeps.journal"  # the default storage, in PLAYGROUND_HOME: any sweep can resume
 
 
 def add_commands(commands: Any) -> None:
     """Add `sweep`, `race` and `importance` to the CLI's subparsers."""
     from playground.cli import add_hparam_flags
+    from playground.sweeps.fields import DEFAULT_SEARCH
 
     sweep = commands.add_parser("sweep", help="search hyperparameters (grid, random, TPE, GP)")
     add_hparam_flags(sweep)
     sweep.add_argument("--config", metavar="FILE", help="the base config (JSON) to search from")
-    sweep.add_argument("--search", default=DEFAULT_SEARCH, metavar="FIELDS",
+    sweep.add_argument("--search", default=",".join(DEFAULT_SEARCH), metavar="FIELDS",
                        help='fields to search, with optional ranges: "lr,dropout" or '
                        '"lr=1e-4:1,optimizer=sgd/adam" (default %(default)s; ranges default '
                        "to each field's full range)")
@@ -103,6 +103,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                            progress=progress, backend=args.backend, **options)
     except ImportError as error:  # the Ray backend without ray installed
         raise UsageError(str(error)) from None
+    except RuntimeError as error:  # a Ray that did not start, or a cluster out of reach
+        if args.backend != "ray":
+            raise
+        print(f"playground: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"playground: sweep interrupted; resume it with --study {plan.study_name}"
               + (f" --storage {args.storage}" if args.storage else ""), file=sys.stderr)

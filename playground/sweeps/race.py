@@ -29,9 +29,7 @@ from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, EXPLODE_FACTOR
 from playground.models import build_model
 from playground.store import RunStore, RunWriter
 from playground.sweeps._stacked import StackedMLP, StackedOptimizer, member_losses
-
-RACE_FIELDS = ("lr", "momentum", "weight_decay", "l1", "dropout", "grad_clip", "optimizer",
-               "schedule", "step_every", "gamma", "warmup_epochs")
+from playground.sweeps.fields import RACE_FIELDS
 
 
 class RaceMember(NamedTuple):

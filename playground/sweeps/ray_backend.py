@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from playground.store import RunStore
 
 SCHEDULERS = ("asha", "pbt")
+START_ATTEMPTS = 3  # tries to start a local Ray
 WORST = {"minimize": 1e12, "maximize": 0.0}  # reported for a trial that diverged
 
 
@@ -68,11 +69,7 @@ class RayBackend(SweepBackend):
                                    "for PBT: " + ", ".join(sorted(HParams.live_fields())))
         started = not ray.is_initialized()
         if started:
-            if self.address:
-                ray.init(address=self.address, logging_level=logging.WARNING)
-            else:
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
-                         logging_level=logging.WARNING)
+            self._init(ray)
         try:
             results = self._tune(tune, plan, store, "cpu" if device == "auto" else device,
                                  progress)
@@ -83,6 +80,22 @@ class RayBackend(SweepBackend):
             sorted(results, key=lambda r: (r.metrics or {}).get("trial_id", "")))]
         return SweepResult(plan, rows, study_from_rows(plan, rows),
                            extra={"backend": "ray", "scheduler": self.scheduler})
+
+    def _init(self, ray: Any) -> None:
+        """Join the cluster, or start a local Ray. A local start on a busy machine can time
+        out (its agent process is slow to come up): it is tried again before giving up."""
+        if self.address:
+            ray.init(address=self.address, logging_level=logging.WARNING)
+            return
+        for attempt in range(START_ATTEMPTS):
+            try:
+                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
+                         logging_level=logging.WARNING)
+                return
+            except Exception as error:  # Ray raises a bare Exception when its node times out
+                ray.shutdown()
+                if attempt + 1 == START_ATTEMPTS or "timed out" not in str(error):
+                    raise RuntimeError(f"a local Ray did not start: {error}") from None
 
     def _tune(self, tune: Any, plan: SweepPlan, store: RunStore, device: str,
               progress: Progress | None) -> Any:
