@@ -93,7 +93,8 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.lr
                 # forward, backward
-                self.model.train()
+                if not self.model.training:  # train() walks every module: only after eval
+                    self.model.train()
                 output = self.model(x)
                 loss = self.loss_fn(output, y)
                 objective = loss + self.hp.l1 * self._l1_norm() if self.hp.l1 else loss

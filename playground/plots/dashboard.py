@@ -16,6 +16,7 @@ from bokeh.layouts import column, row
 from bokeh.models import LayoutDOM
 
 from playground.plots._base import DEFAULT_MAX_POINTS, RunPlot
+from playground.plots._batch import one_patch
 from playground.plots.boundary import BoundaryPlot
 from playground.plots.curves import AccuracyPlot, LossPlot, LrPlot
 from playground.plots.gradnorms import GradNormPlot
@@ -162,7 +163,7 @@ class Plots:
     # --- data ------------------------------------------------------------------------------
     def push(self, batch: Batch) -> None:
         """Route one batch of new rows; each source gets at most one stream call."""
-        with self.lock:
+        with self.lock, one_patch():  # the round's changes reach the browser as one message
             batch = {key: self._known(rows) for key, rows in batch.items()}
             for key in batch.keys() - set(BATCH_KEYS):
                 log.debug("plots: ignoring batch key %r", key)

@@ -11,6 +11,9 @@ kernel handles: the clicks queue up behind them (Stop took a minute to act in Vo
 So: streams and patches from the browser are dropped before they are decoded (the browser
 never streams or patches columns itself in this app), and an event that cannot be applied
 is logged and skipped instead of raising.
+
+The other way, changes made inside `one_patch()` (each pump round) go out as one PATCH-DOC
+message instead of one per change (see _batch.py).
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bokeh.document.events import DocumentPatchedEvent
 from jupyter_bokeh.widgets import BokehModel
+
+from playground.plots import _batch
 
 log = logging.getLogger(__name__)
 ECHOED_KINDS = ("ColumnsStreamed", "ColumnsPatched")
@@ -34,3 +40,37 @@ class FiguresWidget(BokehModel):
             super()._sync_model(model, content, buffers)
         except Exception as error:  # an echo that no longer fits the document
             log.debug("browser event %s not applied: %s", content.get("kind"), error)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._held_events: list[DocumentPatchedEvent] = []  # during a one_patch() round
+        super().__init__(*args, **kwargs)
+
+    def _document_patched(self, event: DocumentPatchedEvent) -> None:
+        if event.setter is self:
+            return
+        if _batch.hold(self, self._send_held):
+            self._held_events.append(event)
+            return
+        super()._document_patched(event)
+
+    def _send_held(self) -> None:
+        """The events held during a round, as one message (the base class sends one)."""
+        events, self._held_events = self._held_events, []
+        if len(events) == 1:
+            super()._document_patched(events[0])
+        elif events:
+            self._send_patch(events)
+
+    def _send_patch(self, events: list[DocumentPatchedEvent]) -> None:
+        """What BokehModel._document_patched sends, for several events at once."""
+        import json
+
+        from bokeh.protocol import Protocol
+
+        msg = Protocol().create("PATCH-DOC", events)
+        self.send({"msg": "patch", "payload": msg.header_json})
+        self.send({"msg": "patch", "payload": msg.metadata_json})
+        self.send({"msg": "patch", "payload": msg.content_json})
+        for buffer in msg.buffers:
+            self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+            self.send({"msg": "patch"}, [buffer.to_bytes()])

@@ -1,0 +1,187 @@
+"""1. Overhead of the live app: the trainer's steps/s with the whole app attached (widgets,
+probes, the 10 Hz pump streaming into the BokehModel) against a bare PyTorch loop (same MLP,
+same data tensors, same batch size, index batching, torch.optim.Adam) in the same process.
+
+Measured in a real Jupyter kernel (no browser is attached, so comm messages go nowhere, but
+the kernel-side work is all done) and in plain Python. App and bare windows alternate, and
+the figure is the median of the paired ratios, so a machine getting busier cancels out.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from benchmarks._common import ROOT, Config, Figure, median, run_child, wait_until
+
+ITEM = "1 app overhead"
+EPOCHS = 1000  # longer than any measurement; a finished run is started again
+
+
+class BareLoop:
+    """The loop a person writes by hand: index batches from tensors, forward, backward, Adam."""
+
+    def __init__(self, data: Any, hp: Any, device: str):
+        import torch
+
+        from playground.models import build_model
+
+        self.torch = torch
+        self.model = build_model(hp, data.input_shape, max(data.n_classes, 1)).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.lr)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.x, self.y, self.batch, self.device = data.x_train, data.y_train, hp.batch_size, device
+        self.generator = torch.Generator().manual_seed(0)
+        self.order, self.position = self._new_order(), 0
+
+    def _new_order(self) -> Any:
+        return self.torch.randperm(len(self.x), generator=self.generator).to(self.device)
+
+    def step(self) -> None:
+        if self.position + self.batch > len(self.x):
+            self.order, self.position = self._new_order(), 0
+        index = self.order[self.position:self.position + self.batch]
+        self.position += self.batch
+        loss = self.loss_fn(self.model(self.x[index]), self.y[index])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+    def rate(self, window: float) -> float:
+        """Steps per second over about `window` seconds."""
+        steps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < window:
+            self.step()
+            steps += 1
+        if self.device.startswith("cuda"):
+            self.torch.cuda.synchronize()
+        return steps / (time.perf_counter() - start)
+
+
+def _app_rate(app: Any, window: float) -> float:
+    """The app's training steps/s over `window` seconds of a run that keeps going."""
+    runner = app.runner
+    for _ in range(3):
+        app.start()  # resumes the paused run, or starts another if the long run finished
+        wait_until(lambda: runner.status == "running" and runner.trainer is not None
+                   and runner.trainer.step > 0, 120, "app run started")
+        time.sleep(min(0.3, window / 2))  # past the resume
+        trainer = runner.trainer
+        step0, start = trainer.step, time.perf_counter()
+        time.sleep(window)
+        step1, seconds = trainer.step, time.perf_counter() - start
+        if runner.trainer is trainer and runner.status == "running":
+            return (step1 - step0) / seconds
+    raise RuntimeError("the app's run kept ending during the measurement")
+
+
+def settle(app: Any) -> None:
+    """Wait out the one-off start-up work, so the windows time steady training: the
+    background warm-up imports, and the pump's first rounds (a new run's lines)."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "playground-warm-up":
+            thread.join(120)
+    batches = app.pump.batches
+    wait_until(lambda: app.pump.batches >= batches + 3, 60, "the pump's first rounds")
+
+
+def measure(window: float, repeats: int, device: str, show: bool = False) -> dict[str, Any]:
+    """In this process: build the app, start a long run, alternate app and bare windows."""
+    from playground.app import Playground
+    from playground.config import HParams
+
+    hp = HParams(epochs=EPOCHS)
+    built = time.perf_counter()
+    app = Playground(hp, device=device)
+    built = time.perf_counter() - built
+    if show:  # in a kernel: as a notebook cell would (no frontend renders it)
+        from IPython.display import display
+        display(app)
+    try:
+        app.start()
+        first_step = wait_until(lambda: app.runner.trainer is not None
+                                and app.runner.trainer.step > 0, 120, "app run started")
+        settle(app)
+        bare = BareLoop(app.runner.trainer.data, hp, device)
+        bare.rate(min(0.5, window))  # warm up the bare loop once
+        app_rates, bare_rates = [], []
+        for _ in range(repeats):
+            app_rates.append(_app_rate(app, window))
+            app.pause()
+            wait_until(lambda: app.runner.status == "paused", 60, "app paused")
+            bare_rates.append(bare.rate(window))
+        batches = app.pump.batches
+    finally:
+        app.close()
+    return {"app_steps_per_s": app_rates, "bare_steps_per_s": bare_rates,
+            "pump_batches": batches, "pump_errors": app.pump.error_count, "app_built_s": built,
+            "first_step_s": first_step}
+
+
+KERNEL_CELL = """
+import json
+from benchmarks.app_overhead import measure
+print('RESULT ' + json.dumps(measure({window!r}, {repeats!r}, {device!r}, show=True)))
+"""
+
+
+def in_kernel(window: float, repeats: int, device: str, timeout: float) -> dict[str, Any]:
+    """Run `measure` in an ipykernel started with jupyter_client, as a notebook would."""
+    import json
+
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(cwd=str(ROOT))
+    client = manager.client()
+    client.start_channels()
+    printed: list[str] = []
+
+    def keep_output(message: dict) -> None:
+        if message["msg_type"] == "stream":
+            printed.append(message["content"]["text"])
+        elif message["msg_type"] == "error":
+            printed.append("\n".join(message["content"]["traceback"]))
+
+    try:
+        client.wait_for_ready(timeout=120)
+        cell = KERNEL_CELL.format(window=window, repeats=repeats, device=device)
+        reply = client.execute_interactive(cell, timeout=timeout, output_hook=keep_output)
+        text = "".join(printed)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the kernel cell failed: {text[-2000:]}")
+        line = next(line for line in text.splitlines() if line.startswith("RESULT "))
+        return json.loads(line[len("RESULT "):])
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def _figure(measure_name: str, result: dict[str, Any], target: bool) -> Figure:
+    pairs = [a / b for a, b in zip(result["app_steps_per_s"], result["bare_steps_per_s"])]
+    ratio = median(pairs)
+    return Figure(
+        ITEM, measure_name, ratio,
+        target=">= 0.95" if target else "", ok=ratio >= 0.95 if target else None,
+        raw={"app_steps_per_s": median(result["app_steps_per_s"]),
+             "bare_steps_per_s": median(result["bare_steps_per_s"]),
+             "windows": len(pairs), "pump_batches": result["pump_batches"],
+             "pump_errors": result["pump_errors"], "app_built_s": result["app_built_s"],
+             "first_step_s": result["first_step_s"], "pair_ratios": pairs})
+
+
+def run(config: Config) -> list[Figure]:
+    window, repeats = config.pick((0.6, 2), (4.0, 5))
+    timeout = 300 + repeats * window * 4
+    kernel = in_kernel(window, repeats, config.device, timeout)
+    figures = [_figure("app in a Jupyter kernel / bare loop, steps/s", kernel, target=True)]
+    plain_measure = "app in plain Python / bare loop, steps/s"
+    if config.quick:  # the same code as in the kernel; spares a second app start-up
+        figures.append(Figure(ITEM, plain_measure, None, note="skipped in --quick"))
+    else:
+        figures.append(_figure(plain_measure, run_child(
+            "benchmarks.app_overhead.measure", timeout, window=window, repeats=repeats,
+            device=config.device), target=False))
+    return figures

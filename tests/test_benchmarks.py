@@ -1,0 +1,39 @@
+"""The benchmark harness (benchmarks/): its report and table, and one cheap item end to end.
+No timing is judged here; `python -m benchmarks --quick` in CI runs every item."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks import _common, run
+from benchmarks._common import Config, Figure
+
+
+def test_report_and_table_hold_every_figure(tmp_path):
+    figures = [Figure("1 app overhead", "app / bare, steps/s", 0.97, ">= 0.95", True,
+                      raw={"app_steps_per_s": 812.345678, "pair_ratios": [0.9, 1.0]}),
+               Figure("3 races", "K=16: separate / race", None, ">= 6", note="not available")]
+    machine = {"cpu": "Test CPU", "usable_cores": 2, "torch": "2.x", "torch_threads": 1,
+               "python": "3.11", "load_average": (1.0, 1.0, 1.0),
+               "load_average_end": (2.0, 1.0, 1.0), "commit": "abc", "dirty": False}
+    out = tmp_path / "results" / "latest.json"
+    _common.write_report(out, Config(), machine, figures, 12.3)
+    report = json.loads(out.read_text())
+    assert report["mode"] == "full" and report["machine"]["cpu"] == "Test CPU"
+    assert report["figures"][0]["raw"]["app_steps_per_s"] == 812.3  # 4 significant digits
+    table = _common.table(figures).splitlines()
+    assert len(table) == 2 + len(figures)
+    assert "| 0.97 | >= 0.95 | yes |" in table[2] and "pair_ratios" not in table[2]
+    assert "| n/a |" in table[3] and "not available" in table[3]
+    out_in_repo = _common.ROOT / "benchmarks" / "results" / "latest.json"
+    page = _common.markdown(Config(), machine, figures, 600, out_in_repo)
+    assert "Test CPU, 2 cores" in page and "not measured" in page and table[2] in page
+
+
+def test_one_cheap_item_runs_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "home"))  # run.main moves it
+    out = tmp_path / "quick.json"
+    assert run.main(["--quick", "--only", "search", "--threads", "0", "--out", str(out)]) == 0
+    figures = json.loads(out.read_text())["figures"]
+    assert [f["item"] for f in figures] == ["6 search", "6 search"]
+    assert all(f["ratio"] > 0 for f in figures)
