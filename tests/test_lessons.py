@@ -58,6 +58,7 @@ def test_unknown_lesson_names_the_value_and_the_allowed_names():
 
 # --- one test per lesson: the claim, with numbers -----------------------------------------
 
+@pytest.mark.slow
 def test_learning_rate_too_high_diverges_too_low_crawls():
     runs = outcomes("learning_rate")
     high, low, good = runs["lr=5 (too high)"], runs["lr=0.001 (too low)"], runs[
@@ -73,6 +74,7 @@ def test_learning_rate_too_high_diverges_too_low_crawls():
     assert good.val_accuracy >= 0.9
 
 
+@pytest.mark.slow
 def test_decaying_schedules_settle_where_a_constant_rate_keeps_jumping():
     runs = outcomes("lr_schedules")
     constant = runs.pop("constant")
@@ -85,6 +87,7 @@ def test_decaying_schedules_settle_where_a_constant_rate_keeps_jumping():
         assert run.val_loss < constant.val_loss, (label, run.val_loss, constant.val_loss)
 
 
+@pytest.mark.slow
 def test_small_batches_are_noisy_large_ones_smooth_but_slow():
     runs = outcomes("batch_size")
     tiny, medium, full = runs["batch 4"], runs["batch 32"], runs["batch 320 (all)"]
@@ -97,6 +100,7 @@ def test_small_batches_are_noisy_large_ones_smooth_but_slow():
         assert runs[label].train_loss < full.train_loss - 0.15, label
 
 
+@pytest.mark.slow
 def test_optimizers_race_from_the_same_weights():
     runs = outcomes("optimizers")
     assert len({run.initial_digest for run in runs.values()}) == 1
@@ -108,6 +112,7 @@ def test_optimizers_race_from_the_same_weights():
     assert max(adaptive) < min(loss["momentum"], loss["nesterov"]) - 0.05, loss
 
 
+@pytest.mark.slow
 def test_regularisation_shrinks_the_gap_and_l1_zeroes_weights():
     runs = outcomes("regularisation")
     plain = runs["no regularisation"]
@@ -124,6 +129,7 @@ def test_regularisation_shrinks_the_gap_and_l1_zeroes_weights():
     assert l2.measures["near_zero"] < 0.2
 
 
+@pytest.mark.slow
 def test_deep_sigmoid_vanishes_relu_he_trains_zero_init_stays_symmetric():
     runs = outcomes("initialisation")
     sigmoid, relu = runs["sigmoid, default init"], runs["relu, He init"]
@@ -142,6 +148,7 @@ def test_deep_sigmoid_vanishes_relu_he_trains_zero_init_stays_symmetric():
     assert zeros.val_accuracy < 0.7
 
 
+@pytest.mark.slow
 def test_too_small_a_network_underfits_the_spiral():
     runs = outcomes("capacity")
     small, big = runs["1 layer of 2"], runs["3 layers of 64"]
@@ -163,6 +170,7 @@ def test_lessons_command_lists_every_lesson(capsys):
     assert all(item["title"] and item["runs"] for item in listed)
 
 
+@pytest.mark.slow
 def test_lessons_run_json_prints_the_runs_and_their_outcomes(capsys):
     assert main(["lessons", "run", "optimizers", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
