@@ -67,6 +67,11 @@ def test_learning_rate_too_high_diverges_too_low_crawls():
     start = good.measures["start_loss"]
     # too high: diverged, or ended above where it started
     assert high.status == "diverged" or high.train_loss > start, (high.status, high.train_loss)
+    # high: it oscillates, the validation loss wobbling at least four times as much as the
+    # good rate's at the end, and ends far above it
+    wobbly = runs["lr=2 (oscillates)"]
+    assert wobbly.measures["val_end_noise"] > 4 * good.measures["val_end_noise"]
+    assert wobbly.train_loss > good.train_loss + 0.2
     # too low: after 20 epochs it has covered under a sixth of the good rate's fall
     assert low.status == good.status == "finished"
     assert low.measures["loss_drop"] < good.measures["loss_drop"] / 6

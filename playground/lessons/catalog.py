@@ -15,17 +15,18 @@ LEARNING_RATE = Lesson(
     title="Learning rate: too high, too low, about right",
     explanation=(
         "The learning rate is the size of each step down the loss surface. Too large and "
-        "every step overshoots the valley: the loss jumps about or shoots up until the run "
+        "every step overshoots the valley: the loss jumps about, or shoots up until the run "
         "<i>diverges</i>. Too small and the loss creeps down so slowly that twenty epochs "
-        "are not enough. In between, the loss falls quickly and settles. All three runs "
+        "are not enough. In between, the loss falls quickly and settles. All four runs "
         "start from the same weights and see the same batches; only the rate differs."),
-    watch=("the <b>loss</b> plot: the high rate ends above where it started (or stops as "
-           "diverged), the low rate has hardly moved, the good rate drops fast and stays "
-           "down. The <b>find learning rate</b> button sweeps the rate in one short run and "
-           "suggests a value."),
+    watch=("the <b>loss</b> plot: the highest rate blows up at once (diverged), the next "
+           "one jumps up and down and stays high, the low rate has hardly moved, the good "
+           "rate drops fast and stays down. The <b>find learning rate</b> button sweeps the "
+           "rate in one short run and suggests a value."),
     base=HParams(dataset="moons", noise=0.2, samples=400, optimizer="sgd", lr=0.1,
                  batch_size=16, epochs=20),
     runs=(LessonRun("lr=5 (too high)", {"lr": 5.0}),
+          LessonRun("lr=2 (oscillates)", {"lr": 2.0}),
           LessonRun("lr=0.001 (too low)", {"lr": 0.001}),
           LessonRun("lr=0.1 (about right)", {"lr": 0.1})),
     hidden=hide_all_but("lr", "epochs"),
