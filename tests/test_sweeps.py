@@ -233,3 +233,13 @@ def test_help_loads_neither_torch_nor_optuna_nor_ray():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_sweeps_import_no_widget_or_plot_libraries_and_no_ray():
+    modules = ", ".join(f"playground.sweeps.{name}" for name in (
+        "study", "_local", "race", "importance", "views", "ray_backend", "commands", "live"))
+    code = (f"import sys, {modules}; "
+            "print([m for m in ('ipywidgets', 'traitlets', 'bokeh', 'ray') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

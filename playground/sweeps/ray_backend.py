@@ -131,7 +131,7 @@ class RayBackend(SweepBackend):
             search_alg=search, scheduler=scheduler, num_samples=trials),
             run_config=tune.RunConfig(
             name=plan.study_name, storage_path=str(self.storage_path), verbose=0,
-            callbacks=[_ProgressToCallback(tune, progress, plan)] if progress else None))
+            callbacks=[_ProgressToCallback(tune, progress, plan, store)] if progress else None))
         return tuner.fit()
 
     @staticmethod
@@ -192,12 +192,19 @@ def train_ray_trial(config: dict[str, Any], *, base: dict[str, Any], store_path:
         else:
             writer.finish("pruned", trainer.step, trainer.seconds, trainer.summary())
         raise
-    if status != "finished" and not report.reported:
+    if status == "finished":  # the last report comes once the run is saved as finished:
+        # Ray ends a trial that reached max_t inside this report, which must not cut it short
+        summary = store.get(run_id).summary
+        tune.report({**{key: _finite(summary[key]) for key in ("val_loss", "val_accuracy")
+                        if summary.get(key) is not None},
+                     "step": trainer.step, "epoch": trainer.epoch, "run_id": run_id})
+    elif not report.reported:
         tune.report({metric: worst, "step": trainer.step, "run_id": run_id, "status": status})
 
 
 class _ReportToTune(Callback):
-    """tune.report at each epoch end (a PBT checkpoint with it); that is Ray's iteration."""
+    """tune.report at each epoch end but the last (a PBT checkpoint with it); an epoch is
+    Ray's iteration."""
 
     def __init__(self, tune: Any, run_id: str, metric: str, checkpoints: bool):
         self.tune, self.run_id, self.metric, self.checkpoints = tune, run_id, metric, checkpoints
@@ -206,6 +213,8 @@ class _ReportToTune(Callback):
     def on_points(self, trainer: Trainer, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             if row["split"] != "val" or not row["step"] or not trainer.at_epoch_end:
+                continue
+            if trainer.epoch >= trainer.hp.epochs:  # the last epoch: reported after fit()
                 continue
             metrics = {"val_loss": _finite(row["loss"]), "step": row["step"],
                        "epoch": trainer.epoch, "run_id": self.run_id}
@@ -280,7 +289,7 @@ class _Clip:
 class _ProgressToCallback:
     """A Ray Tune callback that hands each finished trial to the sweep's progress."""
 
-    def __new__(cls, tune: Any, progress: Progress, plan: SweepPlan) -> Any:
+    def __new__(cls, tune: Any, progress: Progress, plan: SweepPlan, store: RunStore) -> Any:
         class Forward(tune.Callback):
             count = 0
 
@@ -295,8 +304,12 @@ class _ProgressToCallback:
             def _send(self, trial: Any, state: str) -> None:
                 result = trial.last_result or {}
                 params = {k: v for k, v in trial.config.items() if k in plan.space}
+                run_id, status = result.get("run_id"), None
+                if run_id is not None and state == "COMPLETE":  # or stopped early by ASHA
+                    status = store.get(run_id).status
+                    state = "COMPLETE" if status == "finished" else "PRUNED"
                 progress(TrialRow(self.count, state, params, result.get(plan.metric),
-                                  result.get("run_id"), None, result.get("step") or 0))
+                                  run_id, status, result.get("step") or 0))
                 self.count += 1
 
         return Forward()
