@@ -13,7 +13,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, LinearColorMapper
+from bokeh.models import (
+    ColorBar,
+    ColumnDataSource,
+    FactorRange,
+    FixedTicker,
+    LinearColorMapper,
+)
 from bokeh.palettes import Cividis256
 from bokeh.plotting import figure
 
@@ -48,9 +54,11 @@ def importance_figure(info: Any, title: str | None = None) -> figure:
     params = list(info.params) or ["(too few finished trials)"]
     values = list(info.importances) or [0.0]
     order = list(reversed(params))  # Bokeh draws the first factor at the bottom
-    fig = new_figure("importance", title or f"Importance ({info.evaluator})", "importance", "",
-                     height=max(180, 60 + 40 * len(params)), y_range=order,
-                     x_range=(0, max(1.0, max(values) * 1.05)), tools="save")
+    fig = figure(name="importance", title=title or f"Importance ({info.evaluator})",
+                 x_axis_label="importance", y_range=FactorRange(*order),
+                 x_range=(0, max(1.0, max(values) * 1.1)), height=max(180, 70 + 45 * len(params)),
+                 sizing_mode="stretch_width", tools="save", toolbar_location="above")
+    style(fig)
     source = ColumnDataSource({"param": params, "importance": values,
                                "label": [f"{v:.2f}" for v in values]})
     fig.hbar(y="param", right="importance", height=0.7, source=source, color=BAR_COLOR)
@@ -95,7 +103,9 @@ def parallel_figure(info: Any, metric: str = "val_loss") -> figure:
     coloured by the objective; `info`: ParallelInfo."""
     names = [axis.name for axis in info.axes]
     fig = new_figure("parallel", "Parallel coordinates", "", "position in range",
-                     x_range=(-0.2, max(len(names) - 0.8, 0.8)), y_range=(-0.05, 1.05))
+                     x_range=(-0.3, max(len(names) - 0.7, 0.7)), y_range=(-0.12, 1.12))
+    fig.segment(x0=list(range(len(names))), y0=[0.0] * len(names), x1=list(range(len(names))),
+                y1=[1.0] * len(names), color="#888888", line_width=2)
     mapper = _objective_mapper([row.objective for row in info.rows], info.direction)
     source = ColumnDataSource({"xs": [list(range(len(names))) for _ in info.rows],
                                "ys": [list(row.positions) for row in info.rows],
@@ -106,7 +116,7 @@ def parallel_figure(info: Any, metric: str = "val_loss") -> figure:
     for i, axis in enumerate(info.axes):  # the ends of each axis, as values
         low, high = ((axis.categories[0], axis.categories[-1]) if axis.categories is not None
                      else (_fmt(axis.low), _fmt(axis.high)))
-        fig.text([i, i], [-0.04, 1.04], text=[str(low), str(high)], text_align="center",
+        fig.text([i, i], [-0.07, 1.07], text=[str(low), str(high)], text_align="center",
                  text_baseline="middle", text_font_size="11pt", color="#444444")
     fig.add_layout(ColorBar(color_mapper=mapper, title=metric, width=12,
                             major_label_text_font_size="12pt"), "right")
