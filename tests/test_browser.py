@@ -36,7 +36,7 @@ def set_slider(page, label, value):
 
 
 @pytest.mark.browser
-def test_start_change_the_learning_rate_stop_and_find_the_run_again(server, browser):
+def test_start_change_the_learning_rate_stop_and_find_the_run_again(server, browser, capsys):
     url = server() + "?dataset=spiral&epochs=1000&depth=3"  # settings from the link, too
     page = browser.new_page(viewport={"width": 1600, "height": 1200})
     page.goto(url, timeout=120_000)
@@ -49,21 +49,22 @@ def test_start_change_the_learning_rate_stop_and_find_the_run_again(server, brow
     seen = page.evaluate(LOSS_POINTS)
     wait_until(lambda: page.evaluate(LOSS_POINTS) > seen, timeout=30)  # it streams
 
-    set_slider(page, "learning rate", 0.3)
+    set_slider(page, "learning rate", 0.05)  # faster, yet never diverges
     (run,) = RunStore().list_runs()
     assert run.config["dataset"] == "spiral" and run.config["epochs"] == 1000
     wait_until(lambda: any(e["field"] == "lr" for e in RunStore().events(run.id)), timeout=30)
     change = next(e for e in RunStore().events(run.id) if e["field"] == "lr")
-    assert change["new"] == pytest.approx(0.3)
+    assert change["new"] == pytest.approx(0.05)
     wait_until(lambda: "lr" in page.evaluate(CHANGE_MARKERS), timeout=60)  # marker drawn
 
     page.get_by_role("button", name="Stop").click()
     wait_until(lambda: RunStore().get(run.id).status == "stopped", timeout=30)
-    wait_until(lambda: "stopped" in page.inner_text("body"), timeout=30)
+    wait_until(lambda: "stopped" in page.inner_text("body"), timeout=60)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = ARTIFACTS / "app.png"
     page.screenshot(path=str(screenshot), full_page=True)
-    print(f"\nbrowser screenshot: {screenshot.resolve()}")
+    with capsys.disabled():  # the path goes to CI's log, where the artifact is picked up
+        print(f"\nbrowser screenshot: {screenshot.resolve()}")
 
     page.reload(timeout=120_000)  # a new kernel: the run comes back from the store
     page.get_by_role("button", name="Start").wait_for(timeout=180_000)

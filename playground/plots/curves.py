@@ -223,9 +223,14 @@ class CurvePlot(RunPlot):
 
     def _on_relabel(self) -> None:
         labels = self.labels
+        # New items rather than a new label on the old ones: BokehJS does not redraw a legend
+        # when only an item's label changes (a run's first label stayed blank in the browser).
+        renamed: dict[LegendItem, LegendItem] = {}
         for run_id, items in self._items.items():
-            for item in items:
-                item.label = value(labels[run_id])
+            for i, item in enumerate(items):
+                if getattr(item.label, "value", None) != labels[run_id]:
+                    fresh = LegendItem(label=value(labels[run_id]), renderers=item.renderers)
+                    renamed[item], items[i] = fresh, fresh
             lines = self._lines[run_id]
             per_figure = len(self.splits)
             for i, renderer in enumerate(lines):
@@ -233,6 +238,9 @@ class CurvePlot(RunPlot):
                 renderer.name = f"{labels[run_id]} ({SPLIT_NAMES.get(split, split)})"
             for renderer in self._markers[run_id]:
                 renderer.name = labels[run_id]
+        if renamed:
+            for _, legend, *_ in self._parts:
+                legend.items = [renamed.get(item, item) for item in legend.items]
 
 
 class _Parts(NamedTuple):
