@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 import time
 from typing import Any
 
@@ -35,6 +36,8 @@ from playground.ui import (
     Toolbar,
     theme_css,
 )
+from playground.ui.lr_range import LrRangePanel
+from playground.ui.search_panel import SearchPanel
 
 SAVED_RUNS_SHOWN = 8  # runs from the store drawn when the app opens
 QUERY_KEYS_NOT_HPARAMS = ("lesson", "hide")
@@ -69,7 +72,10 @@ class Playground:
         self.lesson_panel = LessonPanel(list(LESSONS.values()), on_choose=self.choose_lesson,
                                         on_play=self.play_lesson, link=self.link)
         self._queue: list[tuple[str, HParams]] = []  # lesson runs waiting their turn
+        self._queue_lock = threading.Lock()  # the pump starts queued runs; Stop may clear them
         self.record = RunRecord()  # rows of races and sweeps, streamed like the runner's
+        self.search = SearchPanel(self)
+        self.lr_range = LrRangePanel(lambda: self.runner.hparams, self.use_lr, device=device)
         self._readers = (self.runner.record.reader(), self.record.reader())
         self._last_tick = (time.monotonic(), 0)
         self._rate = 0.0
@@ -134,16 +140,28 @@ class Playground:
         self.runner.step(1)
 
     def stop(self) -> None:
-        self._queue.clear()
-        self.runner.stop()
+        with self._queue_lock:
+            self._queue.clear()
+            self.runner.stop()
 
     def reset(self) -> None:
-        self._queue.clear()
-        self.runner.reset()
+        """Back to no run: lesson queue, race, sweep and the runner all stop."""
+        with self._queue_lock:
+            self._queue.clear()
+            self.runner.reset()
+        self.search.stop()
+
+    def use_lr(self, lr: float) -> None:
+        """From the learning-rate range test: its suggestion, as if the slider had moved."""
+        self.controls.set_values({"lr": lr})
+        self.update({"lr": lr})
 
     def choose_lesson(self, name: str | None) -> None:
         """Load a lesson's first preset into the controls (or go back to free play)."""
-        self._queue.clear()
+        if self.lesson is not None and name == self.lesson.name:
+            return  # already loaded (from the link, whose values may override the preset)
+        with self._queue_lock:
+            self._queue.clear()
         self.lesson = get_lesson(name) if name else None
         if self.lesson is not None:
             self.load_config(self.lesson.configs()[0])
@@ -152,8 +170,9 @@ class Playground:
         """Run the lesson's runs one after another; each stays on the plots."""
         if self.lesson is None:
             return
-        self.runner.stop()
-        self._queue = list(zip(self.lesson.labels, self.lesson.configs()))
+        with self._queue_lock:
+            self.runner.stop()
+            self._queue = list(zip(self.lesson.labels, self.lesson.configs()))
         self._next_in_queue()
 
     def link(self) -> str:
@@ -185,12 +204,13 @@ class Playground:
         return self.runner.device
 
     def _next_in_queue(self) -> None:
-        if not self._queue or self.runner.active:
-            return
-        label, hp = self._queue.pop(0)
-        self.load_config(hp)
-        run_id = self.runner.start()
-        self.store.rename(run_id, label)
+        with self._queue_lock:
+            if not self._queue or self.runner.active:
+                return
+            label, hp = self._queue.pop(0)
+            self.load_config(hp)
+            run_id = self.runner.start()
+            self.store.rename(run_id, label)
         self._show_run()
 
     def rename_run(self, run_id: str, name: str) -> None:
@@ -225,6 +245,7 @@ class Playground:
         self.plots.set_log(bool(change["new"]))
 
     def close(self) -> None:
+        self.search.stop()
         self.pump.stop()
         self.runner.stop()
         self.widget.close()
@@ -319,9 +340,17 @@ class Playground:
         right = widgets.VBox([
             self.lesson_panel.widget,
             widgets.HBox([self.toolbar.widget, log_toggle]), self.status_line.widget,
-            self.message, figures, self.runs_table.widget,
+            self.message, figures, self.runs_table.widget, self._tools(),
         ], layout=widgets.Layout(flex="1 1 auto", min_width="0"))
         return widgets.VBox([theme_css(), widgets.HBox([left, right])])
+
+
+    def _tools(self) -> widgets.Widget:
+        """Let the machine try: races, sweeps, sensitivity, and the learning-rate range test."""
+        tools = widgets.Tab([self.search.widget, self.lr_range.widget])
+        tools.set_title(0, "race · sweep · sensitivity")
+        tools.set_title(1, "find learning rate")
+        return tools
 
 
 def _error_html(text: str) -> str:

@@ -7,7 +7,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import torch
 from pages import CHROMIUM, CHROMIUM_ARGS, free_port
+
+# Tests train tiny models: one thread is as fast, and several test processes (or agents)
+# sharing two cores do not slow each other down by oversubscription.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -143,3 +143,46 @@ def test_uploaded_csv_becomes_the_data_and_bad_files_are_explained(app):
     app.upload.load(b"x,y,kind\n1,2\n", "broken.csv")
     assert "row 2: has 2 values" in app.upload.message.value
     assert app.upload.use.disabled and app.runner.hparams.dataset == "custom"
+
+
+def test_a_lesson_from_the_link_loads_its_preset_hides_its_fields_and_plays():
+    from playground.lessons import get_lesson
+
+    lesson = get_lesson("capacity")
+    app = Playground.from_url("lesson=capacity&epochs=3", device="cpu")
+    try:
+        first = lesson.configs()[0]
+        assert app.runner.hparams == first.replace(epochs=3)  # the link overrides the preset
+        assert all(name not in app.controls.by_name for name in lesson.hidden)
+        assert lesson.title in app.lesson_panel.explanation.value
+        assert "lesson=capacity" in app.link() and "epochs=3" in app.link()
+        app.pump.stop()
+        app.play_lesson()
+        while app._queue or app.runner.active:  # the pump would do this ~10 times a second
+            app.runner.wait(60)
+            app._next_in_queue()
+        names = [run.name for run in reversed(app.store.list_runs())]
+        assert names == lesson.labels
+    finally:
+        app.close()
+
+
+def test_a_race_draws_its_members_on_the_main_plots_and_reset_ends_it(app):
+    app.controls.by_name["epochs"].value = 500
+    app.search.race.values.value = "0.01, 0.1, 0.5"
+    assert app.search.race.start()
+    wait_until(lambda: len(app.store.list_runs()) == 3, timeout=60)
+    members = app.store.list_runs()
+    assert all(run.source.startswith("race:") for run in members)
+
+    def every_member_drawn():
+        app.pump.tick()
+        return all(run.id in app.plots.runs and train_points(app, run.id) > 0 for run in members)
+
+    wait_until(every_member_drawn, timeout=60)
+    assert sorted(app.plots.loss.labels[run.id] for run in members) == [
+        "learning rate=0.01", "learning rate=0.1", "learning rate=0.5"]
+    app.reset()  # a Reset in the middle of a race stops it, and keeps what it trained
+    assert not app.search.busy
+    statuses = {app.store.get(run.id).status for run in members}
+    assert statuses == {"stopped"}
