@@ -5,30 +5,17 @@ import asyncio
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+from pages import LOSS_POINTS, wait_until
 
 from playground.cli import build_parser
 from playground.serve import NOTEBOOK, voila_command
 from playground.store import RunStore
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOSS_POINTS = """() => {
-  const loss = Bokeh.documents.length && Bokeh.documents[0].get_model_by_name('loss');
-  if (!loss) return 0;
-  const steps = (d) => (d instanceof Map ? d.get('step') : d.step) || [];
-  return Math.max(0, ...loss.renderers.map(r => steps(r.data_source.data).length));
-}"""
 
 
 def test_serves_this_machine_only_unless_told_otherwise():
@@ -38,12 +25,6 @@ def test_serves_this_machine_only_unless_told_otherwise():
     assert "--Voila.ip=127.0.0.1" in command and "--Voila.token=secret" in command
     assert "--CappedKernelManager.max_kernels=3" in command
     assert "--CappedKernelManager.closed_tab_grace=30" in command
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def parent(pid: int) -> int:
@@ -67,53 +48,6 @@ def kernels(server_pid: int) -> int:
         except (OSError, ValueError):
             pass
     return count
-
-
-@pytest.fixture
-def server(playground_home):
-    started = []
-
-    def start(*flags):
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "playground.cli", "serve", "--no-browser", "--port", str(port),
-             *flags], env=os.environ.copy(), start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started.append(process)
-        start.pid = process.pid
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/", timeout=2)
-            except urllib.error.HTTPError:
-                return f"http://127.0.0.1:{port}/"  # it answers
-            except OSError:
-                time.sleep(0.3)
-                continue
-            return f"http://127.0.0.1:{port}/"
-        raise AssertionError("playground serve did not answer within 60 s")
-
-    yield start
-    for process in started:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    assert Path(CHROMIUM).exists(), "Chromium missing: `make browser` installs Debian's chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def wait_until(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.25)
 
 
 @pytest.mark.browser
