@@ -115,7 +115,7 @@ class SearchPanel:
         self.race = RaceTab(self)
         self.sweep = SweepTab(self)
         self.sensitivity = SensitivityTab(self)
-        self.stop_button = widgets.Button(description="Stop search", icon="stop", disabled=True,
+        self.stop_button = widgets.Button(description="End search", icon="stop", disabled=True,
                                           tooltip="End the race, sweep or curve at the next step")
         self.stop_button.on_click(lambda _: self.job.stop_event.set())
         self.tabs = widgets.Tab([self.race.widget, self.sweep.widget, self.sensitivity.widget])
