@@ -1,4 +1,4 @@
-"""The `playground` command: train, runs, data (and serve, sweep, lessons as they land).
+"""The `playground` command: serve, train, runs, data, lessons, sweep, race, importance.
 
 Every HParams field is a flag, generated from its metadata. Bad input exits with code 2 and
 one line naming the field, the value and what is allowed; never a traceback.
