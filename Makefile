@@ -27,8 +27,12 @@ browser:
 	  else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi; }
 
 test: setup browser
-	$(VENV)/bin/ruff check playground tests
+	$(VENV)/bin/ruff check playground tests benchmarks
 	$(VENV)/bin/pytest
 
+# The speed figures of the README table (a few minutes; `--quick` is what CI runs).
+bench: setup browser
+	$(PY) -m benchmarks
+
 lint: setup
-	$(VENV)/bin/ruff check playground tests
+	$(VENV)/bin/ruff check playground tests benchmarks
