@@ -8,6 +8,7 @@ shown run's lines grow by `stream`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 from bokeh.core.properties import value
@@ -66,6 +67,8 @@ class GradNormPlot(RunPlot):
         self._ensure(by_run)
         for run_id, layers in by_run.items():
             history = self._history.setdefault(run_id, {})
+            if run_id == self._showing:
+                self._add_layers(layers)
             for layer, columns in layers.items():
                 kept = history.setdefault(layer, {key: [] for key in NORM_KEYS})
                 for key in NORM_KEYS:
@@ -87,6 +90,17 @@ class GradNormPlot(RunPlot):
             self._stale = True
             self._show()
 
+    def _add_layers(self, layers: Iterable[str]) -> None:
+        """Lines for new layers in one go: three property changes each, and every change
+        that adds a model makes the document walk all its data (0.4 s for a first run's three
+        layers here); frozen, it walks once."""
+        new = [layer for layer in layers if layer not in self._sources]
+        document = self.figure.document
+        if new:
+            with document.models.freeze() if document is not None else nullcontext():
+                for layer in new:
+                    self._layer_source(layer)
+
     def _layer_source(self, layer: str) -> ColumnDataSource:
         """The layer's source, with its line and legend entry made the first time it shows."""
         if layer not in self._sources:
@@ -106,8 +120,7 @@ class GradNormPlot(RunPlot):
         if run_id != self._showing or self._stale:
             self._showing, self._stale = run_id, False
             layers = self._history.get(run_id, {}) if run_id is not None else {}
-            for layer in layers:
-                self._layer_source(layer)
+            self._add_layers(layers)
             for layer, source in self._sources.items():
                 columns = layers.get(layer) or {key: [] for key in NORM_KEYS}
                 source.data = {key: list(values) for key, values in columns.items()}
