@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -141,15 +142,13 @@ def test_a_one_at_a_time_curve(host, panel):
     assert len(panel.sensitivity.curve.children) == 1
 
 
-def test_stop_ends_a_long_race_at_a_step_boundary(host):
+def test_stop_ends_a_long_race_at_a_step_boundary():
     panel = SearchPanel(FakeHost(TINY.replace(epochs=1000)))
     panel.race.values.value = "0.01, 0.1"
     assert panel.race.start()
-    panel.job.stop_event.wait(0)  # the race is running
-    for _ in range(600):
-        if panel.host.shown:
-            break
-        threading.Event().wait(0.1)
+    deadline = time.monotonic() + WAIT
+    while not panel.host.record.reader().fetch().get("points") and time.monotonic() < deadline:
+        time.sleep(0.1)  # until the race trains
     panel.stop()
     assert not panel.busy
     statuses = {panel.host.store.get(run).status for run in panel.host.shown}

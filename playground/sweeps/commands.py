@@ -7,6 +7,7 @@ is known to be good, so `playground --help` stays quick.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any
@@ -96,11 +97,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                      metric=args.metric, study_name=args.study, seed=args.sampler_seed,
                      grid_points=args.grid_points)  # checks everything before torch loads
     progress = TrialPrinter(plan.trials, plan.metric, plan.direction)
-    try:
-        result = run_sweep(base, space=plan.space, method=plan.method, trials=plan.trials,
-                           metric=plan.metric, study_name=plan.study_name, seed=plan.seed,
-                           grid_points=plan.grid_points, device=args.device,
-                           progress=progress, backend=args.backend, **options)
+    try:  # stdout carries the summary only: Ray's own tables go to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_sweep(base, space=plan.space, method=plan.method, trials=plan.trials,
+                               metric=plan.metric, study_name=plan.study_name, seed=plan.seed,
+                               grid_points=plan.grid_points, device=args.device,
+                               progress=progress, backend=args.backend, **options)
     except ImportError as error:  # the Ray backend without ray installed
         raise UsageError(str(error)) from None
     except RuntimeError as error:  # a Ray that did not start, or a cluster out of reach

@@ -131,7 +131,8 @@ class RayBackend(SweepBackend):
             search_alg=search, scheduler=scheduler, num_samples=trials),
             run_config=tune.RunConfig(
             name=plan.study_name, storage_path=str(self.storage_path), verbose=0,
-            callbacks=[_ProgressToCallback(tune, progress, plan, store)] if progress else None))
+            callbacks=[_ProgressToCallback(tune, progress, plan, store.path)] if progress
+            else None))
         return tuner.fit()
 
     @staticmethod
@@ -289,9 +290,17 @@ class _Clip:
 class _ProgressToCallback:
     """A Ray Tune callback that hands each finished trial to the sweep's progress."""
 
-    def __new__(cls, tune: Any, progress: Progress, plan: SweepPlan, store: RunStore) -> Any:
+    def __new__(cls, tune: Any, progress: Progress, plan: SweepPlan, store_path: Path) -> Any:
         class Forward(tune.Callback):
             count = 0
+            store = None  # opened on first use: Tune pickles its callbacks, not a RunStore
+
+            def _store(self) -> RunStore:
+                if self.store is None:
+                    from playground.store import RunStore
+
+                    self.store = RunStore(store_path)
+                return self.store
 
             def on_trial_complete(self, iteration: int, trials: list, trial: Any,
                                   **info: Any) -> None:
@@ -306,7 +315,7 @@ class _ProgressToCallback:
                 params = {k: v for k, v in trial.config.items() if k in plan.space}
                 run_id, status = result.get("run_id"), None
                 if run_id is not None and state == "COMPLETE":  # or stopped early by ASHA
-                    status = store.get(run_id).status
+                    status = self._store().get(run_id).status
                     state = "COMPLETE" if status == "finished" else "PRUNED"
                 progress(TrialRow(self.count, state, params, result.get(plan.metric),
                                   run_id, status, result.get("step") or 0))
