@@ -25,6 +25,7 @@ from playground.engine.runner import Runner
 from playground.engine.warmup import warm_up_in_background
 from playground.lessons import LESSONS, get_lesson
 from playground.plots import Plots, Pump
+from playground.plots._batch import one_patch
 from playground.plots.widget import FiguresWidget
 from playground.store import RunStore
 from playground.ui import (
@@ -267,9 +268,10 @@ class Playground:
 
     def _sink(self, batch: dict[str, list[dict]]) -> None:
         rows = {key: value for key, value in batch.items() if key != "status"}
-        self._show_data_points()
-        if rows:
-            self.plots.push(rows)
+        with one_patch():  # the round's figure changes go to the browser as one message
+            self._show_data_points()
+            if rows:
+                self.plots.push(rows)
         self.status_line.update(batch["status"][-1])
         self._refresh_runs_table()
         self._next_in_queue()
