@@ -40,10 +40,13 @@ class BoundaryPlot(SnapshotPlot):
         self.train_source = ColumnDataSource({key: [] for key in POINT_KEYS})
         self.val_source = ColumnDataSource({key: [] for key in POINT_KEYS})
         fill = {"field": "value", "transform": self.mapper}
+        # Small, see-through points: a thousand of them must not hide the boundary beneath.
         train = self.figure.scatter("x", "y", source=self.train_source, marker="circle",
-                                    size=8, fill_color=fill, line_color="black", line_width=1)
+                                    size=6, fill_color=fill, fill_alpha=0.7, line_color="black",
+                                    line_width=0.5, line_alpha=0.6)
         val = self.figure.scatter("x", "y", source=self.val_source, marker="triangle",
-                                  size=10, fill_color=fill, line_color="white", line_width=1.5)
+                                  size=7, fill_color=fill, fill_alpha=0.7, line_color="white",
+                                  line_width=1)
         legend = new_legend(self.figure, click_policy="hide")
         legend.items = [LegendItem(label=value("train"), renderers=[train]),
                         LegendItem(label=value("validation"), renderers=[val])]
