@@ -163,7 +163,7 @@ class HParams:
     batch_size: int = spec(32, label="batch size", kind="int", group="optimisation", low=1,
                            high=4096, scale="log", live=True,
                            help="Examples per update")
-    epochs: int = spec(20, label="epochs", kind="int", group="optimisation", low=1, high=1000,
+    epochs: int = spec(30, label="epochs", kind="int", group="optimisation", low=1, high=1000,
                        step=1, live=True, help="Passes over the training data")
     schedule: str = spec("constant", label="schedule", kind="choice", group="optimisation",
                          choices=SCHEDULES, live=True,
