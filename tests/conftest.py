@@ -32,17 +32,28 @@ def forget_custom_table():
     data.use_table(None)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test, so a fixture can tell that the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "report_" + report.when, report)
+
+
 @pytest.fixture
-def server(playground_home):
-    """`start(*flags)` runs `playground serve` on a free port and returns its URL."""
+def server(playground_home, tmp_path, request):
+    """`start(*flags)` runs `playground serve` on a free port and returns its URL. When the
+    test fails, the server's log is printed with it."""
     started = []
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("ab")
 
     def start(*flags):
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "playground.cli", "serve", "--no-browser", "--port", str(port),
              *flags], env=os.environ.copy(), start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=log, stderr=subprocess.STDOUT)
         started.append(process)
         start.pid = process.pid
         deadline = time.monotonic() + 60
@@ -61,6 +72,11 @@ def server(playground_home):
     for process in started:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
+    log.close()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        print(f"--- playground serve log ({log_path}), last 60 lines ---")
+        print("\n".join(log_path.read_text(errors="replace").splitlines()[-60:]))
 
 
 @pytest.fixture
