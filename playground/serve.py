@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "playground.ipynb"
+IOPUB_TIMEOUT = 120  # seconds Voila waits for a cell's output after it ran
 
 
 def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
@@ -26,6 +27,10 @@ def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
         "--Voila.port_retries=0",  # a taken port is an error, not a surprise address
         f"--Voila.token={token or ''}",
         "--VoilaConfiguration.show_tracebacks=False",
+        # The app's cell shows its widget after the execute reply; with several tabs starting
+        # at once on a few cores that output took longer than nbclient's 4 s, was dropped,
+        # and the tab stayed blank (seen with 4 tabs on 2 cores).
+        f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT}",
         f"--MappingKernelManager.cull_idle_timeout={cull_after}",
         "--MappingKernelManager.cull_interval=60",
         "--MappingKernelManager.cull_connected=False",  # an open tab keeps its kernel

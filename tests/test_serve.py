@@ -25,6 +25,7 @@ def test_serves_this_machine_only_unless_told_otherwise():
     assert "--Voila.ip=127.0.0.1" in command and "--Voila.token=secret" in command
     assert "--CappedKernelManager.max_kernels=3" in command
     assert "--CappedKernelManager.closed_tab_grace=30" in command
+    assert "--VoilaExecutor.iopub_timeout=120" in command  # busy tabs keep their widget
 
 
 def parent(pid: int) -> int:
