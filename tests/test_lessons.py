@@ -7,20 +7,10 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from playground.cli import main
 from playground.config import HParams
 from playground.lessons import LESSONS, LessonNotFound, get_lesson, run_lesson
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks train several times faster on one thread than on two busy cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def outcomes(name):

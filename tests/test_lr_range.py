@@ -15,14 +15,6 @@ from playground.engine.trainer import Trainer
 from playground.lessons._measure import weights_digest
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def trainer_for(hp):
     return Trainer(hp, load_dataset(hp, "cpu"), "cpu")
 

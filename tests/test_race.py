@@ -16,14 +16,6 @@ from playground.sweeps.race import Race, check_raceable, race
 TOLERANCE = 1e-4  # float32: the same sums in a different order
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def plain_losses(hp: HParams, data, steps: int) -> list[float]:
     """The oracle: one model, torch.optim, the Trainer's batch order (randperm seeded seed+1)."""
     model = build_model(hp, data.input_shape, data.n_classes)
