@@ -26,7 +26,7 @@ from playground.engine.warmup import warm_up_in_background
 from playground.lessons import LESSONS, get_lesson
 from playground.plots import Plots, Pump
 from playground.plots._batch import one_patch
-from playground.plots.widget import FiguresWidget
+from playground.plots.widget import FigureGrid
 from playground.store import RunStore
 from playground.ui import (
     DataUpload,
@@ -287,6 +287,11 @@ class Playground:
                 "epoch": trainer.epoch if trainer else 0, "epochs": runner.hparams.epochs,
                 "steps_per_second": self._rate, "device": str(runner.device), "error": runner.error}
 
+    def _show_plane(self, plane: bool) -> None:
+        """The decision boundary for a 2-D data set, else the sample grid."""
+        self.figures.show("boundary", plane)
+        self.figures.show("samples", not plane)
+
     def _show_data_points(self) -> None:
         """Draw the 2-D data set under the decision boundary when a run brings a new one."""
         trainer = self.runner.trainer
@@ -297,8 +302,7 @@ class Playground:
         if key == self._points_key:
             return
         self._points_key = key
-        self.plots.boundary.layout.visible = data.bounds is not None
-        self.plots.samples.layout.visible = data.bounds is None
+        self._show_plane(data.bounds is not None)
         if data.bounds is not None:
             y_train, y_val = data.y_train.flatten().tolist(), data.y_val.flatten().tolist()
             self.plots.set_points(data.x_train.tolist(), y_train, data.x_val.tolist(), y_val,
@@ -334,7 +338,8 @@ class Playground:
         log_toggle = widgets.ToggleButton(description="log scale", value=False,
                                           tooltip="Loss on a logarithmic axis")
         log_toggle.observe(self.set_log_scale, "value")
-        figures = FiguresWidget(self.plots.layout(), layout=widgets.Layout(width="100%"))
+        self.figures = FigureGrid(self.plots.figures())
+        self._show_plane(data.DATASETS[self.runner.hparams.dataset].kind == "points")
         own_data = widgets.Accordion([self.upload.widget], titles=("your own data",))
         own_data.selected_index = None
         left = widgets.VBox([widgets.HTML("<h2>playground</h2>"), self.controls.widget, own_data],
@@ -342,7 +347,7 @@ class Playground:
         right = widgets.VBox([
             self.lesson_panel.widget,
             widgets.HBox([self.toolbar.widget, log_toggle]), self.status_line.widget,
-            self.message, figures, self.runs_table.widget, self._tools(),
+            self.message, self.figures.widget, self.runs_table.widget, self._tools(),
         ], layout=widgets.Layout(flex="1 1 auto", min_width="0"))
         return widgets.VBox([theme_css(), widgets.HBox([left, right])])
 

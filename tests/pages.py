@@ -6,9 +6,11 @@ import time
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+# The figure named "loss" in the page (each figure is a Bokeh document of its own).
+FIND_LOSS = """const loss = Bokeh.documents.map(d => d.get_model_by_name('loss')).find(f => f);"""
 # Points of the longest line on the figure named "loss", as the browser holds them.
 LOSS_POINTS = """() => {
-  const loss = Bokeh.documents.length && Bokeh.documents[0].get_model_by_name('loss');
+  """ + FIND_LOSS + """
   if (!loss) return 0;
   const steps = (d) => (d instanceof Map ? d.get('step') : d.step) || [];
   return Math.max(0, ...loss.renderers.map(r => steps(r.data_source.data).length));

@@ -8,13 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
-from pages import LOSS_POINTS, wait_until
+from pages import FIND_LOSS, LOSS_POINTS, wait_until
 
 from playground.store import RunStore
 
 ARTIFACTS = Path(os.environ.get("PLAYGROUND_ARTIFACTS", "artifacts")) / "browser"
 CHANGE_MARKERS = """() => {
-  const loss = Bokeh.documents[0].get_model_by_name('loss');
+  """ + FIND_LOSS + """
   const field = (d) => (d instanceof Map ? d.get('field') : d.field);
   return loss.renderers.flatMap(r => Array.from(field(r.data_source.data) || []));
 }"""

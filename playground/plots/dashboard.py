@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from bokeh.layouts import column, row
@@ -97,13 +97,12 @@ class Plots:
         a document (the app's BokehModel) recompute its model graph once at the end rather
         than after every new glyph (adding a run: 1.9 s before, 0.5 s after, on this
         machine). Not for streaming: leaving a freeze always recomputes."""
-        with self.lock, one_patch():  # and the browser gets one message, not one per change
-            document = self.loss.figure.document
-            if document is None:
-                yield
-                return
-            with document.models.freeze():
-                yield
+        with self.lock, one_patch(), ExitStack() as frozen:  # one message per widget
+            documents = {id(plot.figure.document): plot.figure.document
+                         for plot in self.plots.values() if plot.figure.document is not None}
+            for document in documents.values():  # one per widget showing figures
+                frozen.enter_context(document.models.freeze())
+            yield
 
     # --- runs ------------------------------------------------------------------------------
     def add_run(self, run_id: str, config: Mapping[str, Any] | None = None,

@@ -8,20 +8,30 @@ property sent back as a `value(...)`) raise, and ipywidgets formats every such t
 with pygments. While a run trains that is tens of messages a second, more than a busy 2-core
 kernel handles: the clicks queue up behind them (Stop took a minute to act in Voilà).
 
-So: streams and patches from the browser are dropped before they are decoded (the browser
-never streams or patches columns itself in this app), and an event that cannot be applied
-is logged and skipped instead of raising.
+So the widget draws one way. In the page, a script that runs once the figures are drawn
+detaches jupyter_bokeh's listener: the app reads no Bokeh state back from the browser, and
+the echoes (every stream's rows, every auto-range change: about a hundred messages a second
+while a run trains) cost the browser, the Voilà server and the kernel's thread CPU for
+nothing. In the kernel, streams and patches that still come back (sent before the script
+ran) are dropped before they are decoded, and an event that cannot be applied is logged and
+skipped instead of raising.
 
 The other way, changes made inside `one_patch()` (each pump round) go out as one PATCH-DOC
-message instead of one per change (see _batch.py).
+message instead of one per change (see _batch.py), and a property set several times in a
+round goes out once, with its last value: BokehJS lays the whole figure out again for each
+change of a plot's renderers, so adding a run's three glyphs costs one layout, not three.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
-from bokeh.document.events import DocumentPatchedEvent
+import ipywidgets as widgets
+from bokeh.document import Document
+from bokeh.document.events import DocumentPatchedEvent, ModelChangedEvent
+from bokeh.models import CustomJS, LayoutDOM
 from jupyter_bokeh.widgets import BokehModel
 
 from playground.plots import _batch
@@ -30,8 +40,31 @@ log = logging.getLogger(__name__)
 ECHOED_KINDS = ("ColumnsStreamed", "ColumnsPatched")
 
 
+# Run in the page once a FiguresWidget's figures are drawn (`cb_obj` is the Bokeh document):
+# detach jupyter_bokeh's listener, so the browser stops sending changes back to the kernel.
+ONE_WAY_JS = """
+for (const listener of [...cb_obj._callbacks.keys()]) {
+  if (String(listener).includes("_change_event")) cb_obj.remove_on_change(listener);
+}
+"""
+
+
 class FiguresWidget(BokehModel):
-    """BokehModel that ignores column streams and patches coming back from the browser."""
+    """BokehModel that draws one way, kernel to browser.
+
+    In the browser a small script detaches jupyter_bokeh's change listener once the figures
+    are drawn; in the kernel, column streams and patches that still come back are dropped.
+    """
+
+    @classmethod
+    def _model_to_traits(cls, model: Any) -> Any:
+        if model.document is None:
+            Document().add_root(model)
+        callbacks = model.document.callbacks.js_event_callbacks
+        if not any(getattr(c, "code", None) == ONE_WAY_JS
+                   for c in callbacks.get("document_ready", [])):
+            model.document.js_on_event("document_ready", CustomJS(code=ONE_WAY_JS))
+        return super()._model_to_traits(model)
 
     def _sync_model(self, model: BokehModel, content: dict[str, Any], buffers: list[Any]) -> None:
         if content.get("event") != "jsevent" or content.get("kind") in ECHOED_KINDS:
@@ -55,7 +88,7 @@ class FiguresWidget(BokehModel):
 
     def _send_held(self) -> None:
         """The events held during a round, as one message (the base class sends one)."""
-        events, self._held_events = self._held_events, []
+        events, self._held_events = last_values(self._held_events), []
         if len(events) == 1:
             super()._document_patched(events[0])
         elif events:
@@ -74,3 +107,37 @@ class FiguresWidget(BokehModel):
         for buffer in msg.buffers:
             self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
             self.send({"msg": "patch"}, [buffer.to_bytes()])
+
+
+def last_values(events: list[DocumentPatchedEvent]) -> list[DocumentPatchedEvent]:
+    """`events` without the property changes that a later change of the same property makes
+    moot. A ModelChangedEvent carries the whole new value, so the last one alone gives the
+    same end state; streams and column changes depend on order and all stay, in order."""
+    last = {(event.model.id, event.attr): index for index, event in enumerate(events)
+            if isinstance(event, ModelChangedEvent)}
+    return [event for index, event in enumerate(events)
+            if not isinstance(event, ModelChangedEvent)
+            or last[(event.model.id, event.attr)] == index]
+
+
+class FigureGrid:
+    """Figures two to a row, each in a FiguresWidget of its own.
+
+    BokehJS lays out a whole embedded root again, reading the CSS of every text it draws,
+    whenever one plot in it changes size (a new line or legend entry, a wider tick label).
+    With every figure in one root a run's first Start cost two such passes over all of them,
+    about 1 s each in Chromium on this 2-core machine; one root per figure keeps that work to
+    the figure that changed.
+    """
+
+    def __init__(self, figures: Mapping[str, LayoutDOM]) -> None:
+        self.figures = dict(figures)
+        self.views = {name: FiguresWidget(figure, layout=widgets.Layout(min_width="0"))
+                      for name, figure in figures.items()}
+        self.widget = widgets.GridBox(list(self.views.values()), layout=widgets.Layout(
+            width="100%", grid_template_columns="repeat(2, minmax(0, 1fr))"))
+
+    def show(self, name: str, shown: bool) -> None:
+        """Show or hide one figure and the room it takes."""
+        self.views[name].layout.display = None if shown else "none"
+        self.figures[name].visible = shown
