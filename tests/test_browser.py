@@ -39,6 +39,8 @@ def set_slider(page, label, value):
 def test_start_change_the_learning_rate_stop_and_find_the_run_again(server, browser, capsys):
     url = server() + "?dataset=spiral&epochs=1000&depth=3"  # settings from the link, too
     page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    sent = []  # frames the page sends to the kernel
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
     page.goto(url, timeout=120_000)
     page.get_by_role("button", name="Start").wait_for(timeout=180_000)
     page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=60_000)
@@ -46,8 +48,11 @@ def test_start_change_the_learning_rate_stop_and_find_the_run_again(server, brow
 
     page.get_by_role("button", name="Start").click()
     wait_until(lambda: page.evaluate(LOSS_POINTS) > 0, timeout=30)
-    seen = page.evaluate(LOSS_POINTS)
+    seen, quiet_from = page.evaluate(LOSS_POINTS), len(sent)
     wait_until(lambda: page.evaluate(LOSS_POINTS) > seen, timeout=30)  # it streams
+    page.wait_for_timeout(2000)
+    # The figures draw one way: no echo of the streams goes back (it was ~100 frames a second).
+    assert len(sent) - quiet_from <= 3, sent[quiet_from:][:3]
 
     set_slider(page, "learning rate", 0.005)  # a gentler rate: the run goes on
     (run,) = RunStore().list_runs()

@@ -1,0 +1,103 @@
+"""The widget that carries figures to the browser: one message a round, one way, a grid."""
+
+import json
+
+from bokeh.document.events import ColumnsStreamedEvent, ModelChangedEvent
+from bokeh.models import ColumnDataSource
+from bokeh.plotting import figure
+
+from playground.plots._batch import one_patch
+from playground.plots.widget import ONE_WAY_JS, FigureGrid, FiguresWidget, last_values
+
+
+def recorded(widget):
+    """Replace `widget.send` by a recorder; returns the list of (content, buffers) sent."""
+    sent = []
+    widget.send = lambda content, buffers=None: sent.append((content, buffers))
+    return sent
+
+
+def patch_events(sent):
+    """The events of each PATCH-DOC sent: its content part is the JSON with "events"."""
+    found = []
+    for content, _ in sent:
+        payload = content.get("payload")
+        if payload and '"events"' in payload:
+            found.append(json.loads(payload)["events"])
+    return found
+
+
+def small_figure():
+    source = ColumnDataSource({"x": [], "y": []})
+    fig = figure(name="small", title="before")
+    fig.line("x", "y", source=source)
+    return fig, source
+
+
+def test_a_round_goes_out_as_one_patch_with_the_last_value_of_each_property():
+    fig, source = small_figure()
+    widget = FiguresWidget(fig)
+    sent = recorded(widget)
+    with one_patch():
+        source.stream({"x": [1], "y": [2]})
+        fig.title.text = "step 1"
+        source.stream({"x": [2], "y": [3]})
+        fig.title.text = "step 2"
+    (events,) = patch_events(sent)
+    assert [e["kind"] for e in events] == ["ColumnsStreamed", "ColumnsStreamed", "ModelChanged"]
+    assert events[-1]["attr"] == "text" and events[-1]["new"] == "step 2"
+
+
+def test_outside_a_round_each_change_goes_out_at_once():
+    fig, source = small_figure()
+    widget = FiguresWidget(fig)
+    sent = recorded(widget)
+    fig.title.text = "now"
+    source.stream({"x": [1], "y": [2]})
+    assert len(patch_events(sent)) == 2
+
+
+def test_last_values_keeps_streams_in_order_and_the_last_change_of_a_property():
+    fig, source = small_figure()
+    doc = FiguresWidget(fig)._document
+    title = fig.title
+    first = ModelChangedEvent(doc, title, "text", "a")
+    stream_1 = ColumnsStreamedEvent(doc, source, "data", {"x": [1], "y": [1]}, None)
+    other = ModelChangedEvent(doc, title, "text_color", "red")
+    stream_2 = ColumnsStreamedEvent(doc, source, "data", {"x": [2], "y": [2]}, None)
+    last = ModelChangedEvent(doc, title, "text", "b")
+    kept = last_values([first, stream_1, other, stream_2, last])
+    assert kept == [stream_1, other, stream_2, last]
+
+
+def test_streams_sent_back_by_the_browser_are_dropped():
+    fig, source = small_figure()
+    widget = FiguresWidget(fig)
+    source.stream({"x": [1], "y": [2]})
+    echo = {"event": "jsevent", "kind": "ColumnsStreamed", "model": {"id": source.id},
+            "attr": "data", "data": {"x": [1], "y": [2]}, "rollover": None}
+    widget._sync_model(widget, echo, [])
+    assert list(source.data["x"]) == [1]  # not streamed a second time
+
+
+def test_the_page_detaches_jupyter_bokehs_listener_once_drawn():
+    fig, _ = small_figure()
+    widget = FiguresWidget(fig)
+    (doc_json,) = widget.render_bundle["docs_json"].values()
+    (callback,) = doc_json["callbacks"]["entries"][0][1]
+    assert callback["attributes"]["code"] == ONE_WAY_JS
+    FiguresWidget(fig)  # a second widget on the same figure adds no second copy
+    assert len(fig.document.callbacks.js_event_callbacks["document_ready"]) == 1
+
+
+def test_figure_grid_gives_each_figure_a_widget_and_hides_one_with_its_room():
+    figures = {name: figure(name=name) for name in ("loss", "accuracy", "boundary")}
+    grid = FigureGrid(figures)
+    assert list(grid.views) == ["loss", "accuracy", "boundary"]
+    assert list(grid.widget.children) == list(grid.views.values())
+    assert len({id(view._document) for view in grid.views.values()}) == 3  # a root each
+    grid.show("boundary", False)
+    assert grid.views["boundary"].layout.display == "none"
+    assert figures["boundary"].visible is False
+    grid.show("boundary", True)
+    assert grid.views["boundary"].layout.display is None and figures["boundary"].visible
