@@ -224,6 +224,7 @@ def browser(config: Config) -> list[Figure]:
                     clicks[first].append(first_point)
                     _stop(page)
                     clicks["again"].append(_click_start(page)[1])
+                    _stop(page)  # a closed tab's kernel lives on for a grace period: idle
                     page.close()
             finally:
                 chromium.close()

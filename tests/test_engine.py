@@ -7,6 +7,7 @@ import torch
 
 from playground.config import HParams
 from playground.data import load_dataset
+from playground.engine.batches import MIN_EVAL_GAP, BatchOrder, eval_every
 from playground.engine.device import choose_device
 from playground.engine.events import Callback
 from playground.engine.runner import Runner
@@ -293,3 +294,44 @@ def test_an_exception_in_a_callback_ends_the_run_cleanly_and_is_shown():
     runner.callbacks.clear()
     runner.start()
     assert runner.wait(60) == "finished"
+
+
+class ValSteps(Callback):
+    def __init__(self):
+        self.steps = []
+
+    def on_points(self, trainer, rows):
+        self.steps += [row["step"] for row in rows if row["split"] == "val"]
+
+
+@pytest.mark.parametrize("samples, expected_gap", [(1000, MIN_EVAL_GAP), (12000, 75)])
+def test_validation_runs_each_quarter_epoch_but_not_more_often_than_the_minimum_gap(
+        samples, expected_gap):
+    hp = HParams(dataset="moons", samples=samples, epochs=2, batch_size=32)
+    data = load_dataset(hp)
+    seen = ValSteps()
+    trainer = Trainer(hp, data, callbacks=[seen])
+    trainer.fit()
+    per_epoch = trainer.steps_per_epoch
+    assert eval_every(per_epoch) == expected_gap
+    assert seen.steps[0] == 0  # before the first step
+    assert {per_epoch, 2 * per_epoch} <= set(seen.steps)  # every epoch ends with one
+    gaps = [later - earlier for earlier, later in zip(seen.steps, seen.steps[1:])]
+    assert min(gaps) >= min(expected_gap, per_epoch)  # moons: 25 steps an epoch, 1 pass each
+    inside = [s for s in seen.steps if s % per_epoch]
+    assert all(s % expected_gap == 0 for s in inside)
+    assert bool(inside) == (per_epoch >= 2 * expected_gap)
+
+
+def test_batch_order_covers_each_row_once_per_epoch_and_drops_the_remainder():
+    order = BatchOrder(10, torch.Generator().manual_seed(0), "cpu")
+    first = torch.cat([order.next(3) for _ in range(3)])
+    assert order.position == 0  # a remainder of 1 row is dropped: the epoch ended
+    assert len(set(first.tolist())) == 9
+    second = torch.cat([order.next(3) for _ in range(3)])
+    assert second.tolist() != first.tolist()  # a fresh permutation each epoch
+
+
+def test_a_constant_schedule_is_one_at_every_step():
+    schedule = LrSchedule(HParams(schedule="constant"), steps_per_epoch=10)
+    assert {schedule.factor(step) for step in (0, 1, 57, 10**6)} == {1.0}

@@ -61,3 +61,6 @@ class Callback:
 
     def on_snapshot(self, trainer: Trainer, channel: str, row: dict[str, Any]) -> None:
         """A picture of the model for the live plots (boundary, histogram, samples)."""
+
+
+HOOKS = tuple(name for name in vars(Callback) if not name.startswith("_"))

@@ -175,7 +175,7 @@ class _Controls(Callback):
             elif runner._paused:
                 raise PauseRun()
             hp = runner._hp
-        if hp != trainer.hp and not trainer.hp.needs_new_run(hp):
+        if hp is not trainer.hp and hp != trainer.hp and not trainer.hp.needs_new_run(hp):
             trainer.apply(hp)
 
 

@@ -24,9 +24,13 @@ class LrSchedule:
         self._optimizer.step()  # no gradient, so a no-op; keeps the scheduler from warning
         self._scheduler = _build(self._optimizer, hp, steps_per_epoch, self.total_steps)
         self._index = 0
+        # Nothing to step through: the rate is the slider's (stepping cost 3% of a small step).
+        self._constant = isinstance(self._scheduler, lr_scheduler.ConstantLR)
 
     def factor(self, step: int) -> float:
         """The multiplier at this step; past the end of the run it stays at its last value."""
+        if self._constant:
+            return 1.0
         target = min(step, self.total_steps - 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SequentialLR warns about its own internals

@@ -23,6 +23,7 @@ import torch
 
 from playground.config import HParams, HParamsError
 from playground.data import Dataset, load_dataset
+from playground.engine.batches import BatchOrder, eval_every
 from playground.engine.events import Callback, CancelRun
 from playground.engine.schedule import LrSchedule
 from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, EXPLODE_FACTOR
@@ -92,8 +93,7 @@ class Race:
         self.seconds = 0.0
         self.lr = [hp.lr for hp in self.configs]
         self._lr = self._tensor(self.lr)
-        self._order = self._new_order()
-        self._position = 0
+        self._batches = BatchOrder(self.data.n_train, self.generator, self.device)
         self._pending: list[tuple[int, int, list[float], torch.Tensor, Any]] = []
         self._first_loss: list[float | None] = [None] * self.k
         self._fit_started = 0.0
@@ -114,11 +114,11 @@ class Race:
 
     @property
     def at_epoch_end(self) -> bool:
-        return self._position == 0
+        return self._batches.position == 0
 
     @property
     def _eval_every(self) -> int:
-        return max(1, self.steps_per_epoch // 4)
+        return eval_every(self.steps_per_epoch)
 
     # --- the loop ------------------------------------------------------------------------
     def fit(self) -> list[str]:
@@ -156,11 +156,11 @@ class Race:
                 # log: keep tensors, read them back in batches
                 self._pending.append((self.step, self.epoch, list(self.lr), losses.detach(),
                                       None if accuracy is None else accuracy.detach()))
-                if self._position == 0:
+                if self.at_epoch_end:
                     self.epoch += 1
-                if len(self._pending) >= self.log_every or self._position == 0:
+                if len(self._pending) >= self.log_every or self.at_epoch_end:
                     self._flush()
-                if self._position == 0 or self.step % self._eval_every == 0:
+                if self.at_epoch_end or self.step % self._eval_every == 0:
                     self._evaluate_curves()
                 for k in self.active:
                     self.member_steps[k] = self.step
@@ -186,15 +186,8 @@ class Race:
     def _elapsed(self) -> float:
         return self.seconds + time.perf_counter() - self._fit_started
 
-    def _new_order(self) -> torch.Tensor:
-        return torch.randperm(self.data.n_train, generator=self.generator).to(self.device)
-
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        size = min(self.hp.batch_size, self.data.n_train)
-        index = self._order[self._position:self._position + size]
-        self._position += size
-        if self._position + size > self.data.n_train:
-            self._order, self._position = self._new_order(), 0
+        index = self._batches.next(self.hp.batch_size)  # the Trainer's batches, in its order
         return self.data.x_train[index], self.data.y_train[index]
 
     def _clip(self) -> None:
