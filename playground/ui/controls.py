@@ -8,15 +8,15 @@ good value and shows why in red, and the app keeps running.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
 import ipywidgets as widgets
 
 from playground.config import HParams, Spec
+from playground.ui.quiet import Quiet
 from playground.ui.theme import ROOT_CLASS, error_html
 
 GROUPS = ("data", "model", "optimisation", "regularisation")  # order on the page
@@ -142,7 +142,7 @@ class HParamControls:
                              f"allowed: {', '.join(self.specs)}")
         self.on_change = on_change
         self._good: dict[str, Any] = hp.to_dict()  # last values the controller accepted
-        self._quiet = 0  # > 0 while the code, not a person, sets widget values
+        self._quiet = Quiet()  # true while the code, not a person, sets values
         self.message = widgets.HTML(value="")
         self.by_name: dict[str, widgets.Widget] = {}
         for name, spec in self.specs.items():
@@ -174,7 +174,7 @@ class HParamControls:
     def set_values(self, hp: HParams | Mapping[str, Any]) -> None:
         """Show these values without calling on_change (a URL, a lesson, a sweep's best)."""
         values = hp.to_dict() if isinstance(hp, HParams) else dict(hp)
-        with self._quietly():
+        with self._quiet():
             for name, value in values.items():
                 if name not in self.specs:
                     continue
@@ -208,18 +208,11 @@ class HParamControls:
 
     def _show(self, name: str, value: Any) -> None:
         control = self.by_name[name]
-        with self._quietly():
+        with self._quiet():
             if isinstance(control, widgets.SelectionSlider):
                 _ensure_option(control, value)
             control.value = value
 
-    @contextlib.contextmanager
-    def _quietly(self) -> Iterator[None]:
-        self._quiet += 1
-        try:
-            yield
-        finally:
-            self._quiet -= 1
 
 
 def describe_error(error: BaseException, specs: Mapping[str, Spec] | None = None) -> str:

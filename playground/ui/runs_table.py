@@ -7,15 +7,15 @@ a name being typed is not overwritten.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ipywidgets as widgets
 
+from playground.ui.quiet import Quiet
 from playground.ui.theme import ROOT_CLASS, error_html, status_color
 
 # (header, width) of each column: swatch, name, status, val loss, val accuracy, steps,
@@ -106,7 +106,7 @@ class RunsTable:
         self._names: dict[str, str] = {}  # last name the controller knows, per run
         self._visible: dict[str, bool] = {}
         self._order: tuple[str, ...] = ()
-        self._quiet = 0
+        self._quiet = Quiet()  # true while the code, not a person, sets values
         self.message = widgets.HTML(value="")
         self.header = widgets.HBox([widgets.HTML(value=f"<b>{html.escape(title)}</b>",
                                                  layout=_cell(width))
@@ -168,7 +168,7 @@ class RunsTable:
         name = str(row.get("name") or run_id)
         visible = bool(row.get("visible", True))
         self._names[run_id], self._visible[run_id] = name, visible
-        with self._quietly():
+        with self._quiet():
             widgets_.name.value = name
             widgets_.show.value = visible
         widgets_.swatch.value = swatch_html(row.get("color") or "#999999")
@@ -202,7 +202,7 @@ class RunsTable:
         if self._call("rename", self.controller.rename_run, run_id, name):
             self._names[run_id] = name
         else:
-            with self._quietly():
+            with self._quiet():
                 self.rows[run_id].name.value = self._names[run_id]
 
     def _set_visible(self, run_id: str, visible: bool) -> None:
@@ -211,7 +211,7 @@ class RunsTable:
         if self._call("show", self.controller.set_run_visible, run_id, visible):
             self._visible[run_id] = visible
         else:
-            with self._quietly():
+            with self._quiet():
                 self.rows[run_id].show.value = self._visible[run_id]
 
     def _delete(self, run_id: str) -> None:
@@ -237,10 +237,3 @@ class RunsTable:
         self.message.value = ""
         return True, result
 
-    @contextlib.contextmanager
-    def _quietly(self) -> Iterator[None]:
-        self._quiet += 1
-        try:
-            yield
-        finally:
-            self._quiet -= 1
