@@ -94,7 +94,7 @@ class Plots:
     @contextmanager
     def _changing(self) -> Iterator[None]:
         """For changes that add or remove glyphs: hold the lock, and once the figures sit in
-        a document (the app's BokehModel) recompute its model graph once at the end rather
+        documents (the app's widgets) recompute each model graph once at the end rather
         than after every new glyph (adding a run: 1.9 s before, 0.5 s after, on this
         machine). Not for streaming: leaving a freeze always recomputes."""
         with self.lock, one_patch(), ExitStack() as frozen:  # one message per widget

@@ -1,4 +1,4 @@
-"""The figures as one ipywidget: jupyter_bokeh's BokehModel, minus the echo of our own changes.
+"""Figures as ipywidgets: jupyter_bokeh's BokehModel, minus the echo of our own changes.
 
 jupyter_bokeh 4.1's browser side sends every patch it applies back to the kernel (events
 raised while a patch is applied are queued and sent afterwards), and the kernel applies them
@@ -42,6 +42,8 @@ ECHOED_KINDS = ("ColumnsStreamed", "ColumnsPatched")
 
 # Run in the page once a FiguresWidget's figures are drawn (`cb_obj` is the Bokeh document):
 # detach jupyter_bokeh's listener, so the browser stops sending changes back to the kernel.
+# The listener is known by the method it calls; should a jupyter_bokeh release rename it,
+# nothing is detached, the kernel still drops the echoes, and tests/test_browser.py fails.
 ONE_WAY_JS = """
 for (const listener of [...cb_obj._callbacks.keys()]) {
   if (String(listener).includes("_change_event")) cb_obj.remove_on_change(listener);
