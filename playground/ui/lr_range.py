@@ -15,10 +15,10 @@ from typing import Any
 import ipywidgets as widgets
 from bokeh.models import ColumnDataSource, Span
 from bokeh.plotting import figure
-from jupyter_bokeh.widgets import BokehModel
 
 from playground.config import HParams
 from playground.plots._base import new_figure
+from playground.plots.widget import FiguresWidget
 from playground.ui.theme import BLUE, ROOT_CLASS, VERMILLION, error_html
 
 
@@ -46,7 +46,7 @@ class LrRangePanel:
                            line_dash="dashed", line_width=2, visible=False)
         self.figure = _figure(self.source, self.marker)
         self.widget = widgets.VBox([widgets.HBox([self.find, self.use, self.message]),
-                                    BokehModel(self.figure)])
+                                    FiguresWidget(self.figure)])
         self.widget.add_class(ROOT_CLASS)
 
     def start(self) -> threading.Thread | None:
