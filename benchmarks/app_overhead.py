@@ -1,5 +1,5 @@
 """1. Overhead of the live app: the trainer's steps/s with the whole app attached (widgets,
-probes, the 10 Hz pump streaming into the BokehModel) against a bare PyTorch loop (same MLP,
+probes, the 10 Hz pump streaming into the figure widgets) against a bare PyTorch loop (same MLP,
 same data tensors, same batch size, index batching, torch.optim.Adam) in the same process.
 
 Measured in a real Jupyter kernel (no browser is attached, so comm messages go nowhere, but

@@ -36,13 +36,13 @@ def _batch(run: str, first: int, last: int) -> dict[str, list[dict[str, Any]]]:
 
 def points_per_line(config: Config) -> Figure:
     from bokeh.models import ColumnDataSource
-    from jupyter_bokeh.widgets import BokehModel
 
     from playground.plots import Plots
+    from playground.plots.widget import FigureGrid
 
     steps = config.pick(10_000, 100_000)
     plots = Plots()
-    view = BokehModel(plots.layout())  # streamed patches are serialised, as in the app
+    view = FigureGrid(plots.figures())  # streamed patches are serialised, as in the app
     plots.add_run("long", {})
     push_s = []
     for first in range(0, steps, STEPS_PER_BATCH):
@@ -51,7 +51,8 @@ def points_per_line(config: Config) -> Figure:
         plots.push(batch)
         push_s.append(time.perf_counter() - start)
     lengths = [len(next(iter(source.data.values()), [])) for source in
-               plots.layout().references() if isinstance(source, ColumnDataSource)]
+               {model for figure in plots.figures().values()
+                for model in figure.references()} if isinstance(source, ColumnDataSource)]
     del view  # closing it here as well makes its __del__ fail (jupyter_bokeh closes twice)
     tenth = max(len(push_s) // 10, 1)
     early, late, longest = median(push_s[:tenth]), median(push_s[-tenth:]), max(lengths)
@@ -66,18 +67,18 @@ def points_per_line(config: Config) -> Figure:
 def memory(small: int, large: int, device: str, wait_s: float) -> dict[str, Any]:
     """In a fresh process: RSS after `small` and after `large` training steps of the app's
     engine side (Runner, record, probes, Plots through the pump)."""
-    from jupyter_bokeh.widgets import BokehModel
 
     from playground.config import HParams
     from playground.engine.probes import default_probes
     from playground.engine.runner import Runner
     from playground.plots import Plots, Pump
+    from playground.plots.widget import FigureGrid
 
     # 4,000 training points: 125 steps an epoch, so 1,000 epochs outlast 100,000 steps
     runner = Runner(HParams(samples=5000, epochs=1000), device=device,
                     callbacks=default_probes())
     plots = Plots()
-    view = BokehModel(plots.layout())
+    view = FigureGrid(plots.figures())
     pump = Pump(runner.record.reader().fetch, plots.push)
     pump.start()
     runner.start()

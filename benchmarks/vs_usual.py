@@ -78,17 +78,17 @@ def usual_epoch_seconds(dataset: str, epochs: int, device: str) -> float:
 def engine_epoch_seconds(dataset: str, epochs: int, device: str) -> tuple[float, int]:
     """Our Runner with the app's probes, streaming into the Bokeh figures through the pump;
     seconds per epoch of training (the trainer's own clock) and the pump's batches."""
-    from jupyter_bokeh.widgets import BokehModel
 
     from playground.config import HParams
     from playground.engine.probes import default_probes
     from playground.engine.runner import Runner
     from playground.plots import Plots, Pump
+    from playground.plots.widget import FigureGrid
 
     runner = Runner(HParams(dataset=dataset, epochs=epochs), device=device,
                     callbacks=default_probes())
     plots = Plots()
-    view = BokehModel(plots.layout())  # patches are serialised as in the app
+    view = FigureGrid(plots.figures())  # patches are serialised as in the app
     pump = Pump(runner.record.reader().fetch, plots.push)
     pump.start()
     try:

@@ -210,7 +210,8 @@ def test_figure_names_follow_the_contract():
                      "grad_norms": "grad_norms", "weights": "weights", "boundary": "boundary",
                      "samples": "samples"}
     doc = Document()
-    doc.add_root(plots.layout())
+    for figure in plots.figures().values():  # the app shows each in a widget of its own
+        doc.add_root(figure)
     assert doc.get_model_by_name("loss") is plots.loss.figure
     assert doc.get_model_by_name("accuracy") is plots.accuracy.figure
 
@@ -508,7 +509,7 @@ def test_pump_hands_all_rows_of_a_tick_to_the_sink_at_once():
 def test_pump_feeds_plots_with_one_stream_per_source_per_tick():
     plots, feed = Plots(), Feed()
     plots.add_run("a")
-    events = Events(plots.layout())
+    events = Events(plots.loss.layout)
     pump = Pump(feed, plots.push)
     for step in range(50):  # many rows logged between two ticks
         feed.add(points("a", [step]))

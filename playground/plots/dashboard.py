@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from bokeh.layouts import column, row
 from bokeh.models import LayoutDOM
 
 from playground.plots._base import DEFAULT_MAX_POINTS, RunPlot
@@ -54,7 +53,6 @@ class Plots:
         self._colors = ColorCycle()
         self._runs: dict[str, dict[str, Any]] = {}
         self._removed: set[str] = set()
-        self._layout: tuple[tuple[bool, bool], LayoutDOM] | None = None
 
     @property
     def plots(self) -> dict[str, RunPlot]:
@@ -71,26 +69,6 @@ class Plots:
         figure and its log twin; embed it whole, the two share data sources)."""
         return {name: plot.layout for name, plot in self.plots.items()}
 
-    def layout(self, boundary: bool = True, samples: bool = True) -> LayoutDOM:
-        """Every figure in one stretchable layout; leave out the boundary (image data sets)
-        or the samples (2-D data sets) where they would stay empty.
-
-        Built once and returned again on later calls with the same arguments: a Bokeh model
-        lives in one document, so embed one layout, or the entries of `figures()`, not both.
-        """
-        if self._layout is None or self._layout[0] != (boundary, samples):
-            self._layout = ((boundary, samples), self._build_layout(boundary, samples))
-        return self._layout[1]
-
-    def _build_layout(self, boundary: bool, samples: bool) -> LayoutDOM:
-        bottom = [plot.layout for plot, keep in ((self.boundary, boundary),
-                                                 (self.samples, samples)) if keep]
-        rows = [row(self.loss.layout, self.accuracy.layout, sizing_mode="stretch_width"),
-                row(self.lr.layout, self.grad_norms.layout, sizing_mode="stretch_width"),
-                row(self.weights.layout, *bottom[:1], sizing_mode="stretch_width"),
-                *bottom[1:]]
-        return column(*rows, sizing_mode="stretch_width")
-
     @contextmanager
     def _changing(self) -> Iterator[None]:
         """For changes that add or remove glyphs: hold the lock, and once the figures sit in
@@ -98,9 +76,8 @@ class Plots:
         than after every new glyph (adding a run: 1.9 s before, 0.5 s after, on this
         machine). Not for streaming: leaving a freeze always recomputes."""
         with self.lock, one_patch(), ExitStack() as frozen:  # one message per widget
-            documents = {id(plot.figure.document): plot.figure.document
-                         for plot in self.plots.values() if plot.figure.document is not None}
-            for document in documents.values():  # one per widget showing figures
+            documents = {plot.figure.document for plot in self.plots.values()} - {None}
+            for document in documents:  # one per widget showing figures
                 frozen.enter_context(document.models.freeze())
             yield
 
