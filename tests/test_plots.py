@@ -7,6 +7,7 @@ events they emit, which are what the browser would receive.
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 import threading
@@ -593,3 +594,40 @@ def test_sources_start_as_lists_so_streams_extend_in_place():
     plot.add_run("a")
     assert all(isinstance(s, ColumnDataSource) and isinstance(s.data["step"], list)
                for s in plot.sources("a").values())
+
+
+# A pandas whose import stops halfway until the main thread lets it finish: the state
+# scikit-learn leaves pandas in while it imports in the warm-up or training thread.
+HALF_IMPORTED_PANDAS = """
+import builtins
+builtins.pandas_may_finish.wait()
+class Series: pass
+class DataFrame: pass
+class Index: pass
+"""
+
+STREAM_DURING_IMPORT = """
+import builtins, sys, threading
+builtins.pandas_may_finish = threading.Event()
+from bokeh.models import ColumnDataSource
+from playground.plots.curves import LossPlot
+plot = LossPlot()
+plot.add_run("a")
+importer = threading.Thread(target=__import__, args=("pandas",))
+importer.start()
+while "pandas" not in sys.modules:
+    pass
+threading.Timer(0.3, builtins.pandas_may_finish.set).start()
+plot.push([{"run": "a", "step": 1, "split": "train", "loss": 0.5}])
+assert plot.sources("a")["train"].data["step"] == [1], plot.sources("a")["train"].data
+"""
+
+
+def test_streams_wait_for_pandas_half_imported_by_another_thread(tmp_path):
+    fake = tmp_path / "pandas"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(HALF_IMPORTED_PANDAS)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.getcwd()])}
+    result = subprocess.run([sys.executable, "-c", STREAM_DURING_IMPORT], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr

@@ -7,6 +7,7 @@ leaves drawing to its subclasses.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -50,6 +51,18 @@ def new_legend(fig: figure, click_policy: str = "hide") -> Legend:
                     location="top_left", visible=False)  # shown once it has an entry
     fig.add_layout(legend, "right")
     return legend
+
+
+def stream(source: ColumnDataSource, columns: Columns, rollover: int) -> None:
+    """`source.stream(columns, rollover)`, safe while another thread is importing pandas.
+
+    Bokeh's stream looks pandas up in `sys.modules` without the import lock, and scikit-learn
+    imports pandas in the warm-up or training thread: a half-imported pandas made `stream`
+    raise AttributeError (seen in CI). An `import` statement waits for the import to finish.
+    """
+    if "pandas" in sys.modules:
+        import pandas  # noqa: F401
+    source.stream(columns, rollover=rollover)
 
 
 def _length(columns: Mapping[str, Any]) -> int:
@@ -146,7 +159,7 @@ class RunPlot:
             merged = {key: [*source.data[key], *columns[key]] for key in columns}
             source.data = decimate_columns(merged, self.max_points // 2)
         else:
-            source.stream(columns, rollover=self.max_points)
+            stream(source, columns, self.max_points)
 
     def _ensure(self, run_ids: Iterable[str]) -> None:
         for run_id in run_ids:

@@ -21,6 +21,7 @@ from playground.plots._base import (
     RunPlot,
     new_figure,
     new_legend,
+    stream,
 )
 from playground.plots.series import (
     CURVE_KEYS,
@@ -168,7 +169,7 @@ class CurvePlot(RunPlot):
                 placed["message"].append(marker.message)
             self._pending[run_id] = waiting[-MAX_MARKERS:]
             if placed["step"]:
-                self._marker_sources[run_id].stream(placed, rollover=MAX_MARKERS)
+                stream(self._marker_sources[run_id], placed, MAX_MARKERS)
 
     # --- glyphs ----------------------------------------------------------------------------
     def _on_add(self, run_id: str) -> None:
