@@ -311,7 +311,7 @@ class Playground:
     def _refresh_runs_table(self) -> None:
         runs = self.plots.runs
         key = (tuple(runs), self.runner.run_id, self.runner.status)
-        if key == self._table_key:
+        if key == self._table_key or self._first_points_pending():
             return
         self._table_key = key
         labels = self.plots.loss.labels
@@ -324,6 +324,15 @@ class Playground:
                              "val_accuracy": run.summary.get("val_accuracy"),
                              "steps": run.steps, "legend": labels.get(run.id, "")})
         self.runs_table.set_runs(rows)
+
+    def _first_points_pending(self) -> bool:
+        """A run that is starting has not drawn its first point yet. Its row in the runs table
+        waits until it has: a row is a dozen widgets for the page to build, and built first
+        they held the first points back by a few hundred milliseconds."""
+        run_id = self.runner.run_id
+        return (self.runner.status in ("starting", "running") and run_id in self.plots.runs
+                and not any(source.data["step"]
+                            for source in self.plots.loss.sources(run_id).values()))
 
     def _load_saved_runs(self) -> None:
         """Runs saved earlier come back on the plots when the app is opened again."""

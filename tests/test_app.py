@@ -43,6 +43,19 @@ def test_a_refused_value_keeps_the_runner_and_says_why(app):
     assert "momentum" in app.controls.message.value and "nesterov" in app.controls.message.value
 
 
+def test_a_starting_runs_row_waits_for_its_first_points(app):
+    app.runner.update(epochs=1000)
+    app.start()
+    run_id = app.runner.run_id
+    app._refresh_runs_table()  # what each pump round ends with; no point is drawn yet
+    assert run_id in app.plots.runs and run_id not in app.runs_table.run_ids
+    wait_until(lambda: app.runner.trainer is not None
+               and app.runner.trainer.step > app.runner.log_every)  # train rows logged
+    app.pump.tick()  # the first points are drawn, then the row is built
+    assert train_points(app, run_id) > 0 and run_id in app.runs_table.run_ids
+    app.stop()
+
+
 def test_a_run_streams_points_into_the_figures_in_batches(app, monkeypatch):
     app.start()
     assert app.runner.wait(60) == "finished"
