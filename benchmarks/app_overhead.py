@@ -121,7 +121,9 @@ def measure(window: float, repeats: int, device: str, show: bool = False) -> dic
     finally:
         app.close()
     return {"app_steps_per_s": app_rates, "bare_steps_per_s": bare_rates,
-            "pump_batches": batches, "pump_errors": app.pump.error_count, "app_built_s": built,
+            "pump_batches": batches, "pump_errors": app.pump.error_count,
+            "pump_error_first": repr(app.pump.errors[0])[:160] if app.pump.errors else "",
+            "app_built_s": built,
             "first_step_s": first_step}
 
 
@@ -174,6 +176,7 @@ def _figure(measure_name: str, result: dict[str, Any], target: bool) -> Figure:
              "bare_steps_per_s": median(result["bare_steps_per_s"]),
              "windows": len(pairs), "pump_batches": result["pump_batches"],
              "pump_errors": result["pump_errors"], "app_built_s": result["app_built_s"],
+             **({"pump_error_first": result["pump_error_first"]} if result["pump_errors"] else {}),
              "first_step_s": result["first_step_s"], "pair_ratios": pairs})
 
 

@@ -309,20 +309,21 @@ class Playground:
                                   data.n_classes or None)
 
     def _refresh_runs_table(self) -> None:
-        runs = self.plots.runs
-        key = (tuple(runs), self.runner.run_id, self.runner.status)
-        if key == self._table_key or self._first_points_pending():
-            return
-        self._table_key = key
-        labels = self.plots.loss.labels
-        rows = []
-        for run in self.store.list_runs(limit=50):
-            if run.id in runs:
-                rows.append({"id": run.id, "name": run.name, "status": run.status,
-                             "color": self.plots.loss.color(run.id), "visible": True,
-                             "val_loss": run.summary.get("val_loss"),
-                             "val_accuracy": run.summary.get("val_accuracy"),
-                             "steps": run.steps, "legend": labels.get(run.id, "")})
+        with self.plots.lock:  # the click's thread may be adding a run to the figures
+            runs = self.plots.runs
+            key = (tuple(runs), self.runner.run_id, self.runner.status)
+            if key == self._table_key or self._first_points_pending():
+                return
+            self._table_key = key
+            labels = self.plots.loss.labels
+            rows = []
+            for run in self.store.list_runs(limit=50):
+                if run.id in runs:
+                    rows.append({"id": run.id, "name": run.name, "status": run.status,
+                                 "color": self.plots.loss.color(run.id), "visible": True,
+                                 "val_loss": run.summary.get("val_loss"),
+                                 "val_accuracy": run.summary.get("val_accuracy"),
+                                 "steps": run.steps, "legend": labels.get(run.id, "")})
         self.runs_table.set_runs(rows)
 
     def _first_points_pending(self) -> bool:
