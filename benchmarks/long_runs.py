@@ -67,7 +67,6 @@ def points_per_line(config: Config) -> Figure:
 def memory(small: int, large: int, device: str, wait_s: float) -> dict[str, Any]:
     """In a fresh process: RSS after `small` and after `large` training steps of the app's
     engine side (Runner, record, probes, Plots through the pump)."""
-
     from playground.config import HParams
     from playground.engine.probes import default_probes
     from playground.engine.runner import Runner

@@ -78,7 +78,6 @@ def usual_epoch_seconds(dataset: str, epochs: int, device: str) -> float:
 def engine_epoch_seconds(dataset: str, epochs: int, device: str) -> tuple[float, int]:
     """Our Runner with the app's probes, streaming into the Bokeh figures through the pump;
     seconds per epoch of training (the trainer's own clock) and the pump's batches."""
-
     from playground.config import HParams
     from playground.engine.probes import default_probes
     from playground.engine.runner import Runner

@@ -214,7 +214,6 @@ class HParamControls:
             control.value = value
 
 
-
 def describe_error(error: BaseException, specs: Mapping[str, Spec] | None = None) -> str:
     """One line naming the field (by its label), the value and what is allowed."""
     specs = specs if specs is not None else HParams.specs()

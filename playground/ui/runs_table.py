@@ -236,4 +236,3 @@ class RunsTable:
             return False, None
         self.message.value = ""
         return True, result
-
