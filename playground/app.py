@@ -82,6 +82,8 @@ class Playground:
         self._rate = 0.0
         self._table_key: tuple = ()
         self._points_key: tuple | None = None
+        self._new_runs: dict[str, tuple[dict[str, Any], bool]] = {}  # see _draw_new_runs
+        self._new_runs_lock = threading.Lock()  # the click's thread adds, the pump's takes
         self._load_saved_runs()
         self.widget = self._layout()
         self.pump = Pump(self._fetch, self._sink)
@@ -196,9 +198,10 @@ class Playground:
         self.runner.update(**{name: new for name, (_, new) in self.runner.hparams.diff(hp).items()})
 
     def show_run(self, run_id: str, config: dict[str, Any]) -> None:
-        """Give a run of a race or sweep its line (and legend) before its rows arrive."""
+        """Give a run of a race or sweep its line (and legend) with its first rows."""
         if run_id not in self.plots.runs:
-            self.plots.add_run(run_id, config)
+            with self._new_runs_lock:
+                self._new_runs.setdefault(run_id, (dict(config), False))
 
     @property
     def device(self) -> Any:
@@ -224,6 +227,8 @@ class Playground:
     def delete_run(self, run_id: str) -> None:
         if run_id == self.runner.run_id and self.runner.active:
             self.runner.stop()
+        with self._new_runs_lock:
+            self._new_runs.pop(run_id, None)
         self.plots.remove_run(run_id)
         self.store.delete(run_id)
         self._table_key = ()
@@ -252,10 +257,9 @@ class Playground:
         self.widget.close()
 
     def _show_run(self) -> None:
-        """Give a new run its lines (with its config, for the legend) as soon as it starts."""
-        run_id = self.runner.run_id
-        if run_id is not None and run_id not in self.plots.runs:
-            self.plots.add_run(run_id, self.runner.hparams.to_dict())
+        """Give the runner's new run its lines (with its config, for the legend)."""
+        if self.runner.run_id is not None:
+            self.show_run(self.runner.run_id, self.runner.hparams.to_dict())
 
     # --- the pump: new rows from the training thread into the figures, ~10 times a second
     def _fetch(self) -> dict[str, list[dict]]:
@@ -269,12 +273,29 @@ class Playground:
     def _sink(self, batch: dict[str, list[dict]]) -> None:
         rows = {key: value for key, value in batch.items() if key != "status"}
         with one_patch():  # the round's figure changes go to the browser as one message
-            self._show_data_points()
+            self._draw_new_runs(rows)
             if rows:
                 self.plots.push(rows)
+            self._show_data_points()
         self.status_line.update(batch["status"][-1])
         self._refresh_runs_table()
         self._next_in_queue()
+
+    def _draw_new_runs(self, rows: dict[str, list[dict]]) -> None:
+        """Runs started since the last round get their lines in the round that brings their
+        first rows, or one round later without: the page then builds a new line and draws its
+        first points in one go. Drawn by the click's thread, the new lines went out on their
+        own and the first points queued behind their layout and paint in the page."""
+        with self._new_runs_lock:
+            if not self._new_runs:
+                return
+            with_rows = {row.get("run") for channel in rows.values() for row in channel}
+            ready = {run_id: config for run_id, (config, waited) in self._new_runs.items()
+                     if waited or run_id in with_rows}
+            self._new_runs = {run_id: (config, True) for run_id, (config, _) in
+                              self._new_runs.items() if run_id not in ready}
+        for run_id, config in ready.items():
+            self.plots.add_run(run_id, config)
 
     def _status(self) -> dict[str, Any]:
         runner, trainer = self.runner, self.runner.trainer
@@ -331,6 +352,8 @@ class Playground:
         waits until it has: a row is a dozen widgets for the page to build, and built first
         they held the first points back by a few hundred milliseconds."""
         run_id = self.runner.run_id
+        if run_id in self._new_runs:  # its lines are not drawn yet
+            return True
         return (self.runner.status in ("starting", "running") and run_id in self.plots.runs
                 and not any(source.data["step"]
                             for source in self.plots.loss.sources(run_id).values()))

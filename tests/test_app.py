@@ -47,8 +47,8 @@ def test_a_starting_runs_row_waits_for_its_first_points(app):
     app.runner.update(epochs=1000)
     app.start()
     run_id = app.runner.run_id
-    app._refresh_runs_table()  # what each pump round ends with; no point is drawn yet
-    assert run_id in app.plots.runs and run_id not in app.runs_table.run_ids
+    app._refresh_runs_table()  # what each pump round ends with; nothing is drawn yet
+    assert run_id not in app.plots.runs and run_id not in app.runs_table.run_ids
     wait_until(lambda: app.runner.trainer is not None
                and app.runner.trainer.step > app.runner.log_every)  # train rows logged
     app.pump.tick()  # the first points are drawn, then the row is built
@@ -56,26 +56,48 @@ def test_a_starting_runs_row_waits_for_its_first_points(app):
     app.stop()
 
 
+def test_a_new_run_is_drawn_in_the_round_that_brings_its_first_points(app):
+    app.runner.update(epochs=1000)
+    app.start()
+    run_id = app.runner.run_id
+    wait_until(lambda: app.runner.trainer is not None
+               and app.runner.trainer.step > app.runner.log_every)
+    assert run_id not in app.plots.runs  # the click drew nothing
+    app.pump.tick()
+    assert train_points(app, run_id) > 0
+    assert app.plots._runs[run_id]["epochs"] == 1000  # with its config, for the legend
+    app.stop()
+
+
+def test_a_run_with_no_rows_yet_is_drawn_a_round_later(app):
+    app.show_run("quiet-run", HParams(lr=0.3).to_dict())
+    app.pump.tick()
+    assert "quiet-run" not in app.plots.runs
+    app.pump.tick()
+    assert "quiet-run" in app.plots.runs and train_points(app, "quiet-run") == 0
+
+
 def test_a_run_streams_points_into_the_figures_in_batches(app, monkeypatch):
     app.start()
     assert app.runner.wait(60) == "finished"
     run_id = app.runner.run_id
-    source = app.plots.loss.sources(run_id)["train"]
-    streamed = []
+    streams = []
     original = ColumnDataSource.stream
 
     def counting_stream(self, data, rollover=None):
-        if self is source:
-            streamed.append(len(data["step"]))
+        streams.append((self, len(data["step"])))
         return original(self, data, rollover)
 
     monkeypatch.setattr(ColumnDataSource, "stream", counting_stream)
-    app.pump.tick()  # everything the run logged arrives in one round, as one stream call
+    app.pump.tick()  # the run's lines, and everything it logged in one stream call each
+    source = app.plots.loss.sources(run_id)["train"]
+    streamed = [length for streamed_to, length in streams if streamed_to is source]
     steps = app.runner.trainer.step
     assert streamed == [steps] and train_points(app, run_id) == steps
     assert len(app.plots.loss.sources(run_id)["val"].data["step"]) > 2
+    streams.clear()
     app.pump.tick()  # nothing new: no growth
-    assert train_points(app, run_id) == steps and streamed == [steps]
+    assert train_points(app, run_id) == steps and not streams
     assert "finished" in app.status_line.value
 
 

@@ -48,6 +48,37 @@ def test_a_round_goes_out_as_one_patch_with_the_last_value_of_each_property():
     assert events[-1]["attr"] == "text" and events[-1]["new"] == "step 2"
 
 
+def test_rows_streamed_into_a_new_source_arrive_once_with_it():
+    fig, source = small_figure()
+    widget = FiguresWidget(fig)
+    sent = recorded(widget)
+    with one_patch():  # a new line and its first rows, beside rows for a known line
+        new_source = ColumnDataSource({"x": [], "y": []})
+        fig.line("x", "y", source=new_source)
+        new_source.stream({"x": [1, 2], "y": [3, 4]})
+        source.stream({"x": [5], "y": [6]})
+    (events,) = patch_events(sent)
+    kinds = [(e["kind"], e["model"]["id"]) for e in events]
+    assert kinds == [("ModelChanged", fig.id), ("ColumnsStreamed", source.id)]
+    (new,) = [m for m in json_models(events[0]) if m["id"] == new_source.id]
+    assert new["attributes"]["data"]["entries"] == [["x", [1, 2]], ["y", [3, 4]]]
+    with one_patch():  # next round: the source is known, its rows are streamed
+        new_source.stream({"x": [3], "y": [5]})
+    assert [e["kind"] for e in patch_events(sent)[-1]] == ["ColumnsStreamed"]
+
+
+def json_models(value):
+    """Every serialised model object inside a JSON value."""
+    if isinstance(value, dict):
+        if value.get("type") == "object" and "id" in value:
+            yield value
+        for item in value.values():
+            yield from json_models(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from json_models(item)
+
+
 def test_outside_a_round_each_change_goes_out_at_once():
     fig, source = small_figure()
     widget = FiguresWidget(fig)

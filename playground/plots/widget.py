@@ -30,7 +30,12 @@ from typing import Any
 
 import ipywidgets as widgets
 from bokeh.document import Document
-from bokeh.document.events import DocumentPatchedEvent, ModelChangedEvent
+from bokeh.document.events import (
+    ColumnsPatchedEvent,
+    ColumnsStreamedEvent,
+    DocumentPatchedEvent,
+    ModelChangedEvent,
+)
 from bokeh.models import CustomJS, LayoutDOM
 from jupyter_bokeh.widgets import BokehModel
 
@@ -91,6 +96,7 @@ class FiguresWidget(BokehModel):
     def _send_held(self) -> None:
         """The events held during a round, as one message (the base class sends one)."""
         events, self._held_events = last_values(self._held_events), []
+        events = without_rows_for_new_sources(events)
         if len(events) == 1:
             super()._document_patched(events[0])
         elif events:
@@ -120,6 +126,18 @@ def last_values(events: list[DocumentPatchedEvent]) -> list[DocumentPatchedEvent
     return [event for index, event in enumerate(events)
             if not isinstance(event, ModelChangedEvent)
             or last[(event.model.id, event.attr)] == index]
+
+
+def without_rows_for_new_sources(events: list[DocumentPatchedEvent]) -> list[DocumentPatchedEvent]:
+    """`events` without the streams and patches into data sources the browser has not seen:
+    a patch carries a new model whole, rows streamed into it this round included, so those
+    rows would arrive twice (a new run's line drawn with its first points, say)."""
+    if all(isinstance(event, ColumnsStreamedEvent) for event in events):
+        return events  # a plain streaming round: nothing new (skips the scan below)
+    synced = events[0].document.models.synced_references
+    return [event for event in events
+            if not isinstance(event, (ColumnsStreamedEvent, ColumnsPatchedEvent))
+            or event.model in synced]
 
 
 class FigureGrid:
