@@ -85,6 +85,7 @@ class Playground:
         self._new_runs: dict[str, tuple[dict[str, Any], bool]] = {}  # see _draw_new_runs
         self._new_runs_lock = threading.Lock()  # the click's thread adds, the pump's takes
         self._load_saved_runs()
+        self.plots.prepare()  # the first Start only shows lines made now
         self.widget = self._layout()
         self.pump = Pump(self._fetch, self._sink)
         self.pump.start()

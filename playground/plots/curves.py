@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from bokeh.core.properties import value
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, GlyphRenderer, HoverTool, Legend, LegendItem
+from bokeh.models import ColumnDataSource, Glyph, GlyphRenderer, HoverTool, Legend, LegendItem
 from bokeh.plotting import figure
 
 from playground.plots._base import (
@@ -75,6 +75,7 @@ class CurvePlot(RunPlot):
         self._markers: dict[str, list[GlyphRenderer]] = {}
         self._items: dict[str, list[LegendItem]] = {}
         self._pending: dict[str, list[Marker]] = {}
+        self._spare: _Glyphs | None = None  # the next run's glyphs, made ahead (prepare)
 
     def _make_figure(self, name: str, y_axis_type: str, height: int, **kwargs: Any) -> figure:
         fig = new_figure(name, self.title, "step", self.y_label, height=height,
@@ -172,27 +173,52 @@ class CurvePlot(RunPlot):
                 stream(self._marker_sources[run_id], placed, MAX_MARKERS)
 
     # --- glyphs ----------------------------------------------------------------------------
-    def _on_add(self, run_id: str) -> None:
-        color = self.color(run_id)
-        self._sources[run_id] = {split: ColumnDataSource({key: [] for key in CURVE_KEYS})
-                                 for split in self.splits}
-        marker_source = ColumnDataSource({key: [] for key in MARKER_KEYS})
-        self._marker_sources[run_id] = marker_source
-        self._lines[run_id], self._markers[run_id], self._items[run_id] = [], [], []
-        for fig, legend, curve_hover, marker_hover in self._parts:
-            lines = [fig.line("step", "y", source=self._sources[run_id][split], color=color,
-                              line_width=LINE_WIDTH, line_dash=DASHES.get(split, "solid"))
+    def prepare(self) -> None:
+        """Make the next run's glyphs now, hidden, so that adding it changes a few properties
+        instead of adding models: new models cost the kernel ~50 ms a figure and the page a
+        view build and a layout, right when a person has pressed Start."""
+        if self._spare is None:
+            self._spare = self._new_glyphs()
+
+    @property
+    def prepared(self) -> bool:
+        return self._spare is not None
+
+    def _new_glyphs(self) -> _Glyphs:
+        """One run's sources and hidden glyphs in every figure (and in its hover tools)."""
+        sources = {split: ColumnDataSource({key: [] for key in CURVE_KEYS})
+                   for split in self.splits}
+        glyphs = _Glyphs(sources, ColumnDataSource({key: [] for key in MARKER_KEYS}), [], [])
+        for fig, _, curve_hover, marker_hover in self._parts:
+            lines = [fig.line("step", "y", source=sources[split], line_width=LINE_WIDTH,
+                              line_dash=DASHES.get(split, "solid"), visible=False)
                      for split in self.splits]
-            marker = fig.scatter("step", "y", source=marker_source, marker="diamond", size=16,
-                                 fill_color=color, line_color="white", line_width=2)
+            marker = fig.scatter("step", "y", source=glyphs.marker_source, marker="diamond",
+                                 size=16, line_color="white", line_width=2, visible=False)
             curve_hover.renderers = [*curve_hover.renderers, *lines]
             marker_hover.renderers = [*marker_hover.renderers, marker]
-            item = LegendItem(label=value(""), renderers=lines)
+            glyphs.lines.extend(lines)
+            glyphs.markers.append(marker)
+        return glyphs
+
+    def _on_add(self, run_id: str) -> None:
+        glyphs, self._spare = self._spare or self._new_glyphs(), None
+        color = self.color(run_id)
+        for line in glyphs.lines:
+            _set_color(line, line_color=color)
+        for marker in glyphs.markers:
+            _set_color(marker, fill_color=color)
+        self._sources[run_id], self._marker_sources[run_id] = glyphs.sources, glyphs.marker_source
+        self._lines[run_id], self._markers[run_id], self._items[run_id] = (
+            glyphs.lines, glyphs.markers, [])
+        per_figure = len(self.splits)
+        for i, (_, legend, *_) in enumerate(self._parts):
+            item = LegendItem(label=value(""),
+                              renderers=glyphs.lines[i * per_figure:(i + 1) * per_figure])
             legend.items = [*legend.items, item]
             legend.visible = True
-            self._lines[run_id].extend(lines)
-            self._markers[run_id].append(marker)
             self._items[run_id].append(item)
+        self._on_visible(run_id)
         self._on_active()
 
     def _on_remove(self, run_id: str) -> None:
@@ -242,6 +268,22 @@ class CurvePlot(RunPlot):
         if renamed:
             for _, legend, *_ in self._parts:
                 legend.items = [renamed.get(item, item) for item in legend.items]
+
+
+def _set_color(renderer: GlyphRenderer, **colors: str) -> None:
+    """Colour a renderer's glyph and the copies Bokeh made of it (unselected, muted)."""
+    for glyph in (renderer.glyph, renderer.nonselection_glyph, renderer.muted_glyph):
+        if isinstance(glyph, Glyph):  # not None, not "auto"
+            glyph.update(**colors)
+
+
+class _Glyphs(NamedTuple):
+    """One run's data sources and glyph renderers in every figure of a curve plot."""
+
+    sources: dict[str, ColumnDataSource]
+    marker_source: ColumnDataSource
+    lines: list[GlyphRenderer]
+    markers: list[GlyphRenderer]
 
 
 class _Parts(NamedTuple):

@@ -17,7 +17,7 @@ from bokeh.models import LayoutDOM
 from playground.plots._base import DEFAULT_MAX_POINTS, RunPlot
 from playground.plots._batch import one_patch
 from playground.plots.boundary import BoundaryPlot
-from playground.plots.curves import AccuracyPlot, LossPlot, LrPlot
+from playground.plots.curves import AccuracyPlot, CurvePlot, LossPlot, LrPlot
 from playground.plots.gradnorms import GradNormPlot
 from playground.plots.samples import SamplesGrid
 from playground.plots.series import ColorCycle
@@ -53,6 +53,7 @@ class Plots:
         self._colors = ColorCycle()
         self._runs: dict[str, dict[str, Any]] = {}
         self._removed: set[str] = set()
+        self._run_added = False  # since the last push: that push makes no glyphs ahead
 
     @property
     def plots(self) -> dict[str, RunPlot]:
@@ -63,6 +64,10 @@ class Plots:
     @property
     def runs(self) -> list[str]:
         return list(self._runs)
+
+    @property
+    def _curves(self) -> tuple[CurvePlot, ...]:
+        return (self.loss, self.accuracy, self.lr)
 
     def figures(self) -> dict[str, LayoutDOM]:
         """Figure name -> the model to embed (the loss entry is a column holding the linear
@@ -93,6 +98,13 @@ class Plots:
                 plot.add_run(run_id, config, color=color)
             if active:
                 self.set_active(run_id)
+            self._run_added = True
+
+    def prepare(self) -> None:
+        """Make the next run's lines ahead of time, hidden (see CurvePlot.prepare)."""
+        with self._changing():
+            for plot in self._curves:
+                plot.prepare()
 
     def remove_run(self, run_id: str) -> None:
         """Take a run off every figure; its later rows are ignored until it is added again."""
@@ -157,6 +169,12 @@ class Plots:
                 self.boundary.push(batch["boundary"])
             if batch.get("samples"):
                 self.samples.push(batch["samples"])
+            # The round after a run was added: the glyphs for the next. Not in the same
+            # round, where the new models would hold back the new run's first points.
+            if self._run_added:
+                self._run_added = False
+            elif not all(plot.prepared for plot in self._curves):
+                self.prepare()
 
     def load_history(self, run_id: str, config: Mapping[str, Any] | None,
                      rows: Iterable[Mapping[str, Any]] | Batch, active: bool = False) -> None:
