@@ -188,17 +188,20 @@ class CurvePlot(RunPlot):
         """One run's sources and hidden glyphs in every figure (and in its hover tools)."""
         sources = {split: ColumnDataSource({key: [] for key in CURVE_KEYS})
                    for split in self.splits}
-        glyphs = _Glyphs(sources, ColumnDataSource({key: [] for key in MARKER_KEYS}), [], [])
-        for fig, _, curve_hover, marker_hover in self._parts:
+        glyphs = _Glyphs(sources, ColumnDataSource({key: [] for key in MARKER_KEYS}), [], [], [])
+        for fig, legend, curve_hover, marker_hover in self._parts:
             lines = [fig.line("step", "y", source=sources[split], line_width=LINE_WIDTH,
                               line_dash=DASHES.get(split, "solid"), visible=False)
                      for split in self.splits]
             marker = fig.scatter("step", "y", source=glyphs.marker_source, marker="diamond",
                                  size=16, line_color="white", line_width=2, visible=False)
+            item = LegendItem(label=value(""), renderers=lines, visible=False)
             curve_hover.renderers = [*curve_hover.renderers, *lines]
             marker_hover.renderers = [*marker_hover.renderers, marker]
+            legend.items = [*legend.items, item]
             glyphs.lines.extend(lines)
             glyphs.markers.append(marker)
+            glyphs.items.append(item)
         return glyphs
 
     def _on_add(self, run_id: str) -> None:
@@ -210,14 +213,11 @@ class CurvePlot(RunPlot):
             _set_color(marker, fill_color=color)
         self._sources[run_id], self._marker_sources[run_id] = glyphs.sources, glyphs.marker_source
         self._lines[run_id], self._markers[run_id], self._items[run_id] = (
-            glyphs.lines, glyphs.markers, [])
-        per_figure = len(self.splits)
-        for i, (_, legend, *_) in enumerate(self._parts):
-            item = LegendItem(label=value(""),
-                              renderers=glyphs.lines[i * per_figure:(i + 1) * per_figure])
-            legend.items = [*legend.items, item]
+            glyphs.lines, glyphs.markers, glyphs.items)
+        for item in glyphs.items:
+            item.visible = True
+        for _, legend, *_ in self._parts:
             legend.visible = True
-            self._items[run_id].append(item)
         self._on_visible(run_id)
         self._on_active()
 
@@ -229,7 +229,7 @@ class CurvePlot(RunPlot):
             for hover in hovers:
                 hover.renderers = [r for r in hover.renderers if r not in gone]
             legend.items = [item for item in legend.items if item not in items]
-            legend.visible = bool(legend.items)
+            legend.visible = any(item.visible for item in legend.items)
         self._sources.pop(run_id, None)
         self._marker_sources.pop(run_id, None)
         self._pending.pop(run_id, None)
@@ -250,14 +250,10 @@ class CurvePlot(RunPlot):
 
     def _on_relabel(self) -> None:
         labels = self.labels
-        # New items rather than a new label on the old ones: BokehJS does not redraw a legend
-        # when only an item's label changes (a run's first label stayed blank in the browser).
-        renamed: dict[LegendItem, LegendItem] = {}
         for run_id, items in self._items.items():
-            for i, item in enumerate(items):
+            for item in items:
                 if getattr(item.label, "value", None) != labels[run_id]:
-                    fresh = LegendItem(label=value(labels[run_id]), renderers=item.renderers)
-                    renamed[item], items[i] = fresh, fresh
+                    item.label = value(labels[run_id])
             lines = self._lines[run_id]
             per_figure = len(self.splits)
             for i, renderer in enumerate(lines):
@@ -265,9 +261,6 @@ class CurvePlot(RunPlot):
                 renderer.name = f"{labels[run_id]} ({SPLIT_NAMES.get(split, split)})"
             for renderer in self._markers[run_id]:
                 renderer.name = labels[run_id]
-        if renamed:
-            for _, legend, *_ in self._parts:
-                legend.items = [renamed.get(item, item) for item in legend.items]
 
 
 def _set_color(renderer: GlyphRenderer, **colors: str) -> None:
@@ -284,6 +277,7 @@ class _Glyphs(NamedTuple):
     marker_source: ColumnDataSource
     lines: list[GlyphRenderer]
     markers: list[GlyphRenderer]
+    items: list[LegendItem]  # one per figure, hidden until the run is added
 
 
 class _Parts(NamedTuple):

@@ -8,7 +8,6 @@ shown run's lines grow by `stream`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
 from typing import Any
 
 from bokeh.core.properties import value
@@ -21,6 +20,7 @@ from playground.plots._base import (
     new_figure,
     new_legend,
 )
+from playground.plots._graph import one_walk
 from playground.plots.series import (
     NORM_KEYS,
     Columns,
@@ -97,7 +97,7 @@ class GradNormPlot(RunPlot):
         new = [layer for layer in layers if layer not in self._sources]
         document = self.figure.document
         if new:
-            with document.models.freeze() if document is not None else nullcontext():
+            with one_walk([document] if document is not None else []):
                 for layer in new:
                     self._layer_source(layer)
 
