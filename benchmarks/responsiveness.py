@@ -239,10 +239,12 @@ def browser(config: Config) -> list[Figure]:
     raw = {"engine_ms": 1000 * engine, "app_in_process_ms": 1000 * app,
            "page_load_s": median(loads), "tabs": tabs + 1, "settle_s": settle}
     settled, cold, again = (median(clicks[key]) for key in ("settled", "cold", "again"))
+    each = {f"{key}_each_ms": [round(1000 * t) for t in times] for key, times in clicks.items()}
     return [
         Figure(ITEM, BROWSER_MEASURE.format(f" (page open {settle:g} s)"), settled / engine,
                target="settled_ms < 1500", ok=settled < 1.5,
-               raw={"settled_ms": 1000 * settled, "new_lines_ms": 1000 * median(lines), **raw}),
+               raw={"settled_ms": 1000 * settled, "new_lines_ms": 1000 * median(lines), **raw,
+                    **each}),
         Figure(ITEM, BROWSER_MEASURE.format(" (Start as soon as the page shows)"),
                cold / engine, raw={"cold_ms": 1000 * cold, "engine_ms": 1000 * engine},
                note="the kernel's background warm-up imports (torch._dynamo, scikit-learn) "
