@@ -14,6 +14,7 @@ from typing import Any
 from bokeh.models import ColumnDataSource, Legend
 from bokeh.plotting import figure
 
+from playground.plots._numbers import numbers
 from playground.plots.series import ColorCycle, Columns, decimate_columns, legend_labels
 
 LINE_WIDTH = 3
@@ -62,7 +63,7 @@ def stream(source: ColumnDataSource, columns: Columns, rollover: int) -> None:
     """
     if "pandas" in sys.modules:
         import pandas  # noqa: F401
-    source.stream(columns, rollover=rollover)
+    source.stream({key: numbers(values) for key, values in columns.items()}, rollover=rollover)
 
 
 def _length(columns: Mapping[str, Any]) -> int:
