@@ -301,6 +301,36 @@ def test_a_change_before_any_point_waits_for_the_curve():
     assert plot.marker_source("a").data["y"] == [0.7]
 
 
+def test_a_prepared_run_is_shown_by_changing_properties_not_by_adding_models():
+    plot = LossPlot()
+    events = Events(plot.figure)
+    plot.prepare()
+    models = set(events.doc.models)
+    renderers = list(plot.figure.renderers)
+    assert not any(r.visible for r in renderers)  # made ahead, hidden
+    assert not any(item.visible for item in plot._parts[0].legend.items)
+    plot.add_run("a", {"lr": 0.1})
+    assert set(events.doc.models) == models and plot.figure.renderers == renderers
+    assert all(r.visible for r in plot._lines["a"] + plot._markers["a"])
+    assert {r.glyph.line_color for r in plot._lines["a"]} == {plot.color("a")}
+    assert {r.glyph.fill_color for r in plot._markers["a"]} == {plot.color("a")}
+    assert [(i.label.value, i.visible) for i in plot._parts[0].legend.items] == [("a", True)]
+    plot.add_run("b", {"lr": 0.2})  # nothing prepared: made on the spot, as before
+    assert len(plot.figure.renderers) == 2 * len(renderers)
+    assert [i.label.value for i in plot._parts[0].legend.items] == [
+        "learning rate=0.1", "learning rate=0.2"]  # relabelled in place
+
+
+def test_plots_prepare_the_next_run_in_the_round_after_one_was_added():
+    plots = Plots()
+    plots.prepare()
+    plots.add_run("a", {})
+    plots.push({"points": points("a", range(3))})  # the run's first round: nothing made
+    assert not plots.loss.prepared
+    plots.push({"points": points("a", range(3, 6))})
+    assert plots.loss.prepared and plots.accuracy.prepared and plots.lr.prepared
+
+
 def test_legend_names_differing_hyperparameters_and_follows_new_runs():
     plot = LossPlot()
     plot.add_run("a", {"lr": 0.1, "depth": 2})
