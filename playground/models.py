@@ -89,6 +89,11 @@ def weight_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
 
 
+def mode_matters(hp: HParams) -> bool:
+    """Whether a model built from hp computes differently in train and eval mode."""
+    return hp.batch_norm or hp.dropout > 0
+
+
 def set_dropout(model: nn.Module, p: float) -> None:
     """Change the drop rate of every dropout layer; used for live changes while training."""
     for module in model.modules():
