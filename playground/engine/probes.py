@@ -1,7 +1,8 @@
 """Probes: callbacks that take pictures of the model for the live plots, a few times a second.
 
 They run in the training thread between steps, in eval mode and without gradients, and use
-no random numbers, so a run with probes trains exactly as one without.
+no random numbers, so a run with probes trains exactly as one without. They look at the clock
+when step metrics are read back (at least every 50 ms while training), not on every step.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Probe(Callback):
     def before_fit(self, trainer: Trainer) -> None:
         self._take(trainer)
 
-    def after_step(self, trainer: Trainer) -> None:
+    def on_points(self, trainer: Trainer, rows: list[dict]) -> None:
         if time.monotonic() - self._last >= self.every:
             self._take(trainer)
 

@@ -43,6 +43,7 @@ class Trainer:
         self.layers = weight_layers(self.model)
         self.generator = torch.Generator().manual_seed(hp.seed + 1)  # batch order, on the CPU
         self.schedule = LrSchedule(hp, self.steps_per_epoch)
+        self._eval_every = eval_every(self.steps_per_epoch)  # kept: read every step
         self.step = 0  # optimizer updates so far
         self.epoch = 0  # completed passes over the training data
         self.status = "created"
@@ -67,6 +68,7 @@ class Trainer:
         """Apply live changes from the next step on, each recorded as an event of the run."""
         changes = self.hp.diff(hp)
         if not changes:
+            self.hp = hp  # an equal copy: the runner's check stays an identity test
             return
         if self.hp.needs_new_run(hp):
             fixed = sorted(set(changes) - HParams.live_fields())
@@ -77,6 +79,7 @@ class Trainer:
         set_dropout(self.model, hp.dropout)
         if any(name in changes for name in SCHEDULE_FIELDS + ("batch_size",)):
             self.schedule = LrSchedule(hp, self.steps_per_epoch)
+            self._eval_every = eval_every(self.steps_per_epoch)
         for name, (before, after) in changes.items():
             label = HParams.specs()[name].label
             self.emit_event("change", f"{label} {before} -> {after} at step {self.step}",
@@ -162,10 +165,6 @@ class Trainer:
         """True between the last step of an epoch and the first of the next."""
         return self._batches.position == 0
 
-    @property
-    def _eval_every(self) -> int:
-        return eval_every(self.steps_per_epoch)
-
     def _l1_norm(self) -> torch.Tensor:
         return sum(layer.weight.abs().sum() for layer in self.layers)
 
@@ -211,12 +210,12 @@ class Trainer:
             raise DivergedRun(f"diverged at step {step}: loss became {loss:.4g}; "
                               f"the learning rate ({self.hp.lr:g}) is probably too high")
 
-    @torch.no_grad()
     def _log_layer_norms(self) -> None:
-        weights = [layer.weight for layer in self.layers if layer.weight.grad is not None]
+        weights = [layer.weight.detach() for layer in self.layers if layer.weight.grad is not None]
         # two multi-tensor norms instead of two norms a layer: a step's worth of time saved
         # every `log_every` steps on a small model
-        norms = torch.stack([*torch._foreach_norm([w.grad for w in weights]),
+        norms = torch.stack([*torch._foreach_norm([layer.weight.grad for layer in self.layers
+                                                   if layer.weight.grad is not None]),
                              *torch._foreach_norm(weights)]).tolist()
         rows = [{"step": self.step, "layer": f"layer{i + 1}", "grad_norm": grad, "weight_norm": w}
                 for i, (grad, w) in enumerate(zip(norms[:len(weights)], norms[len(weights):]))]
