@@ -16,14 +16,14 @@ from playground.data import load_dataset
 from playground.engine.device import choose_device
 from playground.engine.events import TERMINAL, Callback, PauseRun, StopRun
 from playground.engine.record import RunRecord
-from playground.engine.trainer import Trainer
+from playground.engine.trainer import LOG_EVERY, Trainer
 from playground.store import RunStore, RunWriter
 
 
 class Runner:
     def __init__(self, hp: HParams | None = None, *, device: str | None = "auto",
                  store: RunStore | None = None, callbacks: list[Callback] | tuple = (),
-                 source: str = "manual", log_every: int = 10):
+                 source: str = "manual", log_every: int = LOG_EVERY):
         self.device = choose_device(device)
         self.store = store if store is not None else RunStore()
         self.record = RunRecord()

@@ -39,9 +39,9 @@ class LocalBackend(SweepBackend):
     name = "local"
 
     def __init__(self, storage: str | Path | None = None, pruner: Any = None,
-                 train: TrainFn | None = None, log_every: int = 10,
+                 train: TrainFn | None = None,
                  run_callbacks: RunCallbacks | None = None):
-        self.storage, self.pruner, self.train, self.log_every = storage, pruner, train, log_every
+        self.storage, self.pruner, self.train = storage, pruner, train
         self.run_callbacks = run_callbacks
 
     def run(self, plan: SweepPlan, *, store: RunStore, device: str,
@@ -50,7 +50,7 @@ class LocalBackend(SweepBackend):
         device = _device(device)
         train = self.train or functools.partial(
             train_trial, store=store, device=device, source=plan.source,
-            data=DataCache(device).get, log_every=self.log_every,
+            data=DataCache(device).get,
             run_callbacks=self.run_callbacks)
         stopped, message, failures = False, None, 0
         while not self._finished(plan, study):

@@ -95,7 +95,7 @@ RunCallbacks = Callable[[str, HParams], Sequence[Callback]]
 
 def train_trial(hp: HParams, callbacks: Sequence[Callback], name: str, *, store: RunStore,
                 device: Any, source: str, data: Callable[[HParams], Dataset],
-                log_every: int = 10, run_callbacks: RunCallbacks | None = None,
+                run_callbacks: RunCallbacks | None = None,
                 ) -> TrialOutcome:
     """Train one config with the Trainer as a run of the store; return how it ended."""
     from playground.engine.runner import StoreSink
@@ -106,7 +106,7 @@ def train_trial(hp: HParams, callbacks: Sequence[Callback], name: str, *, store:
     extra = list(run_callbacks(run_id, hp)) if run_callbacks is not None else []
     try:
         trainer = Trainer(hp, data(hp), device,
-                          callbacks=[StoreSink(writer), *extra, *callbacks], log_every=log_every)
+                          callbacks=[StoreSink(writer), *extra, *callbacks])
     except Exception as error:  # a data set that is missing, say: this trial fails, not all
         message = f"{type(error).__name__}: {error}"
         writer.add_event(0, "status", message)
