@@ -17,6 +17,8 @@ import pytest
 from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
 from bokeh.models import ColumnDataSource
+from hypothesis import given
+from hypothesis import strategies as st
 
 from playground.plots import (
     PALETTE,
@@ -39,6 +41,7 @@ from playground.plots import (
     samples_info,
     to_rgba,
 )
+from playground.plots.series import Thinning
 
 # --- row builders --------------------------------------------------------------------------
 
@@ -264,13 +267,34 @@ def test_rollover_bounds_every_line():
     assert plot.sources("a")["train"].data["step"] == list(range(80, 130))  # newest kept
 
 
-def test_thin_mode_keeps_the_start_of_a_long_run_in_view():
+def test_thin_mode_keeps_a_long_runs_whole_history_evenly_spaced():
     plot = LossPlot(max_points=20, thin=True)
+    events = Events(plot.layout)
     for start in range(0, 200, 10):
         plot.push(points("a", range(start, start + 10)))
-    steps = plot.sources("a")["train"].data["step"]
-    assert len(steps) <= 20
-    assert (steps[0], steps[-1]) == (0, 199) and steps == sorted(steps)
+    source = plot.sources("a")["train"]
+    steps = source.data["step"]
+    assert 10 <= len(steps) <= 20
+    every = steps[1] - steps[0]
+    assert steps == list(range(0, steps[-1] + 1, every))  # from the start, evenly spaced
+    assert steps[-1] > 199 - every  # the newest kept point is at most one stride behind
+    assert source.data["y"] == [1.0] * len(steps)  # columns thinned together
+    # re-sent whole only when full: once per doubling of the stride, 200 / 20 -> 4 times
+    assert every == 16 and len(events.of(ColumnDataChangedEvent, source)) == 4
+    streamed = [len(e.data["step"]) for e in events.of(ColumnsStreamedEvent, source)]
+    assert streamed[:2] == [10, 10] and max(streamed[-3:]) <= 1  # ever fewer points sent
+
+
+@given(st.lists(st.integers(0, 60), max_size=40), st.integers(2, 30))
+def test_thinning_keeps_every_stride_th_point_from_the_first_within_the_bound(counts,
+                                                                              max_points):
+    thinning, line, offered = Thinning(max_points), [], 0
+    for count in counts:
+        thin, keep = thinning.take(len(line), count)
+        line = line[::thin] + list(range(offered, offered + count))[keep]
+        offered += count
+        assert len(line) <= max_points
+        assert line == list(range(0, offered, thinning.every))  # all of them, no gaps
 
 
 def test_accuracy_skips_rows_without_accuracy():

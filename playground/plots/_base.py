@@ -8,6 +8,7 @@ leaves drawing to its subclasses.
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,11 +16,11 @@ from bokeh.models import ColumnDataSource, Legend
 from bokeh.plotting import figure
 
 from playground.plots._numbers import numbers
-from playground.plots.series import ColorCycle, Columns, decimate_columns, legend_labels
+from playground.plots.series import ColorCycle, Columns, Thinning, legend_labels
 
 LINE_WIDTH = 3
 DIM_ALPHA = 0.3
-DEFAULT_MAX_POINTS = 5000  # points a line keeps in the browser (stream rollover)
+DEFAULT_MAX_POINTS = 5000  # points a line keeps in the browser
 TITLE_FONT = "16pt"
 AXIS_LABEL_FONT = "15pt"
 TICK_FONT = "13pt"
@@ -84,6 +85,8 @@ class RunPlot:
             raise ValueError(f"max_points: {max_points!r} is not allowed; allowed: at least 4")
         self.max_points = max_points
         self.thin = thin  # full lines: thin the whole history instead of dropping the oldest
+        self._thinning: weakref.WeakKeyDictionary[ColumnDataSource, Thinning] = (
+            weakref.WeakKeyDictionary())  # per line, while thin; gone with its source
         self._configs: dict[str, dict[str, Any]] = {}
         self._colors: dict[str, str] = {}
         self._visible: dict[str, bool] = {}
@@ -153,14 +156,22 @@ class RunPlot:
     # --- helpers for subclasses ------------------------------------------------------------
     def _grow(self, source: ColumnDataSource, columns: Columns) -> None:
         """Append rows to a line: `stream` with rollover at `max_points` (the oldest go). With
-        `thin`, a line that would overflow is instead re-sent whole, thinned to half of
-        `max_points`: the start of a long run stays on screen, at the cost of one full send
-        per `max_points / 2` rows."""
-        if self.thin and _length(source.data) + _length(columns) > self.max_points:
-            merged = {key: [*source.data[key], *columns[key]] for key in columns}
-            source.data = decimate_columns(merged, self.max_points // 2)
-        else:
-            stream(source, columns, self.max_points)
+        `thin`, the line keeps its whole history instead (see `Thinning`): when full it is
+        re-sent once, halved, and from then on only every other new row is streamed."""
+        if self.thin:
+            thinning = self._thinning.setdefault(source, Thinning(self.max_points))
+            thin, keep = thinning.take(_length(source.data), _length(columns))
+            if thin > 1:
+                source.data = {key: numbers(values[::thin]) for key, values in source.data.items()}
+            columns = {key: values[keep] for key, values in columns.items()}
+            if not _length(columns):
+                return
+        stream(source, columns, self.max_points)  # rollover: the bound, whatever comes
+
+    def _replace(self, source: ColumnDataSource, columns: Columns) -> None:
+        """Set a line's data whole (a history); it is thinned afresh from here."""
+        self._thinning.pop(source, None)
+        source.data = columns
 
     def _ensure(self, run_ids: Iterable[str]) -> None:
         for run_id in run_ids:

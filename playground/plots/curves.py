@@ -137,7 +137,7 @@ class CurvePlot(RunPlot):
         splits = self._columns(row for row in rows if row.get("run") == run_id).get(run_id, {})
         for split, source in self._sources[run_id].items():
             columns = splits.get(split) or {key: [] for key in CURVE_KEYS}
-            source.data = decimate_columns(columns, self.max_points)
+            self._replace(source, decimate_columns(columns, self.max_points))
         self._marker_sources[run_id].data = {key: [] for key in MARKER_KEYS}
         self._pending.pop(run_id, None)
         self._add_markers({run_id: change_markers(

@@ -38,9 +38,10 @@ class Plots:
     boundary -> decision boundary; samples -> sample grid. Unknown keys are ignored.
     """
 
-    def __init__(self, max_points: int = DEFAULT_MAX_POINTS, thin: bool = False) -> None:
+    def __init__(self, max_points: int = DEFAULT_MAX_POINTS, thin: bool = True) -> None:
         """`max_points`: points each line keeps in the browser; `thin`: when a line is full,
-        thin its whole history (the run's start stays visible) rather than drop the oldest."""
+        thin its whole history (the run's start stays visible, and a long run streams ever
+        fewer points) rather than drop the oldest."""
         self.max_points = max_points
         # Re-entrant: a UI handler may hold it and call set_active, which takes it again.
         self.lock = threading.RLock()

@@ -123,7 +123,7 @@ class GradNormPlot(RunPlot):
             self._add_layers(layers)
             for layer, source in self._sources.items():
                 columns = layers.get(layer) or {key: [] for key in NORM_KEYS}
-                source.data = {key: list(values) for key, values in columns.items()}
+                self._replace(source, {key: list(values) for key, values in columns.items()})
             self._on_visible(run_id)
         labels = self.labels
         suffix = f": {labels[run_id]}" if run_id in labels and len(labels) > 1 else ""

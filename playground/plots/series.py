@@ -157,6 +157,35 @@ def decimate_columns(columns: Columns, max_points: int) -> Columns:
     return {key: [values[i] for i in keep] for key, values in columns.items()}
 
 
+class Thinning:
+    """Which points of a growing line to keep so that it holds at most `max_points` and still
+    shows its whole history, evenly spaced: every point until the line is full; then the line
+    is halved and one new point in two is kept, one in four after it fills again, and so on.
+    A line offered n points is re-sent whole only log2(n / max_points) times, and a long run
+    streams ever fewer points (rollover instead keeps only the newest `max_points`)."""
+
+    def __init__(self, max_points: int) -> None:
+        if max_points < 2:
+            raise ValueError(f"max_points: {max_points!r} is not allowed; allowed: at least 2")
+        self.max_points = max_points
+        self.every = 1  # one point kept in `every` offered
+        self.offered = 0  # points offered so far: point i is kept when i % every == 0
+
+    def take(self, held: int, count: int) -> tuple[int, slice]:
+        """For a line holding `held` kept points, offered `count` more: by how much to thin
+        what it holds first (keep one point in that many; 1: leave it), and which of the
+        `count` new points to keep."""
+        thin = 1
+        while held + self._kept(count) > self.max_points:
+            held, thin, self.every = (held + 1) // 2, thin * 2, self.every * 2
+        keep = slice((-self.offered) % self.every, None, self.every)
+        self.offered += count
+        return thin, keep
+
+    def _kept(self, count: int) -> int:
+        return len(range((-self.offered) % self.every, count, self.every))
+
+
 # --- column builders -------------------------------------------------------------------------
 
 def finite_or_nan(value: Any) -> float:
