@@ -335,3 +335,31 @@ def test_batch_order_covers_each_row_once_per_epoch_and_drops_the_remainder():
 def test_a_constant_schedule_is_one_at_every_step():
     schedule = LrSchedule(HParams(schedule="constant"), steps_per_epoch=10)
     assert {schedule.factor(step) for step in (0, 1, 57, 10**6)} == {1.0}
+
+
+def test_train_accuracy_is_scored_per_batch_in_one_pass():
+    generator = torch.Generator().manual_seed(0)
+    outputs = [torch.randn(8, 3, generator=generator) for _ in range(5)]
+    targets = [torch.randint(0, 3, (8,), generator=generator) for _ in range(5)]
+    mixed = outputs[:2] + [torch.randn(5, 3, generator=generator)]
+    mixed_targets = targets[:2] + [torch.randint(0, 3, (5,), generator=generator)]
+    for outs, ys in ((outputs, targets), (mixed, mixed_targets)):  # one size; sizes changing
+        expected = [(out.argmax(1) == y).float().mean().item() for out, y in zip(outs, ys)]
+        assert Trainer._accuracies(outs, ys) == pytest.approx(expected)
+
+
+def test_a_live_batch_size_change_scores_each_step_on_its_own_batch():
+    class Resize(Callback):
+        def before_step(self, trainer):
+            if trainer.step == 7:
+                trainer.apply(trainer.hp.replace(batch_size=10))
+
+    hp = HParams(dataset="moons", samples=400, epochs=2, batch_size=32)
+    collect = Collect()
+    assert Trainer(hp, load_dataset(hp), callbacks=[Resize(), collect]).fit() == "finished"
+    train = [row for row in collect.points if row["split"] == "train"]
+    assert [row["step"] for row in train] == list(range(1, len(train) + 1))  # a row a step
+    for row in train:
+        size = 32 if row["step"] <= 7 else 10
+        hits = row["accuracy"] * size
+        assert abs(hits - round(hits)) < 1e-9, row  # a whole number of this step's batch

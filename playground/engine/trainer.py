@@ -213,14 +213,13 @@ class Trainer:
                               f"the learning rate ({self.hp.lr:g}) is probably too high")
 
     def _log_layer_norms(self) -> None:
-        weights = [layer.weight.detach() for layer in self.layers if layer.weight.grad is not None]
-        # two multi-tensor norms instead of two norms a layer: a step's worth of time saved
-        # every `log_every` steps on a small model
-        norms = torch.stack([*torch._foreach_norm([layer.weight.grad for layer in self.layers
-                                                   if layer.weight.grad is not None]),
-                             *torch._foreach_norm(weights)]).tolist()
+        weights = [layer.weight for layer in self.layers if layer.weight.grad is not None]
+        # two multi-tensor norms instead of two norms a layer (clip_grad_norm_ uses the same)
+        norms = torch.stack([*torch._foreach_norm([w.grad for w in weights]),
+                             *torch._foreach_norm([w.detach() for w in weights])]).tolist()
+        count = len(weights)
         rows = [{"step": self.step, "layer": f"layer{i + 1}", "grad_norm": grad, "weight_norm": w}
-                for i, (grad, w) in enumerate(zip(norms[:len(weights)], norms[len(weights):]))]
+                for i, (grad, w) in enumerate(zip(norms[:count], norms[count:]))]
         self._trigger("on_layer_norms", rows)
 
     @torch.no_grad()
