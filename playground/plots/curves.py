@@ -1,7 +1,8 @@
 """Curves against training step, one line per run and split: loss, accuracy, learning rate.
 
 Each run owns one ColumnDataSource per split plus one for its change markers; they are made
-when the run appears and afterwards only ever grow through `stream(..., rollover=...)`.
+when the run appears and afterwards grow through `stream`; a full line is re-sent once,
+halved, and streams every other new point from then on (see `series.Thinning`).
 """
 
 from __future__ import annotations
