@@ -63,8 +63,28 @@ class BareLoop:
         return steps / (time.perf_counter() - start)
 
 
-def _app_rate(app: Any, window: float) -> float:
-    """The app's training steps/s over `window` seconds of a run that keeps going."""
+class CommCounter:
+    """Counts the comm messages the kernel sends to the page (none leave plain Python): each
+    costs the training thread GIL hand-overs with the pump and ipykernel's IOPub thread."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        try:
+            from ipykernel.comm.comm import BaseComm
+        except ImportError:
+            return
+        publish, counter = BaseComm.publish_msg, self
+
+        def counted(comm: Any, *args: Any, **kwargs: Any) -> Any:
+            counter.sent += 1
+            return publish(comm, *args, **kwargs)
+
+        BaseComm.publish_msg = counted
+
+
+def _app_rate(app: Any, window: float, comms: CommCounter) -> tuple[float, float]:
+    """The app's training steps/s over `window` seconds of a run that keeps going, and the
+    comm messages sent per second meanwhile."""
     runner = app.runner
     for _ in range(3):
         app.start()  # resumes the paused run, or starts another if the long run finished
@@ -72,11 +92,11 @@ def _app_rate(app: Any, window: float) -> float:
                    and runner.trainer.step > 0, 120, "app run started")
         time.sleep(min(0.3, window / 2))  # past the resume
         trainer = runner.trainer
-        step0, start = trainer.step, time.perf_counter()
+        step0, sent0, start = trainer.step, comms.sent, time.perf_counter()
         time.sleep(window)
-        step1, seconds = trainer.step, time.perf_counter() - start
+        step1, sent1, seconds = trainer.step, comms.sent, time.perf_counter() - start
         if runner.trainer is trainer and runner.status == "running":
-            return (step1 - step0) / seconds
+            return (step1 - step0) / seconds, (sent1 - sent0) / seconds
     raise RuntimeError("the app's run kept ending during the measurement")
 
 
@@ -111,9 +131,11 @@ def measure(window: float, repeats: int, device: str, show: bool = False) -> dic
         settle(app)
         bare = BareLoop(app.runner.trainer.data, hp, device)
         bare.rate(min(0.5, window))  # warm up the bare loop once
-        app_rates, bare_rates = [], []
+        app_rates, bare_rates, messages, comms = [], [], [], CommCounter()
         for _ in range(repeats):
-            app_rates.append(_app_rate(app, window))
+            rate, sent = _app_rate(app, window, comms)
+            app_rates.append(rate)
+            messages.append(sent)
             app.pause()
             wait_until(lambda: app.runner.status == "paused", 60, "app paused")
             bare_rates.append(bare.rate(window))
@@ -121,6 +143,7 @@ def measure(window: float, repeats: int, device: str, show: bool = False) -> dic
     finally:
         app.close()
     return {"app_steps_per_s": app_rates, "bare_steps_per_s": bare_rates,
+            "comm_messages_per_s": messages,
             "pump_batches": batches, "pump_errors": app.pump.error_count,
             "pump_error_first": repr(app.pump.errors[0])[:160] if app.pump.errors else "",
             "app_built_s": built,
@@ -175,6 +198,7 @@ def _figure(measure_name: str, result: dict[str, Any], target: bool) -> Figure:
         raw={"app_steps_per_s": median(result["app_steps_per_s"]),
              "bare_steps_per_s": median(result["bare_steps_per_s"]),
              "windows": len(pairs), "pump_batches": result["pump_batches"],
+             "comm_messages_per_s": median(result["comm_messages_per_s"]),
              "pump_errors": result["pump_errors"], "app_built_s": result["app_built_s"],
              **({"pump_error_first": result["pump_error_first"]} if result["pump_errors"] else {}),
              "first_step_s": result["first_step_s"], "pair_ratios": pairs})
