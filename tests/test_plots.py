@@ -41,6 +41,7 @@ from playground.plots import (
     samples_info,
     to_rgba,
 )
+from playground.plots.curves import TRAIN_ALPHA
 from playground.plots.series import Thinning
 
 # --- row builders --------------------------------------------------------------------------
@@ -259,6 +260,18 @@ def test_a_push_makes_glyphs_only_for_a_new_run():
     assert plot.runs == ["a", "b"]
 
 
+def test_the_validation_line_is_drawn_opaque_over_a_see_through_train_line():
+    plot = LossPlot()
+    plot.push(points("a", range(3)))
+    train, val = plot._lines["a"][:2]  # the linear figure's; its log twin has the same
+    assert train.glyph.line_alpha < val.glyph.line_alpha == 1.0
+    renderers = plot.figure.renderers
+    assert renderers.index(val) > renderers.index(train)  # drawn after, so on top
+    lr = LrPlot()
+    lr.push(points("a", range(3)))
+    assert {line.glyph.line_alpha for line in lr._lines["a"]} == {1.0}  # alone: opaque
+
+
 def test_rollover_bounds_every_line():
     plot = AccuracyPlot(max_points=50)
     plot.push(points("a", range(30)))
@@ -365,14 +378,22 @@ def test_legend_names_differing_hyperparameters_and_follows_new_runs():
     assert [item.label.value for item in plot._parts[0].legend.items] == ["a"]
 
 
+def alphas(plot, run):
+    """Split -> the line alphas of a run's lines in every figure of the plot."""
+    found = {}
+    for i, line in enumerate(plot._lines[run]):
+        found.setdefault(plot.splits[i % len(plot.splits)], set()).add(line.glyph.line_alpha)
+    return found
+
+
 def test_active_run_dims_the_others_and_visibility_hides_a_run():
     plot = LossPlot()
     plot.push(points("a", range(3)) + points("b", range(3)))
     plot.set_active("b")
-    assert {line.glyph.line_alpha for line in plot._lines["a"]} == {0.3}
-    assert {line.glyph.line_alpha for line in plot._lines["b"]} == {1.0}
+    assert alphas(plot, "a") == {"train": {0.3 * TRAIN_ALPHA}, "val": {0.3}}
+    assert alphas(plot, "b") == {"train": {TRAIN_ALPHA}, "val": {1.0}}
     plot.set_active(None)
-    assert {line.glyph.line_alpha for line in plot._lines["a"]} == {1.0}
+    assert alphas(plot, "a") == {"train": {TRAIN_ALPHA}, "val": {1.0}}
     plot.set_visible("a", False)
     assert not any(r.visible for r in plot._lines["a"] + plot._markers["a"])
     assert all(r.visible for r in plot._lines["b"])

@@ -38,6 +38,9 @@ from playground.plots.series import (
 MARKER_KEYS = ("step", "y", "field", "message")
 MAX_MARKERS = 500  # change markers kept per run
 DASHES = {"train": "solid", "val": "dashed"}
+# A train line is every batch's loss: noisy and dense, it hid the validation line drawn over
+# it in the same colour. See-through, it leaves the gap between the two readable.
+TRAIN_ALPHA = 0.45
 SPLIT_NAMES = {"train": "train", "val": "validation"}
 
 
@@ -192,7 +195,8 @@ class CurvePlot(RunPlot):
         glyphs = _Glyphs(sources, ColumnDataSource({key: [] for key in MARKER_KEYS}), [], [], [])
         for fig, legend, curve_hover, marker_hover in self._parts:
             lines = [fig.line("step", "y", source=sources[split], line_width=LINE_WIDTH,
-                              line_dash=DASHES.get(split, "solid"), visible=False)
+                              line_dash=DASHES.get(split, "solid"),
+                              line_alpha=self._split_alpha(split), visible=False)
                      for split in self.splits]
             marker = fig.scatter("step", "y", source=glyphs.marker_source, marker="diamond",
                                  size=16, line_color="white", line_width=2, visible=False)
@@ -243,11 +247,16 @@ class CurvePlot(RunPlot):
     def _on_active(self) -> None:
         for run_id in self._lines:
             alpha = 1.0 if self._active in (None, run_id) else DIM_ALPHA
-            for renderer in self._lines[run_id]:
-                renderer.glyph.line_alpha = alpha
+            for i, renderer in enumerate(self._lines[run_id]):  # per figure, one per split
+                split = self.splits[i % len(self.splits)]
+                renderer.glyph.line_alpha = alpha * self._split_alpha(split)
             for renderer in self._markers[run_id]:
                 renderer.glyph.fill_alpha = alpha
                 renderer.glyph.line_alpha = alpha
+
+    def _split_alpha(self, split: str) -> float:
+        """A train line under a validation line is see-through; a line on its own is not."""
+        return TRAIN_ALPHA if split == "train" and "val" in self.splits else 1.0
 
     def _on_relabel(self) -> None:
         labels = self.labels
