@@ -6,6 +6,11 @@ process.
 Measured in a real Jupyter kernel (no browser is attached, so comm messages go nowhere, but
 the kernel-side work is all done) and in plain Python. App and bare windows alternate, and
 the figure is the median of the paired ratios, so a machine getting busier cancels out.
+
+Where the cost lies is measured in the same run: a third window with the plots' pump stopped
+(training thread, store and probes only), and per window the CPU time of the training
+thread per step against the bare loop's, and the CPU share of the pump and IOPub threads,
+whose GIL time the training thread waits out.
 """
 
 from __future__ import annotations
@@ -64,15 +69,19 @@ class BareLoop:
 
 
 class CommCounter:
-    """Counts the comm messages the kernel sends to the page (none leave plain Python): each
-    costs the training thread GIL hand-overs with the pump and ipykernel's IOPub thread."""
+    """Counts the comm messages the kernel sends to the page (none leave plain Python) while
+    in a `with` block: each costs the training thread GIL hand-overs with the pump and
+    ipykernel's IOPub thread."""
 
     def __init__(self) -> None:
         self.sent = 0
+        self._restore: Any = None
+
+    def __enter__(self) -> CommCounter:
         try:
             from ipykernel.comm.comm import BaseComm
         except ImportError:
-            return
+            return self
         publish, counter = BaseComm.publish_msg, self
 
         def counted(comm: Any, *args: Any, **kwargs: Any) -> Any:
@@ -80,24 +89,57 @@ class CommCounter:
             return publish(comm, *args, **kwargs)
 
         BaseComm.publish_msg = counted
+        self._restore = lambda: setattr(BaseComm, "publish_msg", publish)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._restore is not None:
+            self._restore()
 
 
-def _app_rate(app: Any, window: float, comms: CommCounter) -> tuple[float, float]:
-    """The app's training steps/s over `window` seconds of a run that keeps going, and the
-    comm messages sent per second meanwhile."""
+def thread_cpu(name: str) -> float:
+    """CPU seconds used so far by the live thread whose name starts with `name` (0 if none)."""
+    import threading
+
+    thread = next((t for t in threading.enumerate() if t.name.startswith(name)), None)
+    if thread is None or thread.ident is None:
+        return 0.0
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+# Threads whose CPU time is reported per window: what trains, and what competes with it.
+TRAINING_THREAD, PUMP_THREAD, IOPUB_THREAD = "playground-run", "playground-plots-pump", "IOPub"
+
+
+def _app_window(app: Any, window: float, comms: CommCounter) -> dict[str, float]:
+    """One window of the app's run (resumed, or started again if the long run finished):
+    steps/s, comm messages/s, the training thread's CPU per step, and the CPU share of the
+    pump and IOPub threads."""
     runner = app.runner
     for _ in range(3):
-        app.start()  # resumes the paused run, or starts another if the long run finished
+        app.start()
         wait_until(lambda: runner.status == "running" and runner.trainer is not None
                    and runner.trainer.step > 0, 120, "app run started")
         time.sleep(min(0.3, window / 2))  # past the resume
         trainer = runner.trainer
-        step0, sent0, start = trainer.step, comms.sent, time.perf_counter()
+        before = (trainer.step, comms.sent, thread_cpu(TRAINING_THREAD),
+                  thread_cpu(PUMP_THREAD), thread_cpu(IOPUB_THREAD), time.perf_counter())
         time.sleep(window)
-        step1, sent1, seconds = trainer.step, comms.sent, time.perf_counter() - start
-        if runner.trainer is trainer and runner.status == "running":
-            return (step1 - step0) / seconds, (sent1 - sent0) / seconds
+        after = (trainer.step, comms.sent, thread_cpu(TRAINING_THREAD),
+                 thread_cpu(PUMP_THREAD), thread_cpu(IOPUB_THREAD), time.perf_counter())
+        steps, sent, training, pump, iopub, seconds = (b - a for a, b in zip(before, after))
+        if runner.trainer is trainer and runner.status == "running" and steps > 0:
+            return {"steps_per_s": steps / seconds, "comm_messages_per_s": sent / seconds,
+                    "training_cpu_us_per_step": training / steps * 1e6,
+                    "pump_cpu_share": pump / seconds, "iopub_cpu_share": iopub / seconds}
     raise RuntimeError("the app's run kept ending during the measurement")
+
+
+def _bare_window(bare: BareLoop, window: float) -> dict[str, float]:
+    cpu, wall = time.thread_time(), time.perf_counter()
+    rate = bare.rate(window)
+    steps = rate * (time.perf_counter() - wall)
+    return {"steps_per_s": rate, "cpu_us_per_step": (time.thread_time() - cpu) / steps * 1e6}
 
 
 def settle(app: Any) -> None:
@@ -113,7 +155,9 @@ def settle(app: Any) -> None:
 
 
 def measure(window: float, repeats: int, device: str, show: bool = False) -> dict[str, Any]:
-    """In this process: build the app, start a long run, alternate app and bare windows."""
+    """In this process: build the app, start a long run, and take turns: a window of the app
+    as it is, one with the plots' pump stopped (where the rest of the cost lies), one of the
+    bare loop."""
     from playground.app import Playground
     from playground.config import HParams
 
@@ -124,6 +168,8 @@ def measure(window: float, repeats: int, device: str, show: bool = False) -> dic
     if show:  # in a kernel: as a notebook cell would (no frontend renders it)
         from IPython.display import display
         display(app)
+    windows: dict[str, list[dict[str, float]]] = {"app": [], "app_without_plots": [],
+                                                   "bare": []}
     try:
         app.start()
         first_step = wait_until(lambda: app.runner.trainer is not None
@@ -131,23 +177,23 @@ def measure(window: float, repeats: int, device: str, show: bool = False) -> dic
         settle(app)
         bare = BareLoop(app.runner.trainer.data, hp, device)
         bare.rate(min(0.5, window))  # warm up the bare loop once
-        app_rates, bare_rates, messages, comms = [], [], [], CommCounter()
-        for _ in range(repeats):
-            rate, sent = _app_rate(app, window, comms)
-            app_rates.append(rate)
-            messages.append(sent)
-            app.pause()
-            wait_until(lambda: app.runner.status == "paused", 60, "app paused")
-            bare_rates.append(bare.rate(window))
+        with CommCounter() as comms:
+            for _ in range(repeats):
+                windows["app"].append(_app_window(app, window, comms))
+                app.pump.stop()  # the figures get nothing new: training, store, probes
+                try:
+                    windows["app_without_plots"].append(_app_window(app, window, comms))
+                finally:
+                    app.pump.start()
+                app.pause()
+                wait_until(lambda: app.runner.status == "paused", 60, "app paused")
+                windows["bare"].append(_bare_window(bare, window))
         batches = app.pump.batches
     finally:
         app.close()
-    return {"app_steps_per_s": app_rates, "bare_steps_per_s": bare_rates,
-            "comm_messages_per_s": messages,
-            "pump_batches": batches, "pump_errors": app.pump.error_count,
+    return {"windows": windows, "pump_batches": batches, "pump_errors": app.pump.error_count,
             "pump_error_first": repr(app.pump.errors[0])[:160] if app.pump.errors else "",
-            "app_built_s": built,
-            "first_step_s": first_step}
+            "app_built_s": built, "first_step_s": first_step}
 
 
 KERNEL_CELL = """
@@ -189,16 +235,29 @@ def in_kernel(window: float, repeats: int, device: str, timeout: float) -> dict[
         manager.shutdown_kernel(now=True)
 
 
-def _figure(measure_name: str, result: dict[str, Any], target: bool) -> Figure:
-    pairs = [a / b for a, b in zip(result["app_steps_per_s"], result["bare_steps_per_s"])]
+def _figure(measure_name: str, result: dict[str, Any], target: bool,
+            windows: str = "app") -> Figure:
+    """`windows` ("app" or "app_without_plots") against the bare windows taken beside them."""
+    app, bare = result["windows"][windows], result["windows"]["bare"]
+    pairs = [a["steps_per_s"] / b["steps_per_s"] for a, b in zip(app, bare)]
     ratio = median(pairs)
+
+    def middle(rows: list[dict[str, float]], key: str) -> float:
+        return median(row[key] for row in rows)
+
     return Figure(
         ITEM, measure_name, ratio,
         target=">= 0.95" if target else "", ok=ratio >= 0.95 if target else None,
-        raw={"app_steps_per_s": median(result["app_steps_per_s"]),
-             "bare_steps_per_s": median(result["bare_steps_per_s"]),
+        raw={"app_steps_per_s": middle(app, "steps_per_s"),
+             "bare_steps_per_s": middle(bare, "steps_per_s"),
+             # CPU per step of the training thread against the bare loop's (its own work), and
+             # what the pump and IOPub threads use meanwhile (GIL time taken from training)
+             "training_cpu_us_per_step": middle(app, "training_cpu_us_per_step"),
+             "bare_cpu_us_per_step": middle(bare, "cpu_us_per_step"),
+             "pump_cpu_share": middle(app, "pump_cpu_share"),
+             "iopub_cpu_share": middle(app, "iopub_cpu_share"),
+             "comm_messages_per_s": middle(app, "comm_messages_per_s"),
              "windows": len(pairs), "pump_batches": result["pump_batches"],
-             "comm_messages_per_s": median(result["comm_messages_per_s"]),
              "pump_errors": result["pump_errors"], "app_built_s": result["app_built_s"],
              **({"pump_error_first": result["pump_error_first"]} if result["pump_errors"] else {}),
              "first_step_s": result["first_step_s"], "pair_ratios": pairs})
@@ -208,9 +267,13 @@ def run(config: Config) -> list[Figure]:
     # Many short alternations: the load of this shared machine changes over seconds, and a
     # median over a dozen pairs shrugs off the windows that a neighbour's burst hit.
     window, repeats = config.pick((0.6, 2), (1.5, 12))
-    timeout = 300 + repeats * window * 4
+    timeout = 300 + repeats * window * 8
     kernel = in_kernel(window, repeats, config.device, timeout)
-    figures = [_figure("app in a Jupyter kernel / bare loop, steps/s", kernel, target=True)]
+    figures = [
+        _figure("app in a Jupyter kernel / bare loop, steps/s", kernel, target=True),
+        _figure("the same, the plots' pump stopped (training, store, probes) / bare loop",
+                kernel, target=False, windows="app_without_plots"),
+    ]
     plain_measure = "app in plain Python / bare loop, steps/s"
     if config.quick:  # the same code as in the kernel; spares a second app start-up
         figures.append(Figure(ITEM, plain_measure, None, note="skipped in --quick"))
