@@ -97,18 +97,18 @@ class CommCounter:
             self._restore()
 
 
-def thread_cpu(name: str) -> float:
-    """CPU seconds used so far by the live thread whose name starts with `name` (0 if none)."""
-    import threading
-
-    thread = next((t for t in threading.enumerate() if t.name.startswith(name)), None)
-    if thread is None or thread.ident is None:
+def thread_cpu(thread: Any) -> float:
+    """CPU seconds used so far by `thread` (0 if it is gone)."""
+    if thread is None or thread.ident is None or not thread.is_alive():
         return 0.0
     return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
 
 
-# Threads whose CPU time is reported per window: what trains, and what competes with it.
-TRAINING_THREAD, PUMP_THREAD, IOPUB_THREAD = "playground-run", "playground-plots-pump", "IOPub"
+def named_thread(name: str) -> Any:
+    """The live thread called `name` (the pump's, ipykernel's IOPub), or None."""
+    import threading
+
+    return next((t for t in threading.enumerate() if t.name == name), None)
 
 
 def _app_window(app: Any, window: float, comms: CommCounter) -> dict[str, float]:
@@ -122,11 +122,14 @@ def _app_window(app: Any, window: float, comms: CommCounter) -> dict[str, float]
                    and runner.trainer.step > 0, 120, "app run started")
         time.sleep(min(0.3, window / 2))  # past the resume
         trainer = runner.trainer
-        before = (trainer.step, comms.sent, thread_cpu(TRAINING_THREAD),
-                  thread_cpu(PUMP_THREAD), thread_cpu(IOPUB_THREAD), time.perf_counter())
+        threads = (runner._thread, named_thread(app.pump.name), named_thread("IOPub"))
+
+        def sample() -> tuple[float, ...]:
+            return (trainer.step, comms.sent, *map(thread_cpu, threads), time.perf_counter())
+
+        before = sample()
         time.sleep(window)
-        after = (trainer.step, comms.sent, thread_cpu(TRAINING_THREAD),
-                 thread_cpu(PUMP_THREAD), thread_cpu(IOPUB_THREAD), time.perf_counter())
+        after = sample()
         steps, sent, training, pump, iopub, seconds = (b - a for a, b in zip(before, after))
         if runner.trainer is trainer and runner.status == "running" and steps > 0:
             return {"steps_per_s": steps / seconds, "comm_messages_per_s": sent / seconds,
@@ -184,9 +187,12 @@ def measure(window: float, repeats: int, device: str, show: bool = False) -> dic
                 try:
                     windows["app_without_plots"].append(_app_window(app, window, comms))
                 finally:
+                    app.pause()
+                    wait_until(lambda: app.runner.status == "paused", 60, "app paused")
+                    rounds = app.pump.batches
                     app.pump.start()
-                app.pause()
-                wait_until(lambda: app.runner.status == "paused", 60, "app paused")
+                # Its first round takes the rows held back: let it end before the bare window.
+                wait_until(lambda: app.pump.batches > rounds, 60, "the pump's catch-up round")
                 windows["bare"].append(_bare_window(bare, window))
         batches = app.pump.batches
     finally:
