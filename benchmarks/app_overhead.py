@@ -187,8 +187,8 @@ def measure(window: float, repeats: int, device: str, show: bool = False) -> dic
                 try:
                     windows["app_without_plots"].append(_app_window(app, window, comms))
                 finally:
-                    app.pause()
-                    wait_until(lambda: app.runner.status == "paused", 60, "app paused")
+                    app.pause()  # (the long run may end first: then it is started again)
+                    wait_until(lambda: app.runner.status != "running", 60, "app paused")
                     rounds = app.pump.batches
                     app.pump.start()
                 # Its first round takes the rows held back: let it end before the bare window.
