@@ -123,19 +123,20 @@ def _app_window(app: Any, window: float, comms: CommCounter) -> dict[str, float]
         time.sleep(min(0.3, window / 2))  # past the resume
         trainer = runner.trainer
         threads = (runner._thread, named_thread(app.pump.name), named_thread("IOPub"))
-
-        def sample() -> tuple[float, ...]:
-            return (trainer.step, comms.sent, *map(thread_cpu, threads), time.perf_counter())
-
-        before = sample()
+        before = _sample(trainer, comms, threads)
         time.sleep(window)
-        after = sample()
+        after = _sample(trainer, comms, threads)
         steps, sent, training, pump, iopub, seconds = (b - a for a, b in zip(before, after))
         if runner.trainer is trainer and runner.status == "running" and steps > 0:
             return {"steps_per_s": steps / seconds, "comm_messages_per_s": sent / seconds,
                     "training_cpu_us_per_step": training / steps * 1e6,
                     "pump_cpu_share": pump / seconds, "iopub_cpu_share": iopub / seconds}
     raise RuntimeError("the app's run kept ending during the measurement")
+
+
+def _sample(trainer: Any, comms: CommCounter, threads: tuple[Any, ...]) -> tuple[float, ...]:
+    """Steps, comm messages, CPU seconds of each thread, and the clock, now."""
+    return (trainer.step, comms.sent, *map(thread_cpu, threads), time.perf_counter())
 
 
 def _bare_window(bare: BareLoop, window: float) -> dict[str, float]:
@@ -192,7 +193,8 @@ def measure(window: float, repeats: int, device: str, show: bool = False) -> dic
                     rounds = app.pump.batches
                     app.pump.start()
                 # Its first round takes the rows held back: let it end before the bare window.
-                wait_until(lambda: app.pump.batches > rounds, 60, "the pump's catch-up round")
+                wait_until(lambda rounds=rounds: app.pump.batches > rounds, 60,
+                           "the pump's catch-up round")
                 windows["bare"].append(_bare_window(bare, window))
         batches = app.pump.batches
     finally:
