@@ -67,6 +67,31 @@ def test_rows_streamed_into_a_new_source_arrive_once_with_it():
     assert [e["kind"] for e in patch_events(sent)[-1]] == ["ColumnsStreamed"]
 
 
+def test_a_round_never_names_a_model_before_the_patch_defines_it():
+    """BokehJS resolves ids in message order and drops the whole patch at an unknown one
+    (then every later patch naming that model fails: the plots froze after a race)."""
+    fig, source = small_figure()
+    widget = FiguresWidget(fig)
+    sent = recorded(widget)
+    with one_patch():  # as a race's round: lines made, then dimmed, then another line
+        new_lines = [fig.line("x", "y", source=ColumnDataSource({"x": [], "y": []}))
+                     for _ in range(2)]
+        for line in new_lines:
+            line.glyph.line_alpha = 0.5
+            line.data_source.stream({"x": [1], "y": [2]})
+        fig.line("x", "y", source=ColumnDataSource({"x": [], "y": []}))
+    (events,) = patch_events(sent)
+    known = {model.id for model in widget._document.models} - {
+        m.id for line in new_lines for m in (line, line.glyph, line.data_source)}
+    for event in events:
+        assert event["model"]["id"] in known, f"{event['kind']} names an undefined model"
+        known |= {m["id"] for m in json_models(event)}
+    defined = {m["id"]: m for e in events for m in json_models(e)}
+    assert defined[new_lines[0].glyph.id]["attributes"]["line_alpha"] == 0.5  # final state
+    assert defined[new_lines[0].data_source.id]["attributes"]["data"]["entries"] == [
+        ["x", [1]], ["y", [2]]]
+
+
 def json_models(value):
     """Every serialised model object inside a JSON value."""
     if isinstance(value, dict):

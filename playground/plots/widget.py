@@ -31,6 +31,7 @@ from typing import Any
 import ipywidgets as widgets
 from bokeh.document import Document
 from bokeh.document.events import (
+    ColumnDataChangedEvent,
     ColumnsPatchedEvent,
     ColumnsStreamedEvent,
     DocumentPatchedEvent,
@@ -43,6 +44,8 @@ from playground.plots import _batch
 
 log = logging.getLogger(__name__)
 ECHOED_KINDS = ("ColumnsStreamed", "ColumnsPatched")
+CHANGES_OF_A_MODEL = (ModelChangedEvent, ColumnDataChangedEvent, ColumnsStreamedEvent,
+                      ColumnsPatchedEvent)
 
 
 # Run in the page once a FiguresWidget's figures are drawn (`cb_obj` is the Bokeh document):
@@ -96,7 +99,7 @@ class FiguresWidget(BokehModel):
     def _send_held(self) -> None:
         """The events held during a round, as one message (the base class sends one)."""
         events, self._held_events = last_values(self._held_events), []
-        events = without_rows_for_new_sources(events)
+        events = only_events_on_known_models(events)
         if len(events) == 1:
             super()._document_patched(events[0])
         elif events:
@@ -128,16 +131,19 @@ def last_values(events: list[DocumentPatchedEvent]) -> list[DocumentPatchedEvent
             or last[(event.model.id, event.attr)] == index]
 
 
-def without_rows_for_new_sources(events: list[DocumentPatchedEvent]) -> list[DocumentPatchedEvent]:
-    """`events` without the streams and patches into data sources the browser has not seen:
-    a patch carries a new model whole, rows streamed into it this round included, so those
-    rows would arrive twice (a new run's line drawn with its first points, say)."""
+def only_events_on_known_models(events: list[DocumentPatchedEvent]) -> list[DocumentPatchedEvent]:
+    """`events` without those on models the browser has not seen yet: a patch carries a new
+    model whole, in its state when the patch is built, at the first place that refers to it.
+    A change to it (a new line dimmed, rows streamed into its source) would arrive twice, and
+    would break the patch when it comes before that place: BokehJS cannot resolve the id,
+    drops the whole message, and every later patch naming the model fails too. That froze the
+    plots after a race, whose members' lines are made and dimmed in one round and whose
+    `renderers` change `last_values` moves to the end."""
     if all(isinstance(event, ColumnsStreamedEvent) for event in events):
         return events  # a plain streaming round: nothing new (skips the scan below)
     synced = events[0].document.models.synced_references
     return [event for event in events
-            if not isinstance(event, (ColumnsStreamedEvent, ColumnsPatchedEvent))
-            or event.model in synced]
+            if not isinstance(event, CHANGES_OF_A_MODEL) or event.model in synced]
 
 
 class FigureGrid:
