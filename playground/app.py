@@ -18,11 +18,12 @@ from bokeh.io import output_notebook
 from bokeh.resources import INLINE
 
 from playground import data, tabular
-from playground.config import HParams, HParamsError
+from playground.config import HParams
 from playground.engine.probes import default_probes
 from playground.engine.record import RunRecord
 from playground.engine.runner import Runner
 from playground.engine.warmup import warm_up_in_background
+from playground.jobs import Background, JobRunner
 from playground.lessons import LESSONS, get_lesson
 from playground.plots import Plots, Pump
 from playground.plots._batch import one_patch
@@ -41,7 +42,6 @@ from playground.ui.lr_range import LrRangePanel
 from playground.ui.search_panel import SearchPanel
 
 SAVED_RUNS_SHOWN = 8  # runs from the store drawn when the app opens
-QUERY_KEYS_NOT_HPARAMS = ("lesson", "hide")
 
 
 class Playground:
@@ -58,6 +58,7 @@ class Playground:
         output_notebook(resources=INLINE, hide_banner=True)  # BokehJS inline: works offline
         self.store = store if store is not None else RunStore()
         self.lesson = get_lesson(lesson) if lesson else None
+        self.hidden = tuple(hidden)  # hidden by the caller (a link), not by the lesson
         if self.lesson is not None:
             hp = hp or self.lesson.configs()[0]
             hidden = tuple(hidden) + tuple(self.lesson.hidden)
@@ -75,8 +76,9 @@ class Playground:
         self._queue: list[tuple[str, HParams]] = []  # lesson runs waiting their turn
         self._queue_lock = threading.Lock()  # the pump starts queued runs; Stop may clear them
         self.record = RunRecord()  # rows of races and sweeps, streamed like the runner's
-        self.search = SearchPanel(self)
-        self.lr_range = LrRangePanel(lambda: self.runner.hparams, self.use_lr, device=device)
+        self.jobs = Background(self, JobRunner(on_busy=self._jobs_busy))
+        self.search = SearchPanel(self.jobs)
+        self.lr_range = LrRangePanel(self.jobs.find_lr, self.use_lr)
         self._readers = (self.runner.record.reader(), self.record.reader())
         self._last_tick = (time.monotonic(), 0)
         self._rate = 0.0
@@ -96,28 +98,15 @@ class Playground:
     def from_url(cls, query: str | None = None, **kwargs: Any) -> Playground:
         """The app with settings from a URL query (`?lr=0.3&depth=4&hide=dropout`).
 
-        Under Voilà the page's query is in QUERY_STRING. Bad values are shown, not raised:
-        the app opens with the defaults and says which value was refused."""
+        Under Voilà the page's query is in QUERY_STRING. A bad part of the link is shown, not
+        raised: the app opens with the rest of it and says which part was refused."""
+        from playground.links import parse_link
+
         query = os.environ.get("QUERY_STRING", "") if query is None else query
-        from urllib.parse import parse_qs
-        hidden = tuple(name for value in parse_qs(query).get("hide", [])
-                       for name in value.split(",") if name)
-        lesson = (parse_qs(query).get("lesson") or [None])[-1]
-        refused, base = [], HParams()
-        if lesson:
-            try:
-                base = get_lesson(lesson).configs()[0]
-            except ValueError as error:
-                refused, lesson = [str(error)], None
-        try:  # values in the link override the lesson's preset
-            changes = HParams().diff(HParams.from_query(query, ignore=QUERY_KEYS_NOT_HPARAMS))
-            hp = base.replace(**{name: new for name, (_, new) in changes.items()})
-        except HParamsError as error:
-            hp = base
-            refused.append(str(error))
+        link = parse_link(query, free_play=HParams())  # free play's settings; see link()
         message = ("<b>Settings from the link were not used:</b> "  # the link's text, escaped
-                   + html.escape("; ".join(refused), quote=False) if refused else "")
-        return cls(hp, lesson=lesson, hidden=hidden,
+                   + html.escape("; ".join(link.refused), quote=False) if link.refused else "")
+        return cls(link.hp, lesson=link.lesson, hidden=link.hidden,
                    message=_error_html(message) if message else "", **kwargs)
 
     def _ipython_display_(self) -> None:
@@ -153,7 +142,7 @@ class Playground:
         with self._queue_lock:
             self._queue.clear()
             self.runner.reset()
-        self.search.stop()
+        self.jobs.cancel()
 
     def use_lr(self, lr: float) -> None:
         """From the learning-rate range test: its suggestion, as if the slider had moved."""
@@ -180,13 +169,13 @@ class Playground:
         self._next_in_queue()
 
     def link(self) -> str:
-        """A URL that opens the app with the current settings (and lesson)."""
-        query = self.runner.hparams.to_query()
-        if self.lesson is not None:
-            query = "&".join(filter(None, [f"lesson={self.lesson.name}", query]))
+        """A URL that opens the app with the current settings, lesson and hidden fields."""
+        from playground.links import make_link
+
         host, port = os.environ.get("SERVER_NAME"), os.environ.get("SERVER_PORT")
         base = f"http://{host}:{port}{os.environ.get('SCRIPT_NAME', '/')}" if host else ""
-        return f"{base}?{query}" if query else base or "?"
+        return make_link(self.runner.hparams, self.lesson.name if self.lesson else None,
+                         self.hidden, base=base, free_play=HParams())  # as in from_url
 
     # --- host: what the search panel calls ------------------------------------------------
     def current_hparams(self) -> HParams:
@@ -198,7 +187,7 @@ class Playground:
         self.runner.stop()
         self.runner.update(**{name: new for name, (_, new) in self.runner.hparams.diff(hp).items()})
 
-    def show_run(self, run_id: str, config: dict[str, Any]) -> None:
+    def show_run(self, run_id: str, config: dict[str, Any], name: str | None = None) -> None:
         """Give a run of a race or sweep its line (and legend) with its first rows."""
         if run_id not in self.plots.runs:
             with self._new_runs_lock:
@@ -252,7 +241,7 @@ class Playground:
         self.plots.set_log(bool(change["new"]))
 
     def close(self) -> None:
-        self.search.stop()
+        self.jobs.cancel()
         self.pump.stop()
         self.runner.stop()
         self.widget.close()
@@ -261,6 +250,11 @@ class Playground:
         """Give the runner's new run its lines (with its config, for the legend)."""
         if self.runner.run_id is not None:
             self.show_run(self.runner.run_id, self.runner.hparams.to_dict())
+
+    def _jobs_busy(self, busy: bool) -> None:
+        """Only End search while a background job runs."""
+        self.search.set_busy(busy)
+        self.lr_range.find.disabled = busy
 
     # --- the pump: new rows from the training thread into the figures, ~10 times a second
     def _fetch(self) -> dict[str, list[dict]]:
@@ -279,6 +273,7 @@ class Playground:
                 self.plots.push(rows)
             self._show_data_points()
         self.status_line.update(batch["status"][-1])
+        self.jobs.deliver()  # what races, sweeps and tests have to show, on this thread
         self._refresh_runs_table()
         self._next_in_queue()
 

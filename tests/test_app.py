@@ -218,6 +218,6 @@ def test_a_race_draws_its_members_on_the_main_plots_and_reset_ends_it(app):
     assert sorted(app.plots.loss.labels[run.id] for run in members) == [
         "learning rate=0.01", "learning rate=0.1", "learning rate=0.5"]
     app.reset()  # a Reset in the middle of a race stops it, and keeps what it trained
-    assert not app.search.busy
+    assert not app.jobs.busy
     statuses = {app.store.get(run.id).status for run in members}
     assert statuses == {"stopped"}

@@ -96,19 +96,27 @@ def test_bad_sweep_settings_name_the_field(kwargs, field):
 def test_panel_finds_a_rate_draws_the_curve_and_uses_it():
     from bokeh.models import LogScale
 
+    from playground.jobs import Background, JobRunner
     from playground.ui.lr_range import LrRangePanel
 
+    class Host:
+        device = "cpu"
+
+        def current_hparams(self):
+            return HParams(samples=300, optimizer="sgd")
+
     applied = []
-    panel = LrRangePanel(lambda: HParams(samples=300, optimizer="sgd"), applied.append,
-                         device="cpu")
+    jobs = Background(Host(), JobRunner())
+    panel = LrRangePanel(jobs.find_lr, applied.append)
     assert panel.use.disabled and panel.figure.name == "lr_range"
     assert isinstance(panel.figure.x_scale, LogScale)
     panel.find.click()
-    thread = panel.thread
-    assert thread is not None and thread.daemon
-    assert panel.start() is None  # a second press while it runs does nothing
-    thread.join(60)
-    assert not thread.is_alive()
+    assert panel.find.disabled and jobs.busy
+    assert not panel.start()  # a second press while it runs starts nothing
+    assert "running" in panel.message.value
+    jobs.wait(60)
+    assert panel.suggestion is None  # shown by the pump's round, not by the job's thread
+    jobs.deliver()
     assert panel.suggestion is not None and not panel.use.disabled
     data = panel.source.data
     assert len(data["lr"]) == len(data["loss"]) > 5
@@ -122,12 +130,14 @@ def test_panel_finds_a_rate_draws_the_curve_and_uses_it():
 def test_panel_shows_a_failure_and_stays_usable():
     from playground.ui.lr_range import LrRangePanel
 
-    def broken():
+    def broken(show, fail):
         raise ValueError("lr: 'x' is not allowed; allowed: 1e-05 to 10")
 
     panel = LrRangePanel(broken, lambda lr: None)
-    assert panel.start() is None
+    assert not panel.start()
     assert "is not allowed" in panel.message.value and not panel.find.disabled
+    panel.fail("RuntimeError: out of memory")
+    assert "out of memory" in panel.message.value and not panel.find.disabled
 
 
 def test_panel_module_does_not_import_torch():

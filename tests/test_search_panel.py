@@ -1,4 +1,5 @@
-"""The search panel over a fake host, and the Bokeh figures of a search (no browser)."""
+"""The search panel over the app's background jobs with a fake host, and the Bokeh figures
+of a search (no browser). `finish` delivers the jobs' results as the app's pump does."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from playground.config import HParams
 from playground.engine.record import RunRecord
+from playground.jobs import Background, JobRunner
 from playground.store import RunStore
 from playground.ui.search_panel import SearchPanel, parse_values, trials_table
 
@@ -36,7 +38,7 @@ class FakeHost:
     def load_config(self, hp: HParams) -> None:
         self.loaded.append(hp)
 
-    def show_run(self, run_id: str, config: dict) -> None:
+    def show_run(self, run_id: str, config: dict, name: str | None = None) -> None:
         self.shown.append(run_id)
         self.threads.add(threading.current_thread().name)
 
@@ -46,16 +48,27 @@ def host():
     return FakeHost()
 
 
+def make_panel(host: FakeHost) -> SearchPanel:
+    """The panel as the app wires it: its Start buttons call the jobs, which tell it when
+    they are busy; `panel.jobs` is kept for the tests."""
+    panel = SearchPanel(jobs := Background(host, JobRunner()))
+    jobs.runner.on_busy = panel.set_busy
+    panel.jobs = jobs
+    return panel
+
+
 @pytest.fixture
 def panel(host):
-    panel = SearchPanel(host)
+    panel = make_panel(host)
     yield panel
-    panel.stop()
+    panel.jobs.cancel()
 
 
 def finish(panel):
-    panel.wait(WAIT)
-    assert not panel.busy
+    """Wait for the job, then show its results (what the app's pump does each round)."""
+    panel.jobs.wait(WAIT)
+    assert not panel.jobs.busy
+    panel.jobs.deliver()
 
 
 def test_a_race_streams_every_member_into_the_record(host, panel):
@@ -66,7 +79,7 @@ def test_a_race_streams_every_member_into_the_record(host, panel):
     rows = host.record.reader().fetch()["points"]
     runs = {row["run"] for row in rows}
     assert runs == set(host.shown) and len(runs) == 3
-    assert host.threads == {"search-panel"}  # trained off the kernel's thread
+    assert host.threads == {"playground-job-a race"}  # trained off the kernel's thread
     assert [host.store.get(run).name for run in host.shown] == ["lr=0.001", "lr=0.01", "lr=0.1"]
     assert all(host.store.get(run).status == "finished" for run in host.shown)
     assert "finished" in panel.race.message.value
@@ -78,11 +91,11 @@ def test_bad_race_values_say_what_is_allowed_and_start_nothing(host, panel):
     assert "lr" in panel.race.message.value and "allowed" in panel.race.message.value
     panel.race.values.value = "0.1, 50"
     assert not panel.race.start() and "50" in panel.race.message.value
-    assert not panel.busy and host.shown == []
+    assert not panel.jobs.busy and host.shown == []
 
 
 def test_suggested_values_surround_the_sliders():
-    panel = SearchPanel(FakeHost(TINY.replace(lr=0.01)))
+    panel = make_panel(FakeHost(TINY.replace(lr=0.01)))
     assert parse_values("lr", panel.race.values.value) == [1e-4, 1e-3, 0.01, 0.1, 1.0]
     panel.race.field.value = "optimizer"
     assert "adam" in panel.race.values.value and "sgd" in panel.race.values.value
@@ -143,16 +156,18 @@ def test_a_one_at_a_time_curve(host, panel):
 
 
 def test_stop_ends_a_long_race_at_a_step_boundary():
-    panel = SearchPanel(FakeHost(TINY.replace(epochs=1000)))
+    host = FakeHost(TINY.replace(epochs=1000))
+    panel = make_panel(host)
     panel.race.values.value = "0.01, 0.1"
     assert panel.race.start()
     deadline = time.monotonic() + WAIT
-    while not panel.host.record.reader().fetch().get("points") and time.monotonic() < deadline:
+    while not host.record.reader().fetch().get("points") and time.monotonic() < deadline:
         time.sleep(0.1)  # until the race trains
-    panel.stop()
-    assert not panel.busy
-    statuses = {panel.host.store.get(run).status for run in panel.host.shown}
+    panel.stop_button.click()  # End search
+    finish(panel)
+    statuses = {host.store.get(run).status for run in host.shown}
     assert statuses == {"stopped"}
+    assert "stopped" in panel.race.message.value and not panel.race.button.disabled
 
 
 def test_one_job_at_a_time(host, panel):
@@ -161,8 +176,10 @@ def test_one_job_at_a_time(host, panel):
     assert panel.race.start()
     assert panel.race.button.disabled and not panel.stop_button.disabled
     assert not panel.sensitivity.start_curve()
-    assert "already running" in panel.sensitivity.message.value
-    panel.stop()
+    assert "a race is running" in panel.sensitivity.message.value
+    panel.jobs.cancel()
+    assert panel.race.button.disabled  # until the pump shows that the race has ended
+    panel.jobs.deliver()
     assert not panel.race.button.disabled
 
 
@@ -176,7 +193,8 @@ def test_trials_table_puts_the_best_first():
 
 
 def test_the_panel_module_loads_neither_torch_nor_optuna():
-    code = ("import sys; import playground.ui.search_panel, playground.plots.search; "
+    code = ("import sys; import playground.ui.search_panel, playground.ui.lr_range, "
+            "playground.plots.search; "
             "print([m for m in ('torch', 'optuna', 'playground.engine.trainer') "
             "if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -1,18 +1,14 @@
 """The Race, Sweep and Sensitivity tabs: the machine tries configurations, the person watches.
 
-One job runs at a time, in a background daemon thread; torch, optuna and the sweeps package
-load inside it, never when this module is imported. The thread appends training rows to the
-host's record (the app's pump streams them into the main plots) and sets plain widget values
-(progress, labels, the trials table); Bokeh figures of a search are built once it ends.
-
-The host (the app) provides: current_hparams(), load_config(hp), record, show_run(run_id,
-config), store and device.
+The panel owns no thread and imports neither the engine nor the sweeps: it checks what was
+typed, calls the app's background jobs (`Actions`, see playground/jobs.py), and shows the
+plain results they hand back on the pump's thread. Runs of a race or sweep stream into the
+main plots like a slider-made run.
 """
 
 from __future__ import annotations
 
 import html
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -28,18 +24,26 @@ PRUNERS = (("no pruning", "none"), ("median", "median"), ("Hyperband", "hyperban
 EVALUATORS = (("PED-ANOVA (fast)", "ped_anova"), ("fANOVA (forest)", "fanova"))
 SEARCHABLE = tuple(name for name in HParams.specs() if name not in ("dataset", "seed"))
 TABLE_ROWS = 12  # trials shown in the table, best first
-STOP_TIMEOUT = 30.0  # seconds stop() waits for the job to leave at a step boundary
+
+Done = Callable[[Any], None]
+Failed = Callable[[str], None]
 
 
-class Host(Protocol):
-    record: Any
-    store: Any
+class Actions(Protocol):
+    """The app's background jobs (playground.jobs.Background). Each raises HParamsError or
+    JobBusy (a ValueError) at once for input it refuses; results come back through `done`."""
+
+    busy: bool
 
     def current_hparams(self) -> HParams: ...
     def load_config(self, hp: HParams) -> None: ...
-    def show_run(self, run_id: str, config: dict[str, Any]) -> None: ...
-    @property
-    def device(self) -> Any: ...
+    def race(self, field: str, values: Sequence[Any], done: Done, failed: Failed) -> None: ...
+    def sweep(self, search: str, method: str, trials: int, pruner: str,
+              progress: Callable[[Any], None], done: Done, failed: Failed) -> None: ...
+    def importance(self, source: str, evaluator: str, sweep_result: Any, done: Done,
+                   failed: Failed) -> None: ...
+    def curve(self, field: str, values: Sequence[Any], done: Done, failed: Failed) -> None: ...
+    def cancel(self) -> None: ...
 
 
 def parse_values(field: str, text: str) -> list[Any]:
@@ -63,79 +67,25 @@ def _label(text: str, width: str = "7em") -> widgets.HTML:
     return widgets.HTML(f"<b>{html.escape(text)}</b>", layout=widgets.Layout(width=width))
 
 
-class Job:
-    """At most one background job; `stop_event` asks it to end at a step boundary."""
-
-    def __init__(self, on_change: Callable[[bool], None]):
-        self.on_change = on_change
-        self.stop_event = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-    def start(self, work: Callable[[], None], on_error: Callable[[str], None]) -> bool:
-        if self.busy:
-            on_error("a race, sweep or curve is already running: stop it first")
-            return False
-        self.stop_event.clear()
-
-        def main() -> None:
-            try:
-                work()
-            except HParamsError as error:
-                on_error(str(error))
-            except Exception as error:  # shown in the panel, never lost in a thread
-                on_error(f"{type(error).__name__}: {error}")
-            finally:
-                self.on_change(False)
-
-        self.thread = threading.Thread(target=main, daemon=True, name="search-panel")
-        self.on_change(True)
-        self.thread.start()
-        return True
-
-    def stop(self, timeout: float | None = STOP_TIMEOUT) -> None:
-        self.stop_event.set()
-        if self.thread is not None:
-            self.thread.join(timeout)
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self.thread is not None:
-            self.thread.join(timeout)
-
-
 class SearchPanel:
-    """Tabs Race, Sweep and Sensitivity over a host app; `.widget` to show, `.stop()`."""
+    """Tabs Race, Sweep and Sensitivity over the app's jobs; `.widget` to show."""
 
-    def __init__(self, host: Host):
-        self.host = host
-        self.job = Job(self._busy)
+    def __init__(self, actions: Actions):
+        self.actions = actions
         self.race = RaceTab(self)
         self.sweep = SweepTab(self)
         self.sensitivity = SensitivityTab(self)
         self.stop_button = widgets.Button(description="End search", icon="stop", disabled=True,
                                           tooltip="End the race, sweep or curve at the next step")
-        self.stop_button.on_click(lambda _: self.job.stop_event.set())
+        self.stop_button.on_click(lambda _: self.actions.cancel())
         self.tabs = widgets.Tab([self.race.widget, self.sweep.widget, self.sensitivity.widget])
         for i, title in enumerate(("Race", "Sweep", "Sensitivity")):
             self.tabs.set_title(i, title)
         self.widget = widgets.VBox([self.tabs, self.stop_button])
         self.widget.add_class(ROOT_CLASS)
 
-    def stop(self) -> None:
-        """End the running job (at its next step boundary) and wait for it."""
-        self.job.stop()
-
-    def wait(self, timeout: float | None = None) -> None:
-        self.job.wait(timeout)
-
-    @property
-    def busy(self) -> bool:
-        return self.job.busy
-
-    def _busy(self, busy: bool) -> None:
+    def set_busy(self, busy: bool) -> None:
+        """A job started or ended: only End search while one runs."""
         self.stop_button.disabled = not busy
         for button in (self.race.button, self.sweep.button, self.sensitivity.importance_button,
                        self.sensitivity.curve_button):
@@ -167,39 +117,29 @@ class RaceTab:
     def suggest(self) -> None:
         """Values around the sliders' current one."""
         field = self.field.value
-        values = values_around(field, getattr(self.panel.host.current_hparams(), field))
+        values = values_around(field, getattr(self.panel.actions.current_hparams(), field))
         self.values.value = ", ".join(_fmt(v) for v in values)
 
     def start(self) -> bool:
         field = self.field.value
         try:
             values = parse_values(field, self.values.value)
-            base = self.panel.host.current_hparams()
-            configs = [base.replace(**{field: value}) for value in values]
-        except HParamsError as error:
+            self.panel.actions.race(field, values, lambda outcomes: self.show(field, outcomes),
+                                    self.fail)
+        except ValueError as error:  # a bad value, a field a race cannot vary, a busy job
             self.message.value = error_html(str(error))
             return False
-        self.message.value = f"racing {len(configs)} values of {html.escape(field)}..."
-        return self.panel.job.start(lambda: self._run(field, values, configs), self._error)
+        self.message.value = f"racing {len(values)} values of {html.escape(field)}..."
+        return True
 
-    def _run(self, field: str, values: Sequence[Any], configs: list[HParams]) -> None:
-        from playground.sweeps.live import StopWhenSet, ToRecord
-        from playground.sweeps.race import Race
-
-        host = self.panel.host
-        race = Race(configs, device=host.device, store=host.store,
-                    callbacks=[StopWhenSet(self.panel.job.stop_event), ToRecord(host.record)],
-                    names=[f"{field}={_fmt(v)}" for v in values])
-        for run_id, hp in zip(race.run_ids, configs):
-            host.show_run(run_id, hp.to_dict())
-        statuses = race.fit()
-        summaries = [host.store.get(run_id).summary for run_id in race.run_ids]
-        parts = [f"{field}={_fmt(v)}: {status}"
+    def show(self, field: str, outcomes: Sequence[tuple[Any, str, dict[str, Any]]]) -> None:
+        """Each member's value, status and validation loss."""
+        parts = [f"{field}={_fmt(value)}: {status}"
                  + (f", val loss {s['val_loss']:.4f}" if s.get("val_loss") is not None else "")
-                 for v, status, s in zip(values, statuses, summaries)]
+                 for value, status, s in outcomes]
         self.message.value = html.escape("; ".join(parts))
 
-    def _error(self, text: str) -> None:
+    def fail(self, text: str) -> None:
         self.message.value = error_html(text)
 
 
@@ -254,42 +194,26 @@ class SweepTab:
         if not self.fields.value:
             self.message.value = error_html("search: choose at least one field")
             return False
-        text, base = self.search_text(), self.panel.host.current_hparams()
-        method, trials, pruner = self.method.value, self.trials.value, self.pruner.value
-        self.progress.max, self.progress.value = trials, 0
+        try:
+            self.panel.actions.sweep(self.search_text(), self.method.value, self.trials.value,
+                                     self.pruner.value, self._progress, self.show, self.fail)
+        except ValueError as error:  # a bad range, method or budget, or a busy job
+            self.message.value = error_html(str(error))
+            return False
+        self.progress.max, self.progress.value = self.trials.value, 0
         self.best_label.value, self.table.value, self._rows = "", "", []
-        self.message.value = "starting the sweep..."
-        return self.panel.job.start(lambda: self._run(text, base, method, trials, pruner),
-                                    self._error)
+        self.load_best.disabled = True
+        self.message.value = "sweeping..."
+        return True
 
-    def _run(self, text: str, base: HParams, method: str, trials: int, pruner: str) -> None:
-        import optuna
-
-        from playground.sweeps._local import LocalBackend
-        from playground.sweeps.live import StopWhenSet, ToRecord
-        from playground.sweeps.space import parse_search
-        from playground.sweeps.study import make_plan, run_sweep
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        host = self.panel.host
-        fields, ranges = parse_search(text)
-        plan = make_plan(base, fields, ranges=ranges, method=method, trials=trials)
-        self.message.value = ""
-
-        def run_callbacks(run_id: str, hp: HParams) -> list[Any]:
-            host.show_run(run_id, hp.to_dict())
-            return [ToRecord(host.record, run_id)]
-
-        backend = LocalBackend(pruner=pruner, run_callbacks=run_callbacks)
-        result = run_sweep(base, space=plan.space, method=plan.method, trials=plan.trials,
-                           study_name=plan.study_name, device=host.device, store=host.store,
-                           callbacks=[StopWhenSet(self.panel.job.stop_event)],
-                           progress=self._progress, backend=backend)
+    def show(self, result: Any) -> None:
+        """The finished (or ended) sweep: best, counts, and it becomes the Sensitivity
+        tab's source."""
         self.result = result
         self._show_best(result.best)
         self.load_best.disabled = result.best is None
         done = ", ".join(f"{n} {state.lower()}" for state, n in result.counts().items())
-        self.message.value = html.escape(f"study {plan.study_name}: {done}"
+        self.message.value = html.escape(f"study {result.study.study_name}: {done}"
                                          + (f" ({result.message})" if result.stopped else ""))
         self.panel.sensitivity.sweep_finished(result)
 
@@ -312,9 +236,9 @@ class SweepTab:
     def load(self) -> None:
         """The best configuration into the sliders."""
         if self.result is not None and self.result.best_config is not None:
-            self.panel.host.load_config(self.result.best_config)
+            self.panel.actions.load_config(self.result.best_config)
 
-    def _error(self, text: str) -> None:
+    def fail(self, text: str) -> None:
         self.message.value = error_html(text)
 
 
@@ -376,7 +300,7 @@ class SensitivityTab:
 
     def suggest(self) -> None:
         field = self.curve_field.value
-        values = values_around(field, getattr(self.panel.host.current_hparams(), field))
+        values = values_around(field, getattr(self.panel.actions.current_hparams(), field))
         self.curve_values.value = ", ".join(_fmt(v) for v in values)
 
     def sweep_finished(self, result: Any) -> None:
@@ -385,38 +309,25 @@ class SensitivityTab:
 
     # --- importance and the views --------------------------------------------------------
     def start_importance(self) -> bool:
-        source, evaluator = self.source.value, self.evaluator.value
-        if source == "sweep" and self.sweep_result is None:
-            self.message.value = error_html("over: no sweep yet; run one in the Sweep tab")
+        try:
+            self.panel.actions.importance(self.source.value, self.evaluator.value,
+                                          self.sweep_result, self.show_importance, self.fail)
+        except ValueError as error:
+            self.message.value = error_html(str(error))
             return False
         self.message.value = "computing importance..."
-        return self.panel.job.start(lambda: self._importance(source, evaluator), self._error)
+        return True
 
-    def _importance(self, source: str, evaluator: str) -> None:
-        from playground.sweeps import views
-        from playground.sweeps.importance import importances, study_from_runs
-
-        if source == "sweep":
-            study, label = self.sweep_result.study, "the last sweep"
-        else:
-            runs = self.panel.host.store.list_runs()
-            study, label = study_from_runs(runs), f"{len(runs)} saved runs"
-        values = importances(study, evaluator)
-        self.importance = values
-        if not values:
-            self.message.value = error_html(f"{label}: too few finished runs, or nothing "
-                                            "varied between them")
+    def show_importance(self, result: Any) -> None:
+        """Importance bars and the search views (a jobs.Importance)."""
+        self.importance = dict(result.values)
+        if not result.values:
+            self.message.value = error_html(f"{result.label}: too few finished runs, or "
+                                            "nothing varied between them")
             return
-        infos = {"importance": views.ImportanceInfo(list(values), list(values.values()),
-                                                    evaluator),
-                 "history": views.history_info(study) if source == "sweep" else None,
-                 "parallel": views.parallel_info(study, list(values)),
-                 "slices": views.slice_info(study, list(values)),
-                 "contour": (views.contour_info(study, *list(values)[:2])
-                             if len(values) >= 2 else None)}
-        self._show_figures(infos)
-        n = len(views.complete_trials(study)[0])
-        self.message.value = html.escape(f"importance over {label} ({n} finished)")
+        self._show_figures(result.infos)
+        self.message.value = html.escape(f"importance over {result.label} "
+                                         f"({result.finished} finished)")
 
     def _show_figures(self, infos: dict[str, Any]) -> None:
         from bokeh.layouts import column
@@ -438,28 +349,24 @@ class SensitivityTab:
     # --- one at a time -------------------------------------------------------------------
     def start_curve(self) -> bool:
         field = self.curve_field.value
-        base = self.panel.host.current_hparams()
         try:
             values = parse_values(field, self.curve_values.value)
-            for value in values:
-                base.replace(**{field: value})
-        except HParamsError as error:
+            self.panel.actions.curve(field, values, lambda result: self.show_curve(field, result),
+                                     self.fail)
+        except ValueError as error:
             self.message.value = error_html(str(error))
             return False
         self.message.value = f"training {len(values)} values of {html.escape(field)}..."
-        return self.panel.job.start(lambda: self._curve(base, field, values), self._error)
+        return True
 
-    def _curve(self, base: HParams, field: str, values: list[Any]) -> None:
+    def show_curve(self, field: str, result: tuple[HParams, list[Any]]) -> None:
+        """The one-at-a-time curve: the metric against the field's values."""
         from bokeh.layouts import column
 
         from playground.plots.search import sensitivity_figure
         from playground.plots.widget import FiguresWidget
-        from playground.sweeps.importance import one_at_a_time
-        from playground.sweeps.live import StopWhenSet
 
-        host = self.panel.host
-        rows = one_at_a_time(base, field, values, device=host.device, store=host.store,
-                             callbacks=[StopWhenSet(self.panel.job.stop_event)])
+        base, rows = result
         self.curve_rows = rows
         spec = HParams.specs()[field]
         figure = sensitivity_figure(field, [r.value for r in rows], [r.metric for r in rows],
@@ -472,5 +379,5 @@ class SensitivityTab:
             f"{field}: best val loss {best.metric:.4f} at {_fmt(best.value)}" if best
             else f"{field}: no run finished")
 
-    def _error(self, text: str) -> None:
+    def fail(self, text: str) -> None:
         self.message.value = error_html(text)
