@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from playground.config import HParams, HParamsError
+from playground.config import HParams, HParamsError, Spec
 from playground.store import RunNotFound, RunStore
 
 USAGE_ERROR = 2
@@ -124,7 +124,15 @@ def add_hparam_flags(parser: argparse.ArgumentParser) -> None:
     for name, spec in HParams.specs().items():
         default = getattr(defaults, name)
         group.add_argument("--" + name.replace("_", "-"), dest=name, metavar=spec.kind.upper(),
-                           help=f"{spec.help}; {spec.allowed()} (default {default})")
+                           help=f"{spec.help}; {headless_allowed(spec)} (default {default})")
+
+
+def headless_allowed(spec: Spec) -> str:
+    """What a flag allows: the Spec's range, less a 0 that means "until stopped" (nobody is
+    there to press Stop on the command line)."""
+    if spec.zero is None:
+        return spec.allowed()
+    return f"a whole number 1 to {spec.high:g} for a headless run (0, {spec.zero}, is the app's)"
 
 
 def hparams_from_args(args: argparse.Namespace) -> HParams:
@@ -139,7 +147,11 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
                              "in UTF-8 text") from None
     values.update({name: getattr(args, name) for name in HParams.specs()
                    if getattr(args, name) is not None})
-    return HParams.from_dict(values)
+    hp = HParams.from_dict(values)
+    for name, spec in HParams.specs().items():  # a saved app config may say "until stopped"
+        if spec.zero is not None and getattr(hp, name) == 0:
+            raise HParamsError(name, 0, headless_allowed(spec))
+    return hp
 
 
 # --- serve ---------------------------------------------------------------------------------

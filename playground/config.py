@@ -28,6 +28,8 @@ LOSSES = ("auto", "cross_entropy", "mse", "l1", "huber")
 REGRESSION_DATASETS = ("regression",)
 CLASSIFICATION_LOSSES = ("auto", "cross_entropy")
 REGRESSION_LOSSES = ("auto", "mse", "l1", "huber")
+DEFAULT_EPOCHS = 30  # the length of a run that must end: CLI, lessons, races, sweeps, curves
+UNTIL_STOPPED = 0  # epochs of a run that trains until Stop (the app's free play)
 
 
 class HParamsError(ValueError):
@@ -54,6 +56,7 @@ class Spec:
     log_low: float | None = None  # smallest non-zero value on a log slider whose low is 0 (off)
     choices: tuple[str, ...] = ()
     live: bool = False  # True: applied to the running model at the next step
+    zero: str | None = None  # what 0 means when it is not an amount (epochs: "until stopped")
 
     def allowed(self) -> str:
         """Human wording of the allowed values, used in every error message."""
@@ -66,6 +69,8 @@ class Spec:
             text = "a whole number " + text
         if self.log_low is not None:
             text += f" (0 for off, else at least {_fmt(self.log_low)})"
+        if self.zero is not None:
+            text += f" (0: {self.zero})"
         return text
 
     def check(self, name: str, value: Any) -> Any:
@@ -163,8 +168,9 @@ class HParams:
     batch_size: int = spec(32, label="batch size", kind="int", group="optimisation", low=1,
                            high=4096, scale="log", live=True,
                            help="Examples per update")
-    epochs: int = spec(30, label="epochs", kind="int", group="optimisation", low=1, high=1000,
-                       step=1, live=True, help="Passes over the training data")
+    epochs: int = spec(DEFAULT_EPOCHS, label="epochs", kind="int", group="optimisation", low=0,
+                       high=1000, step=1, live=True, zero="until stopped",
+                       help="Passes over the training data")
     schedule: str = spec("constant", label="schedule", kind="choice", group="optimisation",
                          choices=SCHEDULES, live=True,
                          help="How the learning rate changes over the run (torch lr_scheduler)")
@@ -212,6 +218,22 @@ class HParams:
             raise HParamsError("momentum", self.momentum, "above 0 when optimizer is nesterov")
         if self.batch_norm and self.batch_size < 2:
             raise HParamsError("batch_size", self.batch_size, "at least 2 when batch norm is on")
+
+    # --- length of the run ----------------------------------------------------------------
+    @classmethod
+    def free_play(cls, **changes: Any) -> HParams:
+        """The app's free-play settings: the defaults, but training until Stop (epochs 0)."""
+        return cls(**{"epochs": UNTIL_STOPPED, **changes})
+
+    @property
+    def until_stopped(self) -> bool:
+        """True when epochs is 0: the run has no last epoch and trains until Stop."""
+        return self.epochs == UNTIL_STOPPED
+
+    def with_an_end(self, epochs: int = DEFAULT_EPOCHS) -> HParams:
+        """This config if it has a last epoch, else a copy that trains `epochs` (default
+        DEFAULT_EPOCHS): for work that must end, like a race, a sweep or a curve."""
+        return self.replace(epochs=epochs) if self.until_stopped else self
 
     # --- metadata -----------------------------------------------------------------------
     @classmethod

@@ -96,3 +96,24 @@ def test_killed_run_is_interrupted_and_keeps_its_points(playground_home):
     run = RunStore().get(runs[0].id)
     assert run.status == "interrupted"
     assert len(store.points(run.id)) >= seen > 200
+
+
+def test_train_refuses_a_run_with_no_end_naming_epochs(tmp_path, capsys):
+    from playground.config import HParams
+
+    assert main(["train", "--epochs", "0", "--json"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("playground: error: epochs: 0 is not")
+    assert "1 to 1000 for a headless run" in lines[0]
+    saved = tmp_path / "free.json"  # a config saved from the app's free play
+    saved.write_text(HParams.free_play().to_json())
+    assert main(["train", "--config", str(saved)]) == 2
+    assert "epochs: 0" in capsys.readouterr().err
+    assert RunStore().list_runs() == []  # nothing started
+    assert main(["sweep", "--epochs", "0", "--trials", "1"]) == 2  # every headless command
+    assert "epochs: 0" in capsys.readouterr().err
+
+
+def test_train_help_does_not_offer_until_stopped():
+    result = run_cli("train", "--help")
+    assert "1 to 1000 for a headless run" in " ".join(result.stdout.split())

@@ -115,3 +115,34 @@ def test_replace_validates_and_live_fields():
     assert not hp.needs_new_run(hp.replace(lr=0.1, dropout=0.5))
     assert hp.needs_new_run(hp.replace(depth=5))
     assert hp.diff(hp.replace(lr=0.1)) == {"lr": (0.01, 0.1)}
+
+
+def test_epochs_zero_means_until_stopped_and_the_default_keeps_its_length():
+    from playground.config import DEFAULT_EPOCHS
+
+    assert HParams().epochs == DEFAULT_EPOCHS == 30 and not HParams().until_stopped
+    spec = HParams.specs()["epochs"]
+    assert spec.allowed() == "a whole number 0 to 1000 (0: until stopped)"
+    free = HParams.free_play()
+    assert free.epochs == 0 and free.until_stopped
+    assert free.diff(HParams()) == {"epochs": (0, DEFAULT_EPOCHS)}  # only the length differs
+    assert HParams.free_play(lr=0.3).lr == 0.3 and HParams.free_play(epochs=5).epochs == 5
+    assert HParams.from_query(free.to_query()) == free  # a shared link keeps "until stopped"
+    assert HParams.from_query("epochs=0").until_stopped
+    assert "epochs" in HParams.live_fields()
+
+
+def test_with_an_end_gives_a_length_only_to_a_run_that_has_none():
+    from playground.config import DEFAULT_EPOCHS
+
+    free = HParams.free_play(lr=0.3)
+    assert free.with_an_end() == HParams(lr=0.3, epochs=DEFAULT_EPOCHS)
+    assert free.with_an_end(7).epochs == 7
+    assert HParams(epochs=12).with_an_end() == HParams(epochs=12)
+
+
+@pytest.mark.parametrize("value", [-1, 1001, 2.5])
+def test_epochs_out_of_range_is_still_refused_with_the_zero_explained(value):
+    with pytest.raises(HParamsError) as caught:
+        HParams(epochs=value)
+    assert caught.value.field == "epochs" and "(0: until stopped)" in str(caught.value)

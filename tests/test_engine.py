@@ -363,3 +363,111 @@ def test_a_live_batch_size_change_scores_each_step_on_its_own_batch():
         size = 32 if row["step"] <= 7 else 10
         hits = row["accuracy"] * size
         assert abs(hits - round(hits)) < 1e-9, row  # a whole number of this step's batch
+
+
+# --- runs with no end (epochs 0: until Stop) ----------------------------------------------
+# 100 samples, 80 to train, batches of 80: one step an epoch, so epochs are cheap to count.
+ONE_STEP_EPOCHS = dict(dataset="moons", samples=100, batch_size=80, width=8)
+
+
+class StopAt(Callback):
+    """Stops the run at the first step boundary once `epoch` epochs are done; may also apply
+    new settings when `change_at` epochs are done (as the runner does with a slider move)."""
+
+    def __init__(self, epoch, change_at=None, change=None):
+        self.epoch, self.change_at, self.change = epoch, change_at, change
+
+    def before_step(self, trainer):
+        from playground.engine.events import StopRun
+
+        if self.change_at is not None and trainer.epoch >= self.change_at and self.change:
+            trainer.apply(trainer.hp.replace(**self.change))
+            self.change = None
+        if trainer.epoch >= self.epoch:
+            raise StopRun()
+
+
+def test_until_stopped_trains_past_the_default_length_until_a_stop():
+    from playground.config import DEFAULT_EPOCHS
+
+    hp = HParams.free_play(**ONE_STEP_EPOCHS)
+    trainer = Trainer(hp, load_dataset(hp), callbacks=[StopAt(DEFAULT_EPOCHS + 5)])
+    assert trainer.fit() == "stopped"
+    assert trainer.epoch == DEFAULT_EPOCHS + 5 and trainer.step == DEFAULT_EPOCHS + 5
+
+
+def test_epochs_is_live_a_run_with_no_end_ends_where_epochs_is_set():
+    hp = HParams.free_play(**ONE_STEP_EPOCHS)
+    trainer = Trainer(hp, load_dataset(hp), callbacks=[StopAt(100, change_at=5,
+                                                              change={"epochs": 8})])
+    assert trainer.fit() == "finished" and trainer.epoch == 8
+
+
+def test_epochs_set_below_the_epoch_reached_ends_the_run_at_once():
+    hp = HParams.free_play(**ONE_STEP_EPOCHS)
+    trainer = Trainer(hp, load_dataset(hp), callbacks=[StopAt(100, change_at=6,
+                                                              change={"epochs": 3})])
+    assert trainer.fit() == "finished" and trainer.epoch == 6
+
+
+def test_epochs_set_to_zero_while_training_goes_on_past_the_old_end():
+    hp = HParams(epochs=5, **ONE_STEP_EPOCHS)
+    trainer = Trainer(hp, load_dataset(hp), callbacks=[StopAt(12, change_at=3,
+                                                              change={"epochs": 0})])
+    assert trainer.fit() == "stopped" and trainer.epoch == 12
+
+
+def test_runner_trains_until_stopped_and_saves_the_run_as_stopped():
+    from playground.config import DEFAULT_EPOCHS
+
+    runner = Runner(HParams.free_play(**ONE_STEP_EPOCHS), device="cpu")
+    runner.start()
+    try:
+        wait_until(lambda: runner.trainer is not None
+                   and runner.trainer.epoch > DEFAULT_EPOCHS + 2, timeout=120)
+        assert runner.status == "running"  # past the default length, still going
+    finally:
+        assert runner.stop() == "stopped"
+    saved = runner.store.get(runner.run_id)
+    assert saved.status == "stopped" and saved.steps == runner.trainer.step
+    assert saved.config["epochs"] == 0 and saved.summary["val_loss"] is not None
+
+
+def schedule_factors(hp, steps, steps_per_epoch=2):
+    schedule = LrSchedule(hp, steps_per_epoch)
+    return [schedule.factor(step) for step in range(steps)]
+
+
+@pytest.mark.parametrize("changes", [dict(schedule="cosine"), dict(schedule="onecycle"),
+                                     dict(schedule="cosine", warmup_epochs=5),
+                                     dict(schedule="constant", warmup_epochs=5)])
+def test_a_schedule_with_no_end_is_planned_over_the_horizon_then_holds(changes):
+    from playground.engine.schedule import OPEN_HORIZON, planned_epochs
+
+    open_hp = HParams.free_play(**changes)
+    horizon = planned_epochs(open_hp)
+    assert horizon == OPEN_HORIZON + (0 if changes["schedule"] == "onecycle"
+                                      else changes.get("warmup_epochs", 0))
+    planned = schedule_factors(open_hp.replace(epochs=horizon), 2 * horizon)
+    endless = schedule_factors(open_hp, 2 * horizon + 40)
+    assert endless[:2 * horizon] == pytest.approx(planned)  # the same as a run of that length
+    assert endless[2 * horizon:] == pytest.approx([planned[-1]] * 40)  # then it holds
+    assert len(set(endless[:2 * horizon])) > 1  # it did change over the horizon
+
+
+@pytest.mark.parametrize("schedule", ["step", "exponential"])
+def test_decay_schedules_go_on_in_a_run_with_no_end(schedule):
+    from playground.engine.schedule import OPEN_HORIZON
+
+    hp = HParams.free_play(schedule=schedule, step_every=10, gamma=0.5)
+    epochs = OPEN_HORIZON + 20
+    factors = schedule_factors(hp, 2 * epochs + 1)
+    expected = 0.5 ** (epochs // 10) if schedule == "step" else 0.5 ** epochs
+    assert factors[2 * epochs] == pytest.approx(expected)  # still dropping past the horizon
+
+
+def test_lr_range_test_ends_on_settings_that_train_until_stopped():
+    from playground.engine.lr_range import find_lr
+
+    result = find_lr(HParams.free_play(dataset="moons", samples=200, width=8), steps=20)
+    assert 1 <= len(result.lrs) <= 20

@@ -114,3 +114,42 @@ def test_a_race_refuses_members_that_cannot_share_a_model():
     with pytest.raises(HParamsError) as error:
         race(BASE, "depth", [1, 2])
     assert error.value.field == "depth" and "race can vary" in error.value.allowed
+
+
+# --- settings that train until Stop (epochs 0) ----------------------------------------------
+# one step an epoch (80 training rows, batches of 80): a race of the default length is cheap
+ENDLESS = HParams.free_play(dataset="moons", samples=100, batch_size=80, width=8)
+
+
+def test_a_race_from_settings_with_no_end_races_the_default_length_and_says_so():
+    from playground.config import DEFAULT_EPOCHS
+
+    store = RunStore()
+    configs = [ENDLESS.replace(lr=lr) for lr in (0.01, 0.1)]
+    runner = Race(configs, store=store)
+    assert [hp.epochs for hp in runner.configs] == [DEFAULT_EPOCHS] * 2
+    assert runner.note and "epochs 0 (until stopped)" in runner.note
+    assert str(DEFAULT_EPOCHS) in runner.note
+    assert runner.fit() == ["finished", "finished"]
+    assert runner.member_steps == [DEFAULT_EPOCHS] * 2
+    for run_id in runner.run_ids:
+        run = store.get(run_id)
+        assert run.status == "finished" and run.config["epochs"] == DEFAULT_EPOCHS
+        change = [e for e in store.events(run_id) if e["field"] == "epochs"]
+        assert change and change[0]["old"] == 0 and change[0]["new"] == DEFAULT_EPOCHS
+    assert runner.result().note == runner.note
+
+
+def test_race_function_with_no_end_finishes_and_reports_the_length():
+    from playground.config import DEFAULT_EPOCHS
+
+    result = race(ENDLESS, "lr", [0.01, 0.1], store=RunStore())
+    assert [m.status for m in result.members] == ["finished", "finished"]
+    assert [m.hp.epochs for m in result.members] == [DEFAULT_EPOCHS] * 2
+    assert [m.value for m in result.members] == [0.01, 0.1]
+    assert result.note is not None
+
+
+def test_a_race_with_an_end_keeps_its_length_and_has_no_note():
+    runner = Race([BASE, BASE.replace(lr=0.1)], store=RunStore())
+    assert runner.note is None and [hp.epochs for hp in runner.configs] == [3, 3]

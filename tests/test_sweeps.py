@@ -243,3 +243,78 @@ def test_sweeps_import_no_widget_or_plot_libraries_and_no_ray():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- settings that train until Stop (epochs 0) ----------------------------------------------
+# one step an epoch (80 training rows, batches of 80): the default length is cheap
+ENDLESS = HParams.free_play(dataset="moons", samples=100, batch_size=80, width=8)
+
+
+def test_a_plan_from_settings_with_no_end_sweeps_the_default_length_and_says_so():
+    from playground.config import DEFAULT_EPOCHS
+    from playground.sweeps._base import SweepPlan
+
+    plan = make_plan(ENDLESS, ["lr"], trials=2)
+    assert plan.base.epochs == DEFAULT_EPOCHS and plan.base.lr == ENDLESS.lr
+    assert "epochs 0 (until stopped)" in plan.note
+    by_hand = SweepPlan(base=ENDLESS, space=plan.space)  # what a backend may be handed
+    assert by_hand.base.epochs == DEFAULT_EPOCHS and by_hand.note == plan.note
+    assert make_plan(TINY, ["lr"]).note is None and make_plan(TINY, ["lr"]).base == TINY
+
+
+def test_a_sweep_from_settings_with_no_end_finishes():
+    from playground.config import DEFAULT_EPOCHS
+
+    store = RunStore()
+    result = run_sweep(ENDLESS, ["lr"], method="random", trials=2, seed=0, store=store)
+    assert [row.state for row in result.trials] == ["COMPLETE", "COMPLETE"]
+    for row in result.trials:
+        run = store.get(row.run_id)
+        assert run.config["epochs"] == DEFAULT_EPOCHS and run.steps == DEFAULT_EPOCHS
+    assert result.as_dict()["note"] == result.plan.note is not None
+
+
+def test_a_search_over_epochs_never_includes_zero():
+    assert default_space(["epochs"])["epochs"] == IntDistribution(1, 1000)
+    for ranges in ({"epochs": (0, 10)}, {"epochs": [0, 5]}):
+        with pytest.raises(HParamsError) as error:
+            default_space([], ranges)
+        assert error.value.field == "epochs" and "until stopped" in error.value.allowed
+    with pytest.raises(HParamsError, match="epochs"):
+        default_space(*parse_search("epochs=0:50"))  # the CLI's and the Sweep tab's text
+
+
+def test_a_trial_with_no_end_is_refused_naming_epochs():
+    from playground.sweeps._trial import train_trial
+
+    with pytest.raises(HParamsError) as error:
+        train_trial(ENDLESS, [], "t", store=RunStore(), device="cpu", source="sweep:x",
+                    data=lambda hp: None)
+    assert error.value.field == "epochs" and error.value.value == 0
+
+
+@pytest.mark.parametrize("field, values", [("lr", [0.01, 0.1]), ("width", [4, 8])])
+def test_a_curve_from_settings_with_no_end_finishes_at_the_default_length(field, values):
+    from playground.config import DEFAULT_EPOCHS
+    from playground.sweeps.importance import one_at_a_time
+
+    store = RunStore()
+    rows = one_at_a_time(ENDLESS, field, values, store=store)  # batched race, then in turn
+    assert [row.status for row in rows] == ["finished", "finished"]
+    assert all(store.get(row.run_id).config["epochs"] == DEFAULT_EPOCHS for row in rows)
+    assert all(row.note and "a curve" in row.note for row in rows)
+
+
+def test_a_curve_over_epochs_refuses_zero():
+    from playground.sweeps.importance import one_at_a_time
+
+    with pytest.raises(HParamsError) as error:
+        one_at_a_time(TINY, "epochs", [0, 2])
+    assert error.value.field == "epochs" and "until stopped" in error.value.allowed
+
+
+def test_values_around_until_stopped_are_lengths():
+    from playground.sweeps.fields import values_around
+
+    assert values_around("epochs", 0) == values_around("epochs", 30)
+    assert 0 not in values_around("epochs", 1)

@@ -410,3 +410,23 @@ def test_importing_ui_loads_no_torch_and_no_engine():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- the status line's epoch: runs with no end, stale totals ---------------------------------
+def test_format_status_of_a_run_with_no_end_shows_until_stop():
+    text = format_status({"run": "r", "status": "running", "epoch": 12, "epochs": 0})
+    assert "epoch 12 · until Stop" in text and "/0" not in text
+    paused = format_status({"run": "r", "status": "paused", "epoch": 12, "epochs": 0})
+    assert "epoch 12 · until Stop" in paused
+    stopped = format_status({"run": "r", "status": "stopped", "epoch": 12, "epochs": 0})
+    assert "epoch 12" in stopped and "until Stop" not in stopped
+
+
+@pytest.mark.parametrize("epoch, epochs, shown", [(20, 15, "epoch 20 · step 7"),
+                                                  (15, 15, "epoch 15/15 · step 7"),
+                                                  (3, None, "epoch 3 · step 7"),
+                                                  (3, "?", "epoch 3 · step 7")])
+def test_format_status_never_shows_an_epoch_past_the_total(epoch, epochs, shown):
+    text = format_status({"run": "r", "status": "running", "epoch": epoch, "epochs": epochs,
+                          "step": 7})
+    assert shown in text and "20/15" not in text

@@ -74,7 +74,9 @@ def lr_range_test(trainer: Trainer, *, start_lr: float = START_LR, end_lr: float
 
 
 def find_lr(hp: HParams, device: str | None = "cpu", **kwargs: float) -> LrRangeResult:
-    """The range test on a fresh model built from `hp` (what the app's button runs)."""
+    """The range test on a fresh model built from `hp` (what the app's button runs). It is
+    `steps` updates long whatever `hp.epochs` says, so settings that train until Stop
+    (epochs 0) end too."""
     from playground.data import load_dataset
     from playground.engine.device import choose_device
 

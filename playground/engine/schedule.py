@@ -3,6 +3,11 @@
 The scheduler drives a private one-parameter optimizer whose rate starts at 1.0, so its rate
 is the factor. The real rate is `hp.lr * factor`, which lets the learning-rate slider move
 while a schedule runs; a changed schedule is rebuilt and fast-forwarded to the current step.
+
+A run with no end (epochs 0, until Stop) has no length to plan over. Step and exponential
+decay need none: they go on dropping for as long as the run trains. Cosine and one-cycle
+are planned over OPEN_HORIZON epochs (after the warm-up, for cosine) and then hold their
+last value, as a finished schedule does; a warm-up is its own length.
 """
 
 from __future__ import annotations
@@ -12,26 +17,39 @@ import warnings
 import torch
 from torch.optim import lr_scheduler
 
-from playground.config import HParams
+from playground.config import DEFAULT_EPOCHS, HParams
 
 SCHEDULE_FIELDS = ("schedule", "step_every", "gamma", "warmup_epochs", "epochs")
+OPEN_HORIZON = DEFAULT_EPOCHS  # epochs a cosine or one-cycle schedule spans in a run with no end
+ENDLESS = ("step", "exponential")  # schedules that need no horizon: they go on in an open run
+
+
+def planned_epochs(hp: HParams) -> int:
+    """The epochs a schedule is planned over: the run's, or for a run with no end (epochs
+    0) the warm-up and then OPEN_HORIZON (one-cycle has its own warm-up)."""
+    if not hp.until_stopped:
+        return hp.epochs
+    return OPEN_HORIZON + (0 if hp.schedule == "onecycle" else hp.warmup_epochs)
 
 
 class LrSchedule:
     def __init__(self, hp: HParams, steps_per_epoch: int):
-        self.total_steps = max(1, hp.epochs * steps_per_epoch)
+        self.total_steps = max(1, planned_epochs(hp) * steps_per_epoch)
         self._optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
         self._optimizer.step()  # no gradient, so a no-op; keeps the scheduler from warning
         self._scheduler = _build(self._optimizer, hp, steps_per_epoch, self.total_steps)
         self._index = 0
         # Nothing to step through: the rate is the slider's (stepping cost 3% of a small step).
         self._constant = isinstance(self._scheduler, lr_scheduler.ConstantLR)
+        # Past the planned steps the factor holds, except for a decay in a run with no end.
+        self._holds = not (hp.until_stopped and hp.schedule in ENDLESS)
 
     def factor(self, step: int) -> float:
-        """The multiplier at this step; past the end of the run it stays at its last value."""
+        """The multiplier at this step; past the planned steps it stays at its last value
+        (step and exponential decay in a run with no end go on instead)."""
         if self._constant:
             return 1.0
-        target = min(step, self.total_steps - 1)
+        target = min(step, self.total_steps - 1) if self._holds else step
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SequentialLR warns about its own internals
             while self._index < target:

@@ -89,7 +89,12 @@ class Trainer:
 
     # --- the loop ------------------------------------------------------------------------
     def fit(self) -> str:
-        """Train until the last epoch, or until a callback cancels; returns the status."""
+        """Train until the last epoch, or until a callback cancels; returns the status.
+
+        With epochs 0 there is no last epoch: the run trains until a callback stops it (the
+        runner's Stop). Epochs is live: set while training, the run ends once it has done
+        that many (at once if it already has); set to 0, it goes on until stopped.
+        """
         self._fit_started = time.perf_counter()
         self.status = "running"
         self._hooks = self._find_hooks()
@@ -97,9 +102,11 @@ class Trainer:
             self._trigger("before_fit")
             if self.step == 0 and self._last_eval_step < 0:
                 self._evaluate_curves()
-            while self.epoch < self.hp.epochs:
+            while self.hp.until_stopped or self.epoch < self.hp.epochs:
                 # steer: callbacks may pause, stop or change hyperparameters here
                 self._trigger("before_step")
+                if self.epoch >= self.hp.epochs and not self.hp.until_stopped:
+                    break  # epochs was just set to one already done
                 x, y = self._next_batch()
                 # set the learning rate for this step
                 self.lr = self.hp.lr * self.schedule.factor(self.step)

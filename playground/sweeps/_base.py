@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from playground.config import HParams
+from playground.sweeps.fields import with_an_end
 from playground.sweeps.space import Space
 
 if TYPE_CHECKING:
@@ -33,6 +34,14 @@ class SweepPlan:
     study_name: str = "sweep"
     seed: int | None = None  # of the sampler
     grid_points: int = 5
+    note: str | None = None  # set when the base was changed: epochs 0 became the default
+
+    def __post_init__(self) -> None:
+        # a sweep must end: a base that trains until Stop sweeps for the default length
+        base, note = with_an_end(self.base, "a sweep")
+        if note is not None:
+            object.__setattr__(self, "base", base)
+            object.__setattr__(self, "note", note)
 
     @property
     def direction(self) -> str:
@@ -104,7 +113,7 @@ class SweepResult:
                 "trials": [row.as_dict() for row in self.trials],
                 "best": None if best is None else {"value": best.value, "params": best.params,
                                                    "run_id": best.run_id},
-                "stopped": self.stopped, "message": self.message}
+                "stopped": self.stopped, "message": self.message, "note": self.plan.note}
 
 
 class SweepBackend(abc.ABC):

@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from playground.config import HParams
+from playground.config import HParams, HParamsError
 from playground.engine.events import TERMINAL, Callback, CancelRun
 
 if TYPE_CHECKING:
@@ -73,6 +73,14 @@ class ReportToTrial(Callback):
                             "was not promising")
 
 
+def check_has_an_end(hp: HParams) -> None:
+    """HParamsError naming epochs when `hp` trains until Stop: a trial nobody stops."""
+    if hp.until_stopped:
+        spec = HParams.specs()["epochs"]
+        raise HParamsError("epochs", hp.epochs, f"a whole number 1 to {spec.high:g} for a "
+                           f"trial (0, {spec.zero}, never ends)")
+
+
 class DataCache:
     """Trials that share the data fields share one loaded data set."""
 
@@ -97,7 +105,10 @@ def train_trial(hp: HParams, callbacks: Sequence[Callback], name: str, *, store:
                 device: Any, source: str, data: Callable[[HParams], Dataset],
                 run_callbacks: RunCallbacks | None = None,
                 ) -> TrialOutcome:
-    """Train one config with the Trainer as a run of the store; return how it ended."""
+    """Train one config with the Trainer as a run of the store; return how it ended.
+    A trial must end: epochs 0 (until stopped) raises HParamsError (SweepPlan and the
+    curve replace it by the default length before they get here)."""
+    check_has_an_end(hp)
     from playground.engine.runner import StoreSink
     from playground.engine.trainer import Trainer
 

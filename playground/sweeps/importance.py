@@ -113,6 +113,7 @@ class SensitivityRow(NamedTuple):
     metric: float | None  # the final metric; None when the run failed
     run_id: str | None
     status: str
+    note: str | None = None  # said when the curve changed the settings (epochs 0 -> default)
 
 
 def one_at_a_time(base: HParams, field: str, values: Sequence[Any], *,
@@ -122,18 +123,26 @@ def one_at_a_time(base: HParams, field: str, values: Sequence[Any], *,
     """Vary one field over `values`, holding the rest at `base`: a sensitivity curve.
 
     Fields a race can vary train together as one batched race (see race.RACE_FIELDS);
-    others train one run after another. Every run is saved in the store.
+    others train one run after another. Every run is saved in the store. A curve must end:
+    a base that trains until Stop (epochs 0) trains the default length instead, and each
+    row's note says so; a curve over epochs itself cannot include 0.
     """
+    from playground.sweeps.fields import with_an_end
     from playground.sweeps.race import RACE_FIELDS, race
 
     if metric not in METRICS:
         raise HParamsError("metric", metric, "one of " + ", ".join(METRICS))
+    if field == "epochs" and any(value == 0 for value in values):
+        spec = HParams.specs()["epochs"]
+        raise HParamsError("epochs", list(values), f"whole numbers 1 to {spec.high:g} for a "
+                           f"curve (0, {spec.zero}, never ends)")
+    base, note = with_an_end(base, "a curve")
     configs = [base.replace(**{field: value}) for value in values]  # checks every value
     if batched and field in RACE_FIELDS and len(configs) > 1:
         result = race(base, field, list(values), device=device, store=store,
                       callbacks=callbacks)
         return [SensitivityRow(member.value, member.summary.get(metric), member.run_id,
-                               member.status) for member in result.members]
+                               member.status, note) for member in result.members]
     from playground.sweeps._local import _device
     from playground.sweeps._trial import DataCache, train_trial
 
@@ -148,5 +157,5 @@ def one_at_a_time(base: HParams, field: str, values: Sequence[Any], *,
         outcome = train_trial(hp, list(callbacks), f"{field}={value}", store=store,
                               device=device, source=f"sensitivity:{field}", data=cache.get)
         rows.append(SensitivityRow(getattr(hp, field), outcome.summary.get(metric),
-                                   outcome.run_id, outcome.status))
+                                   outcome.run_id, outcome.status, note))
     return rows

@@ -4,7 +4,9 @@ Every member starts from the same initial weights and sees the same batches, in 
 the Trainer would draw them, so a race is K Trainer runs done at once; only the fields in
 RACE_FIELDS may differ between members. Fields that change the architecture, the data or the
 batches (depth, width, activation, init, batch norm, dataset, seed, batch size, epochs...)
-raise HParamsError: sweep those instead, one run after another.
+raise HParamsError: sweep those instead, one run after another. A race must end: settings
+that train until Stop (epochs 0) race for the default length instead, and say so (`note`,
+and a change event in every member's run).
 
 Each member is saved as a run (source "race:<id>") and its rows go to the callbacks, which
 get the race where a Trainer's callbacks get the trainer; rows carry "member" and "run".
@@ -30,7 +32,7 @@ from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, EXPLODE_FACTOR
 from playground.models import build_model
 from playground.store import RunStore, RunWriter
 from playground.sweeps._stacked import StackedMLP, StackedOptimizer, member_losses
-from playground.sweeps.fields import RACE_FIELDS
+from playground.sweeps.fields import RACE_FIELDS, with_an_end
 
 
 class RaceMember(NamedTuple):
@@ -46,6 +48,7 @@ class RaceResult(NamedTuple):
     race_id: str
     field: str | None
     members: list[RaceMember]
+    note: str | None = None  # said when the race changed the settings (epochs 0 -> default)
 
 
 class Race:
@@ -55,8 +58,10 @@ class Race:
                  device: str | torch.device = "cpu", store: RunStore | None = None,
                  callbacks: Sequence[Callback] = (), log_every: int = 10,
                  race_id: str | None = None, names: Sequence[str] | None = None):
-        self.configs = list(configs)
-        check_raceable(self.configs)
+        check_raceable(list(configs))
+        ended = [with_an_end(hp, "a race") for hp in configs]
+        self.configs = [hp for hp, _ in ended]  # what the members train
+        self.note = ended[0][1]  # None unless epochs 0 (until stopped) became the default
         self.hp = base = self.configs[0]
         self.k = len(self.configs)
         self.device = torch.device(device)
@@ -130,6 +135,10 @@ class Race:
         try:
             self._trigger("before_fit")
             if self.step == 0 and self._last_eval_step < 0:
+                if self.note:
+                    for k in self.active:
+                        self._event(k, "change", self.note, field="epochs", old=0,
+                                    new=self.hp.epochs)
                 self._evaluate_curves()
             while self.epoch < self.hp.epochs and self.active:
                 # steer: a callback may pause or stop the race here
@@ -289,11 +298,13 @@ class Race:
             self.writers[k].finish(status, self.member_steps[k], self._elapsed(), summaries[k],
                                    error=error)
 
-    def _event(self, k: int, kind: str, message: str) -> None:
+    def _event(self, k: int, kind: str, message: str, *, field: str | None = None,
+               old: Any = None, new: Any = None) -> None:
         event = {"step": self.member_steps[k], "seconds": self._elapsed(), "kind": kind,
-                 "field": None, "old": None, "new": None, "message": message, "member": k,
+                 "field": field, "old": old, "new": new, "message": message, "member": k,
                  "run": self.run_ids[k]}
-        self.writers[k].add_event(event["step"], kind, message, seconds=event["seconds"])
+        self.writers[k].add_event(event["step"], kind, message, field=field, old=old, new=new,
+                                  seconds=event["seconds"])
         self._trigger("on_event", event)
 
     def _trigger(self, event: str, *args: Any) -> None:
@@ -306,7 +317,7 @@ class Race:
         members = [RaceMember(values[k] if values is not None else k, hp, self.run_ids[k],
                               self.statuses[k], self.member_steps[k], summaries[k])
                    for k, hp in enumerate(self.configs)]
-        return RaceResult(self.race_id, field, members)
+        return RaceResult(self.race_id, field, members, self.note)
 
 
 def check_raceable(configs: Sequence[HParams]) -> None:
@@ -330,7 +341,9 @@ def check_raceable(configs: Sequence[HParams]) -> None:
 def race(base: HParams, field: str, values: Sequence[Any], *, device: str = "cpu",
          store: RunStore | None = None, callbacks: Sequence[Callback] = (),
          data: Dataset | None = None, log_every: int = 10) -> RaceResult:
-    """Race one field over `values`, holding the rest at `base`; every member is saved."""
+    """Race one field over `values`, holding the rest at `base`; every member is saved.
+    A base that trains until Stop (epochs 0) races for the default length (see the result's
+    note)."""
     from playground.sweeps._local import _device
 
     if field not in RACE_FIELDS:

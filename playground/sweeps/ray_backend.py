@@ -169,8 +169,10 @@ def train_ray_trial(config: dict[str, Any], *, base: dict[str, Any], store_path:
     from playground.engine.runner import StoreSink
     from playground.engine.trainer import Trainer
     from playground.store import RunStore
+    from playground.sweeps._trial import check_has_an_end
 
     hp = HParams.from_dict({**base, **config})
+    check_has_an_end(hp)  # the plan's base has an end; this guards a space that lost it
     store = RunStore(store_path)
     name = f"{study} {tune.get_context().get_trial_id()}"
     existing = [run for run in store.list_runs(source=f"sweep:{study}") if run.name == name]

@@ -62,6 +62,8 @@ def distribution(name: str, spec: Spec, override: Override = None) -> BaseDistri
         if spec.kind == "bool":
             return CategoricalDistribution((False, True))
         low = spec.log_low if log and spec.low == 0 else spec.low
+        if spec.zero is not None and low == 0:  # 0 is not an amount (epochs: until stopped)
+            low = 1
         if spec.kind == "int":
             return IntDistribution(int(low), int(spec.high), log=log)
         return FloatDistribution(low, spec.high, log=log)
@@ -99,7 +101,11 @@ def _as_list(name: str, spec: Spec, override: Override) -> list[Any]:
 
 
 def _value(name: str, spec: Spec, value: Any) -> Any:
-    return spec.parse(name, value) if isinstance(value, str) else spec.check(name, value)
+    value = spec.parse(name, value) if isinstance(value, str) else spec.check(name, value)
+    if spec.zero is not None and value == 0:  # epochs 0 trains until Stop: a trial must end
+        raise HParamsError(name, value, f"a whole number 1 to {spec.high:g} in a search "
+                           f"(0, {spec.zero}, never ends)")
+    return value
 
 
 def _checked_distribution(name: str, spec: Spec, dist: BaseDistribution) -> BaseDistribution:

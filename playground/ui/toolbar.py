@@ -60,6 +60,8 @@ def format_status(status: Mapping[str, Any]) -> str:
     or failed run, the step and the first line of the error in red.
 
     Keys (all optional): run, status, epoch, epochs, step, steps_per_second, device, error.
+    `epochs` is the length of the run that is training (its trainer's, not the sliders'):
+    0 means until Stop. An epoch past it (a stale total) shows the epoch alone.
     """
     state = status.get("status") or "idle"
     run = status.get("run")
@@ -67,7 +69,7 @@ def format_status(status: Mapping[str, Any]) -> str:
              f'<b style="color:{status_color(state)}">{html.escape(str(state))}</b>']
     epoch, epochs = status.get("epoch"), status.get("epochs")
     if epoch is not None:
-        parts.append(f"epoch {epoch}" + (f"/{epochs}" if epochs is not None else ""))
+        parts.append(epoch_text(epoch, epochs, state))
     step = status.get("step")
     if step is not None:
         parts.append(f"step {step}")
@@ -83,6 +85,20 @@ def format_status(status: Mapping[str, Any]) -> str:
         error = first_line(status.get("error")) or "no error message"
         text += "<br>" + error_html(f"{state}{where}: {error}")
     return f'<span class="pg-status">{text}</span>'
+
+
+def epoch_text(epoch: Any, epochs: Any, state: str) -> str:
+    """The epoch part of the status line: "epoch 3/20"; "epoch 3 · until Stop" while a run
+    with no end (epochs 0) is active; "epoch 3" when the total is unknown or already passed
+    (a total from other settings: never "epoch 20/15")."""
+    shown = f"epoch {html.escape(str(epoch))}"
+    if isinstance(epochs, bool) or not isinstance(epochs, int):
+        return shown
+    if epochs == 0:
+        return shown + (" · until Stop" if state in ACTIVE else "")
+    if not isinstance(epoch, int) or epoch > epochs:
+        return shown
+    return f"{shown}/{epochs}"
 
 
 def first_line(text: Any, limit: int = 200) -> str:
