@@ -153,3 +153,24 @@ def test_race_function_with_no_end_finishes_and_reports_the_length():
 def test_a_race_with_an_end_keeps_its_length_and_has_no_note():
     runner = Race([BASE, BASE.replace(lr=0.1)], store=RunStore())
     assert runner.note is None and [hp.epochs for hp in runner.configs] == [3, 3]
+
+
+def test_an_error_mid_race_ends_every_member_as_failed_with_the_reason():
+    """Out of memory, say: no member may stay "running" for ever in a live kernel."""
+    from playground.engine.events import Callback
+
+    class OutOfMemoryAtStep5(Callback):
+        def after_step(self, trainer):
+            if trainer.step == 5:
+                raise RuntimeError("CUDA out of memory (injected)")
+
+    store = RunStore()
+    configs = [BASE.replace(lr=lr) for lr in (0.01, 0.1, 1.0)]
+    race_ = Race(configs, store=store, callbacks=[OutOfMemoryAtStep5()])
+    with pytest.raises(RuntimeError, match="injected"):
+        race_.fit()
+    assert race_.statuses == ["failed"] * 3 and race_.status == "failed"
+    for run_id in race_.run_ids:
+        run = store.get(run_id)
+        assert run.status == "failed" and "CUDA out of memory" in (run.error or "")
+        assert run.steps == 5

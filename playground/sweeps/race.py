@@ -15,6 +15,7 @@ Pause and stop are the engine's CancelRun exceptions, raised by a callback in be
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import time
@@ -33,6 +34,8 @@ from playground.models import build_model
 from playground.store import RunStore, RunWriter
 from playground.sweeps._stacked import StackedMLP, StackedOptimizer, member_losses
 from playground.sweeps.fields import RACE_FIELDS, with_an_end
+
+log = logging.getLogger(__name__)
 
 
 class RaceMember(NamedTuple):
@@ -183,6 +186,10 @@ class Race:
             self.status = cancel.status
             if cancel.status != "paused":
                 self._end(self.active, cancel.status)
+        except Exception as error:  # out of memory, a bug: no member is left "running"
+            self.status = "failed"
+            self._fail(f"{type(error).__name__}: {error}")
+            raise
         finally:
             self.seconds = self._elapsed()
             if self.status == "paused":
@@ -297,6 +304,19 @@ class Race:
             self._event(k, "status", error or status)
             self.writers[k].finish(status, self.member_steps[k], self._elapsed(), summaries[k],
                                    error=error)
+
+    def _fail(self, reason: str) -> None:
+        """Every member still in the race ends as failed, with the reason, as far as it can
+        be written (the error may have come from the tensors a summary would read)."""
+        members, self.active = self.active, []
+        for k in members:
+            self.statuses[k] = "failed"
+            try:
+                self.writers[k].finish("failed", self.member_steps[k], self._elapsed(), {},
+                                       error=reason)
+            except Exception:  # noqa: BLE001 - the others still get theirs
+                log.exception("race %s: run %s could not be marked failed", self.race_id,
+                              self.run_ids[k])
 
     def _event(self, k: int, kind: str, message: str, *, field: str | None = None,
                old: Any = None, new: Any = None) -> None:
