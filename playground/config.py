@@ -57,6 +57,9 @@ class Spec:
     choices: tuple[str, ...] = ()
     live: bool = False  # True: applied to the running model at the next step
     zero: str | None = None  # what 0 means when it is not an amount (epochs: "until stopped")
+    raceable: bool = False  # members of a race may differ in it (one stacked model: no change
+    # to the architecture, the data or the batches)
+    searchable: bool = True  # a sweep or a sensitivity curve may vary it
 
     def allowed(self) -> str:
         """Human wording of the allowed values, used in every error message."""
@@ -133,6 +136,7 @@ class HParams:
 
     # data
     dataset: str = spec("moons", label="dataset", kind="choice", group="data", choices=DATASETS,
+                        searchable=False,
                         help="What to learn: 2-D toy sets, 2-D regression, digits, image sets, "
                         "or your own CSV (custom)")
     noise: float = spec(0.1, label="noise", kind="float", group="data", low=0.0, high=0.5,
@@ -143,6 +147,7 @@ class HParams:
                                  low=0.1, high=0.9, step=0.05,
                                  help="Share of the data used for training; the rest validates")
     seed: int = spec(0, label="seed", kind="int", group="data", low=0, high=2**31 - 1, step=1,
+                     searchable=False,
                      help="Seeds the data split, the initial weights and the batch order")
     # model
     depth: int = spec(2, label="depth", kind="int", group="model", low=0, high=10, step=1,
@@ -158,12 +163,14 @@ class HParams:
                             help="Normalise each hidden layer's inputs over the batch")
     # optimisation
     optimizer: str = spec("adam", label="optimizer", kind="choice", group="optimisation",
-                          choices=OPTIMIZERS, help="Update rule, from torch.optim")
+                          choices=OPTIMIZERS, raceable=True, help="Update rule, from torch.optim")
     lr: float = spec(0.01, label="learning rate", kind="float", group="optimisation",
                      low=1e-5, high=10.0, scale="log", live=True,
+                     raceable=True,
                      help="Step size of each update")
     momentum: float = spec(0.9, label="momentum", kind="float", group="optimisation", low=0.0,
                            high=0.999, step=0.01, live=True,
+                           raceable=True,
                            help="Momentum for momentum/nesterov, beta1 for adam/adamw")
     batch_size: int = spec(32, label="batch size", kind="int", group="optimisation", low=1,
                            high=4096, scale="log", live=True,
@@ -173,30 +180,38 @@ class HParams:
                        help="Passes over the training data")
     schedule: str = spec("constant", label="schedule", kind="choice", group="optimisation",
                          choices=SCHEDULES, live=True,
+                         raceable=True,
                          help="How the learning rate changes over the run (torch lr_scheduler)")
     step_every: int = spec(10, label="step every", kind="int", group="optimisation", low=1,
                            high=1000, step=1, live=True,
+                           raceable=True,
                            help="Epochs between drops of the step schedule")
     gamma: float = spec(0.5, label="decay factor", kind="float", group="optimisation",
                         low=0.01, high=1.0, step=0.01, live=True,
+                        raceable=True,
                         help="Rate multiplier per drop (step) or per epoch (exponential)")
     warmup_epochs: int = spec(0, label="warm-up epochs", kind="int", group="optimisation",
                               low=0, high=100, step=1, live=True,
+                              raceable=True,
                               help="Epochs of linear warm-up before the schedule")
     grad_clip: float = spec(0.0, label="gradient clip", kind="float", group="optimisation",
                             low=0.0, high=100.0, step=0.1, live=True,
+                            raceable=True,
                             help="Largest gradient norm allowed; 0 for no clipping")
     loss: str = spec("auto", label="loss", kind="choice", group="optimisation", choices=LOSSES,
                      help="auto: cross-entropy for classes, mean squared error for regression")
     # regularisation
     weight_decay: float = spec(0.0, label="weight decay", kind="float", group="regularisation",
                                low=0.0, high=1.0, scale="log", log_low=1e-6, live=True,
+                               raceable=True,
                                help="L2 penalty (decoupled for adamw)")
     l1: float = spec(0.0, label="L1", kind="float", group="regularisation", low=0.0, high=1.0,
                      scale="log", log_low=1e-6, live=True,
+                     raceable=True,
                      help="L1 penalty on weights; drives weights to zero")
     dropout: float = spec(0.0, label="dropout", kind="float", group="regularisation",
                           low=0.0, high=0.9, step=0.05, live=True,
+                          raceable=True,
                           help="Chance that each hidden neuron is dropped in training")
 
     def __post_init__(self) -> None:
@@ -240,6 +255,13 @@ class HParams:
     def specs(cls) -> dict[str, Spec]:
         """Field name -> Spec, in declaration order."""
         return {f.name: f.metadata["spec"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def fields_where(cls, **facts: Any) -> tuple[str, ...]:
+        """Names of the fields whose Spec has these facts: `fields_where(raceable=True)`,
+        `fields_where(group="data")`."""
+        return tuple(name for name, spec in cls.specs().items()
+                     if all(getattr(spec, fact) == wanted for fact, wanted in facts.items()))
 
     @classmethod
     def live_fields(cls) -> frozenset[str]:
@@ -313,3 +335,50 @@ def _query_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+# Facts about fields that sweeps, races and the app's tabs share, from the Specs above.
+RACE_FIELDS = HParams.fields_where(raceable=True)
+SEARCHABLE = HParams.fields_where(searchable=True)
+DEFAULT_SEARCH = ("lr", "dropout")  # what a sweep searches when told nothing
+
+
+def with_an_end(hp: HParams, job: str) -> tuple[HParams, str | None]:
+    """`hp` with a last epoch, and a line for the person when its epochs 0 (until stopped)
+    was replaced by the default length: a race, a sweep or a curve must end to be compared."""
+    if not hp.until_stopped:
+        return hp, None
+    finite = hp.with_an_end()
+    return finite, (f"{job} needs an end: epochs 0 (until stopped) became {finite.epochs}, "
+                    "the default")
+
+
+def values_around(field: str, current: Any, points: int = 5) -> list[Any]:
+    """Values for a one-at-a-time curve through `current`: every choice of a choice field;
+    else `points` values around it within the field's range: by factors of 10 on a log
+    scale, of 2 for whole numbers on a log scale or a wide range (batch size, width), in
+    eighths of the range otherwise."""
+    spec = HParams.specs()[field]
+    if spec.zero is not None and current == 0:  # 0 is not an amount (epochs: until stopped)
+        current = getattr(HParams(), field)
+    if spec.kind == "choice":
+        return list(spec.choices)
+    if spec.kind == "bool":
+        return [False, True]
+    low, high, half = spec.low, spec.high, points // 2
+    if spec.scale == "log" or (spec.kind == "int" and high / max(low, 1) >= 64):
+        factor = 10.0 if spec.kind == "float" else 2.0
+        floor = spec.log_low or max(low, 1 if spec.zero is not None else 1e-12)
+        if current == 0:  # "off": compare off with a few decades above the smallest value
+            raw = [0.0, *(floor * factor ** (i + 1) for i in range(points - 1))]
+        else:
+            raw = [current * factor ** (i - half) for i in range(points)]
+        values = [v if v == 0 else min(max(v, floor), high) for v in raw]
+    else:
+        step = (high - low) / 8
+        values = [min(max(current + step * (i - half), low), high) for i in range(points)]
+    if spec.kind == "int":
+        values = [int(round(v)) for v in values]
+    else:
+        values = [v if v == current else float(f"{v:.3g}") for v in values]
+    return sorted(set(values))

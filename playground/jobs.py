@@ -153,7 +153,7 @@ class Background:
 
     # --- the jobs ------------------------------------------------------------------------
     def race(self, field: str, values: Sequence[Any], done: Done, failed: Failed) -> None:
-        """Race `values` of `field` around the sliders; `done([(value, status, summary)])`."""
+        """Race `values` of `field` around the sliders; `done(RaceOutcome)`."""
         from playground.sweeps.live import ToRecord
         from playground.sweeps.race import Race, check_raceable
 
@@ -166,11 +166,12 @@ class Background:
             race = Race(configs, device=self.host.device, store=self.host.store,
                         callbacks=[self._stop_when_cancelled(), ToRecord(self.host.record)],
                         names=names)
-            for run_id, hp, name in zip(race.run_ids, configs, names):
+            for run_id, hp, name in zip(race.run_ids, race.configs, names):
                 self.host.show_run(run_id, hp.to_dict(), name)
             statuses = race.fit()
-            return [(value, status, self.host.store.get(run_id).summary)
-                    for value, status, run_id in zip(values, statuses, race.run_ids)]
+            return RaceOutcome([(value, status, self.host.store.get(run_id).summary)
+                                for value, status, run_id in zip(values, statuses, race.run_ids)],
+                               race.note)
 
         self.runner.start("a race", work, done, failed)
 
@@ -258,6 +259,13 @@ class Background:
             return find_lr(hp, device=str(self.host.device))
 
         self.runner.start("the learning-rate test", work, done, failed)
+
+
+class RaceOutcome(NamedTuple):
+    """Each member's (value, status, summary), and what the race changed (epochs 0 -> 30)."""
+
+    members: list[tuple[Any, str, dict[str, Any]]]
+    note: str | None
 
 
 class Importance(NamedTuple):

@@ -314,7 +314,7 @@ def test_a_curve_over_epochs_refuses_zero():
 
 
 def test_values_around_until_stopped_are_lengths():
-    from playground.sweeps.fields import values_around
+    from playground.config import values_around
 
     assert values_around("epochs", 0) == values_around("epochs", 30)
     assert 0 not in values_around("epochs", 1)

@@ -17,7 +17,7 @@ _EXPORTS = {
     "default_space": "space", "grid_from_space": "space", "parse_search": "space",
     "PRUNERS": "study", "make_plan": "study", "make_pruner": "study", "make_sampler": "study",
     "run_sweep": "study",
-    "RACE_FIELDS": "fields", "DEFAULT_SEARCH": "fields", "Race": "race",
+    "Race": "race",
     "importances": "importance", "importance_from_runs": "importance",
     "one_at_a_time": "importance", "study_from_runs": "importance",
 }

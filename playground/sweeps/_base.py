@@ -8,8 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from playground.config import HParams
-from playground.sweeps.fields import with_an_end
+from playground.config import HParams, with_an_end
 from playground.sweeps.space import Space
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 QUARTERS = 4  # intermediate values are reported in quarter epochs: trials of any batch size
 # report at the same "steps", which the median and Hyperband pruners compare
-DATA_FIELDS = ("dataset", "noise", "samples", "train_fraction", "seed")
+DATA_FIELDS = HParams.fields_where(group="data")  # a change of these means new data
 
 
 class PrunedRun(CancelRun):

@@ -12,13 +12,14 @@ import json
 import sys
 from typing import Any
 
+from playground.config import DEFAULT_SEARCH, RACE_FIELDS
+
 JOURNAL = "sweeps.journal"  # the default storage, in PLAYGROUND_HOME: any sweep can resume
 
 
 def add_commands(commands: Any) -> None:
     """Add `sweep`, `race` and `importance` to the CLI's subparsers."""
     from playground.cli import add_hparam_flags
-    from playground.sweeps.fields import DEFAULT_SEARCH
 
     sweep = commands.add_parser("sweep", help="search hyperparameters (grid, random, TPE, GP)")
     add_hparam_flags(sweep)
@@ -214,7 +215,7 @@ def cmd_race(args: argparse.Namespace) -> int:
     values = [specs[field].parse(field, text) for text in args.values.split(",") if text.strip()]
     if not values:
         raise HParamsError("values", args.values, "at least one value of " + field)
-    from playground.sweeps.race import RACE_FIELDS, check_raceable, race
+    from playground.sweeps.race import check_raceable, race
 
     if field not in RACE_FIELDS:
         raise HParamsError(field, values, "a field a race can vary: " + ", ".join(RACE_FIELDS)

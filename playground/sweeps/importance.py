@@ -22,7 +22,7 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from playground.config import HParams, HParamsError
+from playground.config import RACE_FIELDS, HParams, HParamsError, with_an_end
 from playground.sweeps._base import METRICS
 
 if TYPE_CHECKING:
@@ -122,13 +122,12 @@ def one_at_a_time(base: HParams, field: str, values: Sequence[Any], *,
                   ) -> list[SensitivityRow]:
     """Vary one field over `values`, holding the rest at `base`: a sensitivity curve.
 
-    Fields a race can vary train together as one batched race (see race.RACE_FIELDS);
+    Fields a race can vary train together as one batched race (see config.RACE_FIELDS);
     others train one run after another. Every run is saved in the store. A curve must end:
     a base that trains until Stop (epochs 0) trains the default length instead, and each
     row's note says so; a curve over epochs itself cannot include 0.
     """
-    from playground.sweeps.fields import with_an_end
-    from playground.sweeps.race import RACE_FIELDS, race
+    from playground.sweeps.race import race
 
     if metric not in METRICS:
         raise HParamsError("metric", metric, "one of " + ", ".join(METRICS))

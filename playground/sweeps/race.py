@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from playground.config import HParams, HParamsError
+from playground.config import RACE_FIELDS, HParams, HParamsError, with_an_end
 from playground.data import Dataset, load_dataset
 from playground.engine.batches import BatchOrder, eval_every
 from playground.engine.events import Callback, CancelRun
@@ -33,7 +33,6 @@ from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, EXPLODE_FACTOR
 from playground.models import build_model
 from playground.store import RunStore, RunWriter
 from playground.sweeps._stacked import StackedMLP, StackedOptimizer, member_losses
-from playground.sweeps.fields import RACE_FIELDS, with_an_end
 
 log = logging.getLogger(__name__)
 

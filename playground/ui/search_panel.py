@@ -14,15 +14,20 @@ from typing import Any, Protocol
 
 import ipywidgets as widgets
 
-from playground.config import HParams, HParamsError
-from playground.sweeps.fields import DEFAULT_SEARCH, RACE_FIELDS, values_around
+from playground.config import (
+    DEFAULT_SEARCH,
+    RACE_FIELDS,
+    SEARCHABLE,
+    HParams,
+    HParamsError,
+    values_around,
+)
 from playground.ui.theme import ROOT_CLASS, error_html
 
 METHODS = (("Bayesian (TPE)", "tpe"), ("random", "random"), ("grid", "grid"),
            ("Gaussian process", "gp"))
 PRUNERS = (("no pruning", "none"), ("median", "median"), ("Hyperband", "hyperband"))
 EVALUATORS = (("PED-ANOVA (fast)", "ped_anova"), ("fANOVA (forest)", "fanova"))
-SEARCHABLE = tuple(name for name in HParams.specs() if name not in ("dataset", "seed"))
 TABLE_ROWS = 12  # trials shown in the table, best first
 
 Done = Callable[[Any], None]
@@ -132,12 +137,12 @@ class RaceTab:
         self.message.value = f"racing {len(values)} values of {html.escape(field)}..."
         return True
 
-    def show(self, field: str, outcomes: Sequence[tuple[Any, str, dict[str, Any]]]) -> None:
-        """Each member's value, status and validation loss."""
+    def show(self, field: str, outcome: Any) -> None:
+        """Each member's value, status and validation loss (a jobs.RaceOutcome)."""
         parts = [f"{field}={_fmt(value)}: {status}"
                  + (f", val loss {s['val_loss']:.4f}" if s.get("val_loss") is not None else "")
-                 for value, status, s in outcomes]
-        self.message.value = html.escape("; ".join(parts))
+                 for value, status, s in outcome.members]
+        self.message.value = html.escape("; ".join(parts + [outcome.note or ""]).strip("; "))
 
     def fail(self, text: str) -> None:
         self.message.value = error_html(text)
@@ -213,8 +218,10 @@ class SweepTab:
         self._show_best(result.best)
         self.load_best.disabled = result.best is None
         done = ", ".join(f"{n} {state.lower()}" for state, n in result.counts().items())
+        note = f"; {result.plan.note}" if result.plan.note else ""
         self.message.value = html.escape(f"study {result.study.study_name}: {done}"
-                                         + (f" ({result.message})" if result.stopped else ""))
+                                         + (f" ({result.message})" if result.stopped else "")
+                                         + note)
         self.panel.sensitivity.sweep_finished(result)
 
     def _progress(self, row: Any) -> None:
@@ -375,9 +382,10 @@ class SensitivityTab:
                                              layout=widgets.Layout(width="100%"))]
         best = min((r for r in rows if r.metric is not None), key=lambda r: r.metric,
                    default=None)
+        note = f"; {rows[0].note}" if rows and rows[0].note else ""
         self.message.value = html.escape(
-            f"{field}: best val loss {best.metric:.4f} at {_fmt(best.value)}" if best
-            else f"{field}: no run finished")
+            (f"{field}: best val loss {best.metric:.4f} at {_fmt(best.value)}" if best
+             else f"{field}: no run finished") + note)
 
     def fail(self, text: str) -> None:
         self.message.value = error_html(text)
