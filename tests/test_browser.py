@@ -22,13 +22,13 @@ INPUT_VALUES = "() => Array.from(document.querySelectorAll('input')).map(i => i.
 
 
 def slider(page, label):
-    """The ipywidgets slider whose description is `label` (the contract in DESIGN.md)."""
-    return page.locator(".widget-slider", has=page.locator("label", has_text=label)).first
+    """The slider whose description is `label` (the contract in DESIGN.md), with its readout."""
+    return page.locator(".pg-number", has=page.locator("label", has_text=label)).first
 
 
 def set_slider(page, label, value):
-    """Type into the slider's readout, as a person can; the slider sends it on Enter."""
-    readout = slider(page, label).locator(".widget-readout")
+    """Type into the slider's readout, as a person can; the readout sends it on Enter."""
+    readout = slider(page, label).locator(".pg-readout input")
     readout.click()
     page.keyboard.press("Control+A")
     page.keyboard.type(str(value))

@@ -26,6 +26,13 @@ from playground.ui import (
     log_options,
     theme_css,
 )
+from playground.ui.controls import (
+    NumberControl,
+    describe_error,
+    format_value,
+    nearest_position,
+    parse_typed,
+)
 
 SPECS = HParams.specs()
 
@@ -95,7 +102,7 @@ def test_every_field_gets_one_widget_described_by_its_label():
     for name, spec in SPECS.items():
         widget = controls.by_name[name]
         assert widget.description == spec.label
-        assert widget.tooltip == spec.help
+        assert getattr(widget, "described", widget).tooltip == spec.help
         assert widget.value == getattr(HParams(), name)
         assert sum(w is widget for w in shown) == 1  # placed on the page exactly once
     labels = {w.description for w in controls.by_name.values()}
@@ -105,30 +112,47 @@ def test_every_field_gets_one_widget_described_by_its_label():
 def test_widget_kinds_follow_the_spec():
     controls = HParamControls(HParams(), lambda changes: None)
     by_name = controls.by_name
-    assert isinstance(by_name["lr"], widgets.FloatLogSlider)
-    assert by_name["lr"].min == pytest.approx(math.log10(SPECS["lr"].low))
-    assert by_name["lr"].max == pytest.approx(math.log10(SPECS["lr"].high))
+    numbers = {name for name, spec in SPECS.items() if spec.kind in ("int", "float")}
+    assert {n for n, w in by_name.items() if isinstance(w, NumberControl)} == numbers
+    assert isinstance(by_name["lr"].slider, widgets.FloatLogSlider)
+    assert by_name["lr"].slider.min == pytest.approx(math.log10(SPECS["lr"].low))
+    assert by_name["lr"].slider.max == pytest.approx(math.log10(SPECS["lr"].high))
     assert isinstance(by_name["dataset"], widgets.Dropdown)
     assert [value for _, value in by_name["dataset"].options] == list(SPECS["dataset"].choices)
     assert isinstance(by_name["batch_norm"], widgets.Checkbox)
-    assert isinstance(by_name["depth"], widgets.IntSlider)
-    assert isinstance(by_name["dropout"], widgets.FloatSlider)
-    assert by_name["dropout"].step == SPECS["dropout"].step
-    # batch size: powers of two over its whole range
-    assert [v for _, v in by_name["batch_size"].options] == [2**k for k in range(13)]
+    assert isinstance(by_name["depth"].slider, widgets.IntSlider)
+    assert isinstance(by_name["dropout"].slider, widgets.FloatSlider)
+    assert by_name["dropout"].slider.step == SPECS["dropout"].step
+    # batch size: an IntSlider over powers of two for its whole range
+    assert by_name["batch_size"].positions == [2**k for k in range(13)]
+    assert isinstance(by_name["batch_size"].slider, widgets.IntSlider)
+    assert by_name["batch_size"].slider.max == 12
+    assert by_name["seed"].slider is None  # 2**31 positions: a box to type into, no slider
+
+
+def test_every_number_has_a_text_readout_and_no_slider_readout():
+    """ipywidgets' own readouts are contenteditable divs (SelectionSlider never reads them);
+    ours is a text input, which sends on Enter."""
+    controls = HParamControls(HParams(), lambda changes: None)
+    for name, control in controls.by_name.items():
+        if isinstance(control, NumberControl):
+            assert isinstance(control.readout, widgets.Text)
+            assert control.readout.value == format_value(SPECS[name], getattr(HParams(), name))
+            assert control.slider is None or control.slider.readout is False
+    shown = displayed(controls.widget)
+    assert not any(isinstance(w, widgets.SelectionSlider) for w in shown)
 
 
 @pytest.mark.parametrize("name", ["weight_decay", "l1"])
 def test_log_fields_with_an_off_position(name):
     """0 is "off" at the left end; the rest is log-spaced from log_low to high."""
     widget = HParamControls(HParams(), lambda changes: None).by_name[name]
-    assert isinstance(widget, widgets.SelectionSlider)
-    labels, values = zip(*widget.options)
-    assert (labels[0], values[0]) == ("off", 0.0)
-    assert values[1] == SPECS[name].log_low and values[-1] == SPECS[name].high
+    values = widget.positions
+    assert values[0] == 0.0 and values[1] == SPECS[name].log_low
+    assert values[-1] == SPECS[name].high
     ratios = {round(b / a, 6) for a, b in zip(values[1:], values[2:])}
     assert ratios <= {2.0, 2.5}  # 1-2-5 per decade: evenly spread on a log axis
-    assert widget.value == 0.0 and widget.label in ("off", "")  # '' until the index moves
+    assert widget.value == 0.0 and widget.slider.value == 0 and widget.readout.value == "off"
 
 
 def test_log_options_for_any_spec():
@@ -142,13 +166,11 @@ def test_log_options_for_any_spec():
 
 def test_sliders_do_not_update_while_dragging():
     controls = HParamControls(HParams(), lambda changes: None)
-    with_trait = [w for w in controls.by_name.values() if w.has_trait("continuous_update")]
-    assert len(with_trait) >= 15
-    assert all(w.continuous_update is False for w in with_trait)
-    for w in controls.by_name.values():
-        if isinstance(w, (widgets.IntSlider, widgets.FloatSlider, widgets.FloatLogSlider,
-                          widgets.SelectionSlider)):
-            assert w.has_trait("continuous_update")
+    numbers = [w for w in controls.by_name.values() if isinstance(w, NumberControl)]
+    assert len(numbers) >= 15
+    for w in numbers:
+        assert w.readout.continuous_update is False  # sent on Enter (or leaving the box)
+        assert w.slider is None or w.slider.continuous_update is False
 
 
 def test_groups_in_order_and_all_open():
@@ -185,10 +207,11 @@ def test_a_change_calls_on_change_with_the_field_and_value():
 def test_slider_float_noise_is_dropped():
     controller = FakeController()
     controls = HParamControls(controller.hp, controller.update)
-    controls.by_name["lr"].value = 10 ** -1.9  # what dragging a log slider sends
-    controls.by_name["noise"].value = 0.1 + 0.05  # 0.15000000000000002
+    controls.by_name["lr"].slider.value = 10 ** -1.9  # what dragging a log slider sends
+    controls.by_name["noise"].slider.value = 0.1 + 0.05  # 0.15000000000000002
     assert controller.calls == [("update", {"lr": 0.0126}), ("update", {"noise": 0.15})]
     assert controls.by_name["lr"].value == 0.0126
+    assert controls.by_name["lr"].readout.value == "0.0126"
     assert clean_value(SPECS["momentum"], 0.9000000000000001) == 0.9
     assert clean_value(SPECS["depth"], 3) == 3
 
@@ -199,6 +222,8 @@ def test_a_rejected_value_reverts_and_shows_why():
     controls.by_name["momentum"].value = 0.0  # nesterov needs momentum above 0
     assert controller.calls == [("update", {"momentum": 0.0})]
     assert controls.by_name["momentum"].value == 0.9  # back to the last good value
+    assert controls.by_name["momentum"].slider.value == 0.9
+    assert controls.by_name["momentum"].readout.value == "0.9"
     assert controls.values["momentum"] == 0.9
     message = controls.message.value
     assert "momentum" in message and "0.0" in message and "nesterov" in message
@@ -228,10 +253,136 @@ def test_set_values_does_not_call_on_change():
     assert controller.calls == []
     for name in ("lr", "depth", "dataset", "weight_decay", "batch_size", "batch_norm"):
         assert controls.by_name[name].value == getattr(loaded, name)
-    # values off the slider's grid get a position of their own, in order
-    options = [v for _, v in controls.by_name["batch_size"].options]
-    assert 100 in options and options == sorted(options)
+    # a value off the slider's grid: the readout says it, the slider sits at the nearest
+    batch_size = controls.by_name["batch_size"]
+    assert batch_size.readout.value == "100"
+    assert batch_size.positions[batch_size.slider.value] == 128
+    weight_decay = controls.by_name["weight_decay"]
+    assert weight_decay.readout.value == "0.0003"
+    assert weight_decay.positions[weight_decay.slider.value] == 2e-4
     assert controls.values == loaded.to_dict()
+
+
+# --- typing into a readout -------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "text", "value"), [
+    ("batch_size", "100", 100),  # between the slider's powers of two
+    ("batch_size", " 64 ", 64),
+    ("batch_size", "1e2", 100),
+    ("batch_size", "128.0", 128),
+    ("weight_decay", "3e-4", 3e-4),
+    ("weight_decay", "off", 0.0),
+    ("weight_decay", "OFF", 0.0),
+    ("l1", "0", 0.0),
+    ("lr", "0.003", 0.003),
+    ("lr", "10", 10.0),
+    ("dropout", "0.123", 0.123),  # typed exactly, not rounded to the slider's step
+    ("depth", "0", 0),
+    ("seed", "2147483647", 2**31 - 1),
+])
+def test_parse_typed_reads_what_a_person_types(name, text, value):
+    parsed = parse_typed(name, SPECS[name], text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("batch_size", "abc"), ("batch_size", "-3"), ("batch_size", "100.5"), ("batch_size", ""),
+    ("batch_size", "off"),  # no off position: a batch needs examples
+    ("lr", "1e9"), ("lr", "-3"), ("lr", "0"), ("lr", "nan"), ("lr", "inf"),
+    ("weight_decay", "5e-7"),  # under log_low: 0 (off) or at least 1e-6
+    ("weight_decay", "2"), ("depth", "3.5"), ("seed", "-3"), ("dropout", "0,5"),
+])
+def test_parse_typed_refuses_with_field_text_and_allowed(name, text):
+    with pytest.raises(HParamsError) as caught:
+        parse_typed(name, SPECS[name], text)
+    assert caught.value.field == name and caught.value.value == text.strip()
+    message = describe_error(caught.value)
+    assert message.startswith(f"{SPECS[name].label}: {text.strip()!r} is not allowed; allowed: ")
+    assert SPECS[name].allowed() in message
+
+
+def test_format_value_reads_back_as_the_same_value():
+    assert format_value(SPECS["weight_decay"], 0.0) == "off"
+    assert format_value(SPECS["lr"], 1e-5) == "1e-05"
+    assert format_value(SPECS["weight_decay"], 3e-4) == "0.0003"
+    assert format_value(SPECS["batch_size"], 100) == "100"
+    assert format_value(SPECS["depth"], 0) == "0"  # no off position: 0 is a number
+    for name, value in [("lr", 0.0126), ("weight_decay", 0.0), ("momentum", 0.999)]:
+        assert parse_typed(name, SPECS[name], format_value(SPECS[name], value)) == value
+
+
+def test_nearest_position_snaps_on_a_log_axis():
+    powers = [2**k for k in range(13)]
+    assert nearest_position(powers, 64) == 6
+    assert powers[nearest_position(powers, 100)] == 128  # log2(100) = 6.64
+    assert powers[nearest_position(powers, 90)] == 64  # log2(90) = 6.49
+    assert powers[nearest_position(powers, 3)] == 4
+    off = [0.0, 1e-6, 2e-6, 5e-6, 1e-5]
+    assert nearest_position(off, 0.0) == 0  # only 0 sits at "off"
+    assert off[nearest_position(off, 1.2e-6)] == 1e-6
+    assert off[nearest_position(off, 3.5e-6)] == 5e-6  # 3.16e-6 is halfway on a log axis
+    assert nearest_position(off, 1.0) == len(off) - 1
+
+
+def test_typing_sends_the_typed_value_and_snaps_the_slider():
+    controller = FakeController()
+    controls = HParamControls(controller.hp, controller.update)
+    batch_size, weight_decay = controls.by_name["batch_size"], controls.by_name["weight_decay"]
+    batch_size.readout.value = "100"
+    weight_decay.readout.value = "3e-4"
+    weight_decay.readout.value = "off"
+    controls.by_name["lr"].readout.value = "0.00123"
+    assert controller.calls == [("update", {"batch_size": 100}),
+                                ("update", {"weight_decay": 3e-4}),
+                                ("update", {"weight_decay": 0.0}),
+                                ("update", {"lr": 0.00123})]  # as typed, not to 3 digits
+    assert controller.hp.batch_size == 100 and controls.values["batch_size"] == 100
+    assert batch_size.value == 100 and batch_size.readout.value == "100"
+    assert batch_size.positions[batch_size.slider.value] == 128
+    assert weight_decay.slider.value == 0 and weight_decay.readout.value == "off"
+    batch_size.readout.value = "1e2"  # the same value: nothing to send, the readout tidied
+    assert len(controller.calls) == 4 and batch_size.readout.value == "100"
+    batch_size.slider.value = 8  # dragging still works, from the typed value
+    assert controller.calls[-1] == ("update", {"batch_size": 256})
+    assert batch_size.readout.value == "256"
+
+
+@pytest.mark.parametrize("text", ["abc", "-3", "1e9", "", "100.5"])
+def test_bad_text_restores_the_readout_and_says_why(text):
+    controller = FakeController()
+    controls = HParamControls(controller.hp, controller.update)
+    batch_size = controls.by_name["batch_size"]
+    batch_size.readout.value = "100"
+    batch_size.readout.value = text
+    assert controller.calls == [("update", {"batch_size": 100})]  # nothing more was sent
+    assert batch_size.value == 100 and batch_size.readout.value == "100"  # never blank
+    assert batch_size.positions[batch_size.slider.value] == 128
+    message = controls.message.value
+    assert f"batch size: &#x27;{text}&#x27; is not allowed" in message
+    assert "a whole number 1 to 4096" in message and "color:#D55E00" in message
+    controls.by_name["lr"].readout.value = "0.02"  # the next good change clears it
+    assert controls.message.value == ""
+
+
+def test_a_typed_value_the_controller_refuses_reverts():
+    controller = FakeController(HParams(optimizer="nesterov", momentum=0.9))
+    controls = HParamControls(controller.hp, controller.update)
+    momentum = controls.by_name["momentum"]
+    momentum.readout.value = "0"  # in range, but nesterov needs momentum above 0
+    assert controller.calls == [("update", {"momentum": 0})]
+    assert momentum.value == 0.9 and momentum.readout.value == "0.9"
+    assert momentum.slider.value == 0.9
+    assert "momentum" in controls.message.value and "nesterov" in controls.message.value
+
+
+def test_number_control_alone_reports_bad_text_to_on_error():
+    errors = []
+    control = NumberControl("l1", SPECS["l1"], 1e-5, on_error=errors.append)
+    assert control.description == "L1" and control.readout.value == "1e-05"
+    control.readout.value = "lots"
+    assert control.value == 1e-5 and control.readout.value == "1e-05"
+    assert [(e.field, e.value) for e in errors] == [("l1", "lots")]
+    control.readout.value = "OFF"
+    assert control.value == 0.0 and control.readout.value == "off"
 
 
 def test_hidden_fields_are_not_displayed():
@@ -248,7 +399,8 @@ def test_hidden_fields_are_not_displayed():
 
 def test_labels_readable_and_theme_large():
     controls = HParamControls(HParams(), lambda changes: None)
-    assert all(w.style.description_width == "10em" for w in controls.by_name.values())
+    described = [getattr(w, "described", w) for w in controls.by_name.values()]
+    assert all(w.style.description_width == "10em" for w in described)
     assert "pg-root" in controls.widget._dom_classes
     css = theme_css().value
     assert css.startswith("<style>") and "--jp-widgets-font-size: 16px" in css

@@ -1,9 +1,15 @@
 """Hyperparameter controls generated from the HParams field metadata, never written by hand.
 
-One widget per field, chosen from its Spec: a slider for numbers (log-scaled where the Spec
-says so), a dropdown for choices, a checkbox for switches. Every widget reports to one
-callback with `{field: value}`; a value the callback rejects puts the widget back to the last
-good value and shows why in red, and the app keeps running.
+One widget per field, chosen from its Spec: a slider with a readout a person can type into
+for numbers (log-scaled where the Spec says so), a dropdown for choices, a checkbox for
+switches. Every widget reports to one callback with `{field: value}`; a value the callback
+rejects puts the widget back to the last good value and shows why in red, and the app keeps
+running.
+
+The readouts are our own text boxes, not ipywidgets' slider readouts: those are
+contenteditable divs that SelectionSlider never reads back (Enter inserts a line break and
+nothing is sent), and that the number sliders clamp in the browser (1e9 becomes the maximum
+without a word), so the kernel could not say what was wrong with a typed value.
 """
 
 from __future__ import annotations
@@ -14,14 +20,16 @@ from functools import partial
 from typing import Any
 
 import ipywidgets as widgets
+import traitlets
 
-from playground.config import HParams, Spec
+from playground.config import HParams, HParamsError, Spec
 from playground.ui.quiet import Quiet
 from playground.ui.theme import ROOT_CLASS, error_html
 
 GROUPS = ("data", "model", "optimisation", "regularisation")  # order on the page
 DESCRIPTION_WIDTH = "10em"  # fits the longest label ("initialisation") at projector size
 CONTROL_WIDTH = "34em"  # widest a control grows; narrower columns shrink it
+READOUT_WIDTH = "5.5em"  # a typeable readout: "0.000123" at projector size
 MAX_SLIDER_POSITIONS = 10_000  # beyond this a slider is useless (seed): a number box instead
 OFF = "off"  # the leftmost position of a log slider whose low is 0
 
@@ -47,45 +55,93 @@ def log_options(spec: Spec) -> list[tuple[str, Any]]:
     return options
 
 
-def uses_selection_slider(spec: Spec) -> bool:
-    """Log-scaled whole numbers (batch size) and log sliders with an "off" position."""
+def uses_positions(spec: Spec) -> bool:
+    """Log-scaled whole numbers (batch size) and log sliders with an "off" position: their
+    slider steps through the positions of `log_options`."""
     return spec.scale == "log" and (spec.kind == "int" or spec.log_low is not None)
 
 
-def make_control(spec: Spec, value: Any) -> widgets.Widget:
-    """The widget for one field, showing `value`; its description is the Spec's label."""
+def make_control(spec: Spec, value: Any, name: str = "") -> widgets.Widget:
+    """The widget for one field, showing `value`; its description is the Spec's label.
+    `name` is the field's name, used in the message about a typed value that is not allowed."""
     common: dict[str, Any] = {
         "description": spec.label,
         "tooltip": spec.help,
         "style": {"description_width": DESCRIPTION_WIDTH},
     }
-    wide = widgets.Layout(width="100%", max_width=CONTROL_WIDTH)
+    # "auto", not "100%": the column stretches it to its width less its margins (100% plus
+    # ipywidgets' 2px margins overflowed, and the group got a horizontal scrollbar)
+    wide = widgets.Layout(width="auto", max_width=CONTROL_WIDTH)
     if spec.kind == "choice":
         options = [(choice.replace("_", " "), choice) for choice in spec.choices]
         return widgets.Dropdown(options=options, value=value, layout=wide, **common)
     if spec.kind == "bool":
         return widgets.Checkbox(value=value, indent=True, layout=widgets.Layout(width="auto"),
                                 **common)
-    slider = {**common, "continuous_update": False, "layout": wide}
-    if uses_selection_slider(spec):
-        control = widgets.SelectionSlider(options=log_options(spec), **slider)
-        _ensure_option(control, value)
-        control.value = value
-        return control
+    return NumberControl(name or spec.label, spec, value)
+
+
+def make_slider(spec: Spec) -> widgets.Widget | None:
+    """The slider of a number field, without a readout of its own; None where the range has
+    too many positions for a slider to be of use (seed)."""
+    options: dict[str, Any] = {"continuous_update": False, "readout": False,
+                               "layout": widgets.Layout(width="auto", flex="1 1 auto",
+                                                        min_width="3em")}
+    if uses_positions(spec):
+        return widgets.IntSlider(value=0, min=0, max=len(log_options(spec)) - 1, step=1,
+                                 **options)
     if spec.scale == "log":
-        return widgets.FloatLogSlider(value=value, base=10, min=math.log10(spec.low),
+        return widgets.FloatLogSlider(value=spec.low, base=10, min=math.log10(spec.low),
                                       max=math.log10(spec.high), step=spec.step or 0.1,
-                                      readout_format=".3g", **slider)
+                                      **options)
     if spec.kind == "int":
         step = int(spec.step or 1)
         if (spec.high - spec.low) / step > MAX_SLIDER_POSITIONS:
-            return widgets.BoundedIntText(value=value, min=int(spec.low), max=int(spec.high),
-                                          step=step, **slider)
-        return widgets.IntSlider(value=value, min=int(spec.low), max=int(spec.high), step=step,
-                                 **slider)
+            return None
+        return widgets.IntSlider(value=int(spec.low), min=int(spec.low), max=int(spec.high),
+                                 step=step, **options)
     step = spec.step or (spec.high - spec.low) / 100
-    return widgets.FloatSlider(value=value, min=spec.low, max=spec.high, step=step,
-                               readout_format=f".{_decimals(step)}f", **slider)
+    return widgets.FloatSlider(value=spec.low, min=spec.low, max=spec.high, step=step,
+                               **options)
+
+
+# --- what a readout shows and reads ------------------------------------------------------
+def format_value(spec: Spec, value: Any) -> str:
+    """What a readout shows: "off" for 0 where the Spec has an off position, else the number
+    as a person would type it (100, 0.0003, 1e-05)."""
+    if spec.log_low is not None and value == 0:
+        return OFF
+    return _label(value)
+
+
+def parse_typed(name: str, spec: Spec, text: str) -> Any:
+    """The value a person typed into a readout ("100", "3e-4", "off"), checked against the
+    Spec. Raises HParamsError naming the field, the text as typed and what is allowed."""
+    typed = text.strip()
+    if spec.log_low is not None and typed.lower() == OFF:
+        typed = "0"
+    try:
+        number: int | float = int(typed)
+    except ValueError:
+        try:
+            number = float(typed)
+        except ValueError:
+            raise HParamsError(name, typed, spec.allowed()) from None
+    try:
+        return spec.check(name, number)
+    except HParamsError:
+        raise HParamsError(name, typed, spec.allowed()) from None
+
+
+def nearest_position(positions: list[Any], value: Any) -> int:
+    """The position of a stepped log slider that shows `value`: its own where it is on the
+    grid, else the nearest on a log axis (100 sits at 128); only 0 sits at "off"."""
+    if value in positions:
+        return positions.index(value)
+    if value <= 0:
+        return 0
+    return min((i for i, p in enumerate(positions) if p > 0),
+               key=lambda i: abs(math.log(positions[i]) - math.log(value)))
 
 
 def clean_value(spec: Spec, value: Any) -> Any:
@@ -111,12 +167,83 @@ def _label(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
 
 
-def _ensure_option(control: widgets.SelectionSlider, value: Any) -> None:
-    """Add a value that is not on the slider's grid (from a URL or a lesson) in its place."""
-    if any(option == value for _, option in control.options):
-        return
-    options = sorted([*control.options, (_label(value), value)], key=lambda pair: pair[1])
-    control.options = options
+class NumberControl(widgets.HBox):
+    """A number field: a slider (unless the range is too wide for one) and a readout a person
+    can type into. `value` is the field's value: dragging sets it to the slider's position
+    (float noise dropped), typing to the number typed, even between positions (batch size
+    100). Text that is not allowed leaves value and readout as they were and is passed, as an
+    HParamsError, to `on_error`."""
+
+    value = traitlets.Any()
+
+    def __init__(self, name: str, spec: Spec, value: Any,
+                 on_error: Callable[[HParamsError], Any] | None = None):
+        self.name, self.spec, self.on_error = name, spec, on_error
+        self.positions = [v for _, v in log_options(spec)] if uses_positions(spec) else None
+        self.slider = make_slider(spec)
+        self.readout = widgets.Text(value=format_value(spec, value), continuous_update=False,
+                                    layout=widgets.Layout(width=READOUT_WIDTH, flex="0 0 auto"))
+        self.readout.add_class("pg-readout")
+        described = self.slider if self.slider is not None else self.readout
+        described.description = spec.label
+        described.tooltip = spec.help
+        self.readout.tooltip = spec.help
+        described.style.description_width = DESCRIPTION_WIDTH
+        if self.slider is None:  # the box alone fills the row, as a dropdown does
+            self.readout.layout = widgets.Layout(width="auto", flex="1 1 0%", min_width="0")
+        self.described = described
+        self._quiet = Quiet()  # true while the control sets its own parts
+        # No tooltip on the box itself: ipywidgets' box view then reads a description it
+        # does not have, and the whole control fails to show ("Could not create a view").
+        super().__init__([c for c in (self.slider, self.readout) if c is not None],
+                         layout=widgets.Layout(width="100%", max_width=CONTROL_WIDTH))
+        self.add_class("pg-number")
+        self.observe(self._on_value, names="value")
+        if self.slider is not None:
+            self.slider.observe(self._slid, names="value")
+        self.readout.observe(self._typed, names="value")
+        self.value = value
+
+    @property
+    def description(self) -> str:
+        """The field's label, shown left of the slider (browser tests find controls by it)."""
+        return self.described.description
+
+    def _on_value(self, change: dict[str, Any]) -> None:
+        self._show(change["new"])
+
+    def _show(self, value: Any) -> None:
+        with self._quiet():
+            self.readout.value = format_value(self.spec, value)
+            if self.slider is None:
+                return
+            if self.positions is not None:
+                self.slider.value = nearest_position(self.positions, value)
+            else:
+                self.slider.value = value
+
+    def _slid(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        if self.positions is not None:
+            self.value = self.positions[change["new"]]
+        else:
+            self.value = clean_value(self.spec, change["new"])
+
+    def _typed(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        try:
+            value = parse_typed(self.name, self.spec, change["new"])
+        except HParamsError as error:
+            self._show(self.value)  # never a blank or stale readout: the last good value
+            if self.on_error is not None:
+                self.on_error(error)
+            return
+        if value == self.value:
+            self._show(value)  # "1e2" reads "100" again; nothing changed, nothing to send
+        else:
+            self.value = value
 
 
 # --- the panel ----------------------------------------------------------------------------
@@ -148,7 +275,9 @@ class HParamControls:
         for name, spec in self.specs.items():
             if name in self.hidden:
                 continue
-            control = make_control(spec, self._good[name])
+            control = make_control(spec, self._good[name], name)
+            if isinstance(control, NumberControl):
+                control.on_error = self.show_error
             control.observe(partial(self._changed, name), names="value")
             self.by_name[name] = control
 
@@ -192,9 +321,7 @@ class HParamControls:
     def _changed(self, name: str, change: dict[str, Any]) -> None:
         if self._quiet:
             return
-        value = clean_value(self.specs[name], change["new"])
-        if value != change["new"]:
-            self._show(name, value)
+        value = change["new"]  # clean already: a NumberControl drops a slider's float noise
         try:
             result = self.on_change({name: value})
         except Exception as error:  # the app keeps running; the person sees why
@@ -207,11 +334,8 @@ class HParamControls:
             self.set_values(result)
 
     def _show(self, name: str, value: Any) -> None:
-        control = self.by_name[name]
         with self._quiet():
-            if isinstance(control, widgets.SelectionSlider):
-                _ensure_option(control, value)
-            control.value = value
+            self.by_name[name].value = value
 
 
 def describe_error(error: BaseException, specs: Mapping[str, Spec] | None = None) -> str:

@@ -68,6 +68,7 @@ def css(font_px: int = 16) -> str:
 {root} .jupyter-widget-Collapse-header, {root} .p-Collapse-header {{
   font-weight: bold;
 }}
+{root} .pg-readout input {{ text-align: center; }}
 {root} .pg-error {{ color: {ERROR_COLOR}; font-weight: bold; }}
 {root} .pg-muted {{ color: {GREY}; }}
 """
