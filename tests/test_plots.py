@@ -15,8 +15,12 @@ import time
 
 import pytest
 from bokeh.document import Document
-from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
-from bokeh.models import ColumnDataSource
+from bokeh.document.events import (
+    ColumnDataChangedEvent,
+    ColumnsStreamedEvent,
+    ModelChangedEvent,
+)
+from bokeh.models import ColumnDataSource, HoverTool, Legend, NumeralTickFormatter
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,8 +45,18 @@ from playground.plots import (
     samples_info,
     to_rgba,
 )
-from playground.plots.curves import TRAIN_ALPHA
-from playground.plots.series import Thinning
+from playground.plots._base import ACTIVE_LINE_WIDTH, DIM_ALPHA, FRAME_HEIGHT, LINE_WIDTH
+from playground.plots.curves import DIM_TRAIN_ALPHA, SETTING_JS, TRAIN_ALPHA
+from playground.plots.series import (
+    MAX_LABEL,
+    Thinning,
+    differences,
+    exit_point,
+    explodes,
+    finite_max,
+    legend_columns,
+    run_label,
+)
 
 # --- row builders --------------------------------------------------------------------------
 
@@ -121,6 +135,47 @@ def test_legend_labels_stay_distinct_when_configs_repeat():
     assert len(set(labels.values())) == 3
     assert labels["c"] == "learning rate=0.2"
     assert labels["a"].startswith("learning rate=0.1")
+
+
+def test_run_label_is_the_name_or_a_short_id_cut_to_a_fixed_length():
+    assert run_label("lr=5 (too high)", "20250101-120000-abcdef12") == "lr=5 (too high)"
+    assert run_label(None, "20250101-120000-abcdef12") == "abcdef12"
+    assert run_label("  ", "r1") == "r1" and run_label("", "", 2) == "run 3"
+    long = run_label("one-cycle (warm-up, then anneal)", "x")
+    assert len(long) == MAX_LABEL <= 18 and long == "one-cycle (warm…"
+    assert run_label("two\nlines", "x") == "two lines"
+
+
+def test_differences_name_what_sets_each_run_apart_without_an_id_fallback():
+    configs = {"a": {"lr": 5.0, "depth": 4}, "b": {"lr": 0.1, "depth": 4}}
+    assert differences(configs) == {"a": "learning rate=5", "b": "learning rate=0.1"}
+    assert differences({"a": {"lr": 0.1}}) == {"a": ""}
+    assert differences({"a": {"lr": 0.1}, "b": {"lr": 0.1}}) == {"a": "", "b": ""}
+
+
+def test_legend_columns_fit_ten_cut_names_under_a_narrow_figure():
+    names = [run_label(f"a long lesson run name {i}", str(i)) for i in range(10)]
+    assert legend_columns(names) == 2  # 16 characters: two a row in ~340 px
+    assert legend_columns(["layer1", "layer2", "layer3"]) >= 3
+    assert legend_columns(["x" * 200]) == 1 and legend_columns([]) >= 1
+
+
+def test_explodes_is_the_trainers_divergence_test():
+    assert not explodes([0.7, 0.5, 2.0, 6000.0], first=0.7)
+    assert explodes([0.7, 8000.0], first=0.7)  # over 1e4 times the first
+    assert explodes([0.7, math.nan], first=0.7)  # inf and nan reach the plot as nan
+    assert explodes([11.0], first=0.0)  # a first loss of 0 counts as 1e-3
+
+
+def test_exit_point_is_the_last_point_under_the_other_runs_top():
+    steps, ys = [0, 10, 20, 30], [0.7, 0.9, 50.0, 1e5]
+    assert exit_point(steps, ys, top=1.0) == (10, 0.9)
+    assert exit_point(steps, [0.7, math.nan, 0.5], top=1.0) == (0, 0.7)  # left as nan
+    assert exit_point(steps, [3.0, 1e5], top=1.0) == (0, 1.0)  # above from the start
+    assert exit_point(steps, ys, top=None) == (30, 1e5)  # no other run: its last point
+    assert exit_point(steps[:2], [0.7, 0.8], top=1.0) == (10, 0.8)  # never left
+    assert exit_point([], [], top=1.0) is None
+    assert finite_max([[0.5, math.nan], [2.0], []]) == 2.0 and finite_max([[math.nan]]) is None
 
 
 @pytest.mark.parametrize("length, max_points", [(0, 5), (3, 5), (5, 5), (6, 5), (1001, 10),
@@ -249,14 +304,22 @@ def test_pushing_points_streams_train_and_val_into_the_right_run():
     assert [e.rollover for e in events.of(ColumnsStreamedEvent, source)] == [5000, 5000]
 
 
+def run_renderers(plot, fig=None):
+    """A curve figure's renderers but the diverged-run marks it is made with."""
+    fig = fig or plot.figure
+    fixed = {r for part in plot._parts for r in part.exits}
+    return [r for r in fig.renderers if r not in fixed]
+
+
 def test_a_push_makes_glyphs_only_for_a_new_run():
     plot = LossPlot()
+    fixed = len(plot.figure.renderers)  # the marks of diverged runs, made with the figure
     plot.push(points("a", range(3)))
     count = len(plot.figure.renderers)
     plot.push(points("a", range(3, 6)))
     assert len(plot.figure.renderers) == count  # streaming adds no glyph
     plot.push(points("b", range(3)))
-    assert len(plot.figure.renderers) == 2 * count  # an unseen run appears once
+    assert len(plot.figure.renderers) - fixed == 2 * (count - fixed)  # a new run: once
     assert plot.runs == ["a", "b"]
 
 
@@ -326,7 +389,7 @@ def test_change_events_become_markers_on_the_curve():
     assert markers["step"] == [120, 250]
     assert markers["y"] == [2.0, 1.0]  # sits on the train curve at that step
     assert markers["message"][0] == "lr 0.01 -> 0.1"
-    assert len(plot.figure.renderers) == 3  # train, val, markers: no glyph per event
+    assert len(run_renderers(plot)) == 3  # train, val, markers: no glyph per event
 
 
 def test_a_change_before_any_point_waits_for_the_curve():
@@ -344,18 +407,19 @@ def test_a_prepared_run_is_shown_by_changing_properties_not_by_adding_models():
     plot.prepare()
     models = set(events.doc.models)
     renderers = list(plot.figure.renderers)
-    assert not any(r.visible for r in renderers)  # made ahead, hidden
+    assert not any(r.visible for r in run_renderers(plot))  # made ahead, hidden
     assert not any(item.visible for item in plot._parts[0].legend.items)
-    plot.add_run("a", {"lr": 0.1})
+    plot.add_run("a", {"lr": 0.1}, name="warm-up")
     assert set(events.doc.models) == models and plot.figure.renderers == renderers
     assert all(r.visible for r in plot._lines["a"] + plot._markers["a"])
     assert {r.glyph.line_color for r in plot._lines["a"]} == {plot.color("a")}
     assert {r.glyph.fill_color for r in plot._markers["a"]} == {plot.color("a")}
-    assert [(i.label.value, i.visible) for i in plot._parts[0].legend.items] == [("a", True)]
+    assert [(i.label.value, i.visible) for i in plot._parts[0].legend.items] == [
+        ("warm-up", True)]
+    per_run = len(run_renderers(plot))
     plot.add_run("b", {"lr": 0.2})  # nothing prepared: made on the spot, as before
-    assert len(plot.figure.renderers) == 2 * len(renderers)
-    assert [i.label.value for i in plot._parts[0].legend.items] == [
-        "learning rate=0.1", "learning rate=0.2"]  # relabelled in place
+    assert len(run_renderers(plot)) == 2 * per_run
+    assert [i.label.value for i in plot._parts[0].legend.items] == ["warm-up", "b"]
 
 
 def test_plots_prepare_the_next_run_in_the_round_after_one_was_added():
@@ -368,14 +432,29 @@ def test_plots_prepare_the_next_run_in_the_round_after_one_was_added():
     assert plots.loss.prepared and plots.accuracy.prepared and plots.lr.prepared
 
 
-def test_legend_names_differing_hyperparameters_and_follows_new_runs():
+def legend_texts(plot, part=0):
+    return [item.label.value for item in plot._parts[part].legend.items if item.visible]
+
+
+def test_legend_names_runs_and_hover_names_what_differs():
     plot = LossPlot()
-    plot.add_run("a", {"lr": 0.1, "depth": 2})
-    assert [item.label.value for item in plot._parts[0].legend.items] == ["a"]
-    plot.add_run("b", {"lr": 0.1, "depth": 4})
-    assert [item.label.value for item in plot._parts[0].legend.items] == ["depth=2", "depth=4"]
+    plot.add_run("a", {"lr": 0.1, "depth": 2}, name="shallow")
+    assert legend_texts(plot) == ["shallow"]
+    assert plot._parts[0].curve_hover.tooltips[:2] == [("run", "$name"), ("step", "@step")]
+    plot.add_run("b", {"lr": 0.2, "depth": 4, "dropout": 0.5})
+    assert legend_texts(plot) == legend_texts(plot, 1) == ["shallow", "b"]  # not the configs
+    assert plot.differences == {"a": "depth=2, learning rate=0.1, dropout=0",
+                                "b": "depth=4, learning rate=0.2, dropout=0.5"}
+    for part in plot._parts:  # linear and log figure: a row per field, read from the line
+        assert part.curve_hover.tooltips[:4] == [("run", "$name"), ("depth", "$name{depth}"),
+                                                 ("dropout", "$name{dropout}"), ("step", "@step")]
+        assert part.curve_hover.formatters["$name"].code == SETTING_JS
+    assert {str(line.tags) for line in plot._lines["b"]} == {
+        str([{"depth": "4", "lr": "0.2", "dropout": "0.5"}])}
     plot.remove_run("b")
-    assert [item.label.value for item in plot._parts[0].legend.items] == ["a"]
+    assert legend_texts(plot) == ["shallow"] and plot.differences == {"a": ""}
+    assert plot._parts[0].curve_hover.tooltips[1] == ("step", "@step")
+    assert all(line.tags == [] for line in plot._lines["a"])
 
 
 def alphas(plot, run):
@@ -390,10 +469,13 @@ def test_active_run_dims_the_others_and_visibility_hides_a_run():
     plot = LossPlot()
     plot.push(points("a", range(3)) + points("b", range(3)))
     plot.set_active("b")
-    assert alphas(plot, "a") == {"train": {0.3 * TRAIN_ALPHA}, "val": {0.3}}
+    assert alphas(plot, "a") == {"train": {DIM_TRAIN_ALPHA}, "val": {DIM_ALPHA}}
     assert alphas(plot, "b") == {"train": {TRAIN_ALPHA}, "val": {1.0}}
+    assert {line.glyph.line_width for line in plot._lines["b"]} == {ACTIVE_LINE_WIDTH}
+    assert {line.glyph.line_width for line in plot._lines["a"]} == {LINE_WIDTH}
     plot.set_active(None)
     assert alphas(plot, "a") == {"train": {TRAIN_ALPHA}, "val": {1.0}}
+    assert {line.glyph.line_width for line in plot._lines["b"]} == {LINE_WIDTH}
     plot.set_visible("a", False)
     assert not any(r.visible for r in plot._lines["a"] + plot._markers["a"])
     assert all(r.visible for r in plot._lines["b"])
@@ -422,11 +504,12 @@ def test_log_toggle_swaps_in_a_log_twin_sharing_the_sources():
 def test_remove_run_and_clear_take_glyphs_and_sources_away():
     plot = LossPlot()
     plot.push(points("a", range(3)) + points("b", range(3)), [change("a", 1)])
-    per_run = len(plot.figure.renderers) // 2
+    per_run = len(run_renderers(plot)) // 2
     plot.remove_run("a")
-    assert len(plot.figure.renderers) == per_run and plot.runs == ["b"]
+    assert len(run_renderers(plot)) == per_run and plot.runs == ["b"]
+    assert len(plot.figure.select(type=HoverTool)) == 1 + 1  # b's, and the change markers'
     plot.clear()
-    assert plot.figure.renderers == [] and plot.runs == []
+    assert run_renderers(plot) == [] and plot.runs == []
 
 
 def test_lr_plot_draws_one_line_per_run_on_a_log_axis():
@@ -473,6 +556,182 @@ def test_snapshot_plots_draw_the_shown_runs_latest_row():
     assert samples.caption_source.data["text"] == []
 
 
+LONG_NAMES = ["lr=5 (too high)", "lr=2 (oscillates)", "lr=0.001 (too low)",
+              "lr=0.1 (about right)", "constant", "step (halved every 8 epochs)",
+              "exponential (x0.85 an epoch)", "cosine", "one-cycle (warm-up, then anneal)",
+              "dropout 0.5 with weight decay"]
+
+
+def test_legends_of_ten_long_names_sit_under_the_plot_two_a_row():
+    plots = Plots()
+    for i, name in enumerate(LONG_NAMES):  # configs differing in many fields, as in the issue
+        plots.add_run(f"run{i}", {"lr": 0.1 * (i + 1), "batch_size": 16 + i, "depth": 2 + i % 3,
+                                  "dropout": 0.05 * i, "optimizer": ["sgd", "adam"][i % 2]},
+                      name=name)
+    plots.push({"layer_norms": [{"run": "run9", "step": 0, "layer": f"layer{k}",
+                                 "grad_norm": 1.0, "weight_norm": 1.0} for k in range(1, 7)]})
+    figures = [plots.loss.figure, plots.loss.log_figure, plots.accuracy.figure, plots.lr.figure,
+               plots.grad_norms.figure]
+    for fig in figures:
+        legends = fig.select(type=Legend)
+        assert len(legends) == 1 and legends[0] in fig.below, fig.name
+        assert not fig.right and not fig.left[1:], fig.name  # nothing beside the plot but its axis
+        assert legends[0].orientation == "horizontal" and legends[0].visible
+        assert fig.frame_height == FRAME_HEIGHT  # a legend adds height, takes none of the plot
+        assert fig.toolbar_inner and fig.toolbar.autohide  # the toolbar never covers the title
+    texts = legend_texts(plots.loss)
+    assert texts[0] == "lr=5 (too high)" and max(len(text) for text in texts) == MAX_LABEL
+    assert plots.loss._parts[0].legend.ncols == 2
+    assert plots.grad_norms._legend.ncols >= 3  # short layer names: more a row
+
+
+def test_step_axes_show_few_ticks_in_thousands():
+    plots = Plots()
+    for fig in (plots.loss.figure, plots.loss.log_figure, plots.accuracy.figure,
+                plots.lr.figure, plots.grad_norms.figure):
+        axis = fig.xaxis[0]
+        assert axis.ticker.desired_num_ticks <= 5
+        assert isinstance(axis.formatter, NumeralTickFormatter) and "a" in axis.formatter.format
+
+
+def test_renaming_a_run_changes_legends_and_hover_names_in_place():
+    plots = Plots()
+    plots.add_run("a", {"lr": 5.0}, name="lr=5 (too high)")
+    plots.add_run("b", {"lr": 0.1})
+    plots.push({"points": points("a", range(3)) + points("b", range(3)),
+                "layer_norms": [{"run": "a", "step": 0, "layer": "layer1", "grad_norm": 1.0,
+                                 "weight_norm": 1.0}]})
+    plots.set_active("a")
+    doc = Document()
+    for layout in plots.figures().values():
+        doc.add_root(layout)
+    doc.add_root(plots.loss.log_figure)
+    models, seen = set(doc.models), []
+    doc.on_change(seen.append)
+    plots.rename_run("a", "blown up")
+    assert set(doc.models) == models  # no model made or dropped
+    assert seen and all(isinstance(event, ModelChangedEvent) for event in seen)
+    for plot in (plots.loss, plots.accuracy, plots.lr):
+        for part in range(len(plot._parts)):
+            assert legend_texts(plot, part) == ["blown up", "b"], plot.name
+        assert plot._lines["a"][0].name == "blown up (train)"
+    assert plots.grad_norms.figure.title.text == "Gradient norms: blown up"
+    plots.add_run("a", {"lr": 5.0})  # a config update without a name keeps the name
+    assert legend_texts(plots.loss) == ["blown up", "b"]
+    plots.rename_run("a", "a much longer name than a legend can hold")
+    assert legend_texts(plots.loss)[0] == "a much longer n…"
+    assert plots.loss._lines["a"][0].name == "a much longer name than a legend can hold (train)"
+    plots.rename_run("a", None)
+    assert legend_texts(plots.loss) == ["a", "b"]
+
+
+def test_plots_tell_the_runs_table_what_differs():
+    plots = Plots()
+    plots.add_run("a", {"lr": 5.0, "depth": 2}, name="lr=5 (too high)")
+    assert plots.differences == {"a": ""}
+    plots.load_history("b", {"lr": 0.1, "depth": 2}, points("b", range(3)), name="lr=0.1")
+    assert plots.differences == {"a": "learning rate=5", "b": "learning rate=0.1"}
+    assert plots.legend == {"a": "lr=5 (too high)", "b": "lr=0.1"}
+    assert plots.loss.labels == plots.differences  # as the runs table read it before
+
+
+def exploding(run, steps=range(0, 60, 10), start=0.7):
+    return [point(run, step, split, loss=start * math.exp(step / 5.0))
+            for step in steps for split in ("train", "val")]
+
+
+def lines_of(plot, runs, figure=0):
+    per = len(plot.splits)
+    return [line for run in runs for line in plot._lines[run][figure * per:(figure + 1) * per]]
+
+
+def test_a_diverged_run_leaves_the_loss_range_and_is_marked_where_it_left():
+    plot = LossPlot()
+    # up to 280: short of the trainer's test, so only its status marks it diverged
+    plot.push(exploding("a", range(0, 40, 10)) + points("b", range(0, 60, 10), loss=0.9)
+              + points("c", range(0, 60, 10), loss=0.4))
+    padding = plot.figure.y_range.range_padding
+    plot.set_diverged("b", False)  # nothing to undo: the range stays as it is
+    assert plot.diverged == [] and plot.figure.y_range.renderers == []
+    plot.set_diverged("a")
+    assert plot.diverged == ["a"]
+    assert plot.figure.y_range.renderers == lines_of(plot, ["b", "c"])
+    assert plot.log_figure.y_range.renderers == lines_of(plot, ["b", "c"], figure=1)
+    assert plot.figure.y_range.range_padding != padding  # BokehJS recomputes the range now
+    assert plot.figure.y_range.range_padding == pytest.approx(padding)
+    exits = plot.exit_source.data
+    assert exits["step"] == [0] and exits["y"] == [0.7]  # its last point under b's 0.9
+    assert exits["color"] == [plot.color("a")] and exits["text"] == ["diverged"]
+    plot.push(points("b", range(60, 70), loss=6.0))  # b climbs: a stays in view longer
+    assert plot.exit_source.data["step"] == [10] and plot.exit_source.data["y"][0] < 6.0
+    plot.set_visible("a", False)
+    assert plot.exit_source.data["step"] == []
+    plot.set_visible("a", True)
+    plot.set_diverged("b")
+    plot.set_diverged("c")  # every run diverged: every line sets the range again
+    assert plot.figure.y_range.renderers == [] and plot.log_figure.y_range.renderers == []
+    assert plot.exit_source.data["step"] == [30, 69, 50]  # each at its last point
+    plot.set_diverged("b", False)
+    plot.set_diverged("c", False)
+    plot.add_run("d")  # a new run joins the lines that set the range
+    assert plot.figure.y_range.renderers == lines_of(plot, ["b", "c", "d"])
+    plot.remove_run("a")
+    assert plot.figure.y_range.renderers == [] and plot.exit_source.data["step"] == []
+
+
+def test_a_loss_that_explodes_or_goes_non_finite_is_marked_diverged_from_the_rows():
+    plots = Plots()
+    plots.push({"points": points("ok", range(5)) + points("nan", range(3))})
+    assert plots.loss.diverged == []
+    plots.push({"points": [point("nan", 3, loss=math.inf)]})
+    assert plots.loss.diverged == ["nan"]
+    plots.push({"points": points("big", range(3)) + [point("big", 3, loss=1e5)]})
+    assert plots.loss.diverged == ["nan", "big"]
+    assert plots.loss.figure.y_range.renderers == lines_of(plots.loss, ["ok"])
+    plots.set_status("big", "finished")  # exploded in the rows: left out whatever it says
+    assert plots.loss.diverged == ["nan", "big"]
+    assert plots.accuracy.figure.y_range.renderers == []  # accuracy does not explode
+
+
+def test_set_status_marks_a_run_diverged_on_the_loss_plot_only():
+    plots = Plots()
+    plots.push({"points": points("a", range(3)) + points("b", range(3))})
+    plots.set_status("a", "diverged")
+    assert plots.loss.diverged == ["a"]
+    assert plots.loss.figure.y_range.renderers == lines_of(plots.loss, ["b"])
+    for plot in (plots.accuracy, plots.lr):  # an accuracy of 0.3 must not go off the plot
+        assert plot.figure.y_range.renderers == []
+    plots.set_status("a", "stopped")
+    assert plots.loss.diverged == [] and plots.loss.figure.y_range.renderers == []
+    plots.load_history("a", {}, points("a", range(3)), status="diverged")
+    assert plots.loss.diverged == ["a"]
+
+
+def test_dimmed_runs_stay_visible_on_a_projector():
+    assert DIM_ALPHA >= 0.55 and 0.3 <= DIM_TRAIN_ALPHA < TRAIN_ALPHA
+    assert ACTIVE_LINE_WIDTH > LINE_WIDTH
+
+
+def test_grad_norm_legend_forgets_the_layers_of_a_removed_run():
+    plot = GradNormPlot()
+    deep = [{"run": "deep", "step": 0, "layer": f"layer{i}", "grad_norm": 1.0,
+             "weight_norm": 1.0} for i in range(1, 7)]
+    shallow = [{**row, "run": "shallow"} for row in deep[:3]]
+    plot.push(deep)
+    assert plot.layers == [f"layer{i}" for i in range(1, 7)]
+    plot.push(shallow)
+    plot.set_active("deep")
+    assert len(plot.layers) == 6
+    plot.remove_run("deep")
+    assert plot.showing == "shallow" and plot.layers == ["layer1", "layer2", "layer3"]
+    assert [item.label.value for item in plot._legend.items if item.visible] == plot.layers
+    assert [line.name for line in plot.figure.renderers if line.visible] == plot.layers
+    plot.remove_run("shallow")
+    assert plot.layers == [] and not plot._legend.visible
+    plot.push(deep[:4])  # a new run brings its layers back, with the same lines
+    assert len(plot.layers) == 4 and len(plot.figure.renderers) == 6
+
+
 # --- the facade ----------------------------------------------------------------------------
 
 
@@ -510,7 +769,7 @@ def test_plots_give_a_run_one_colour_everywhere_and_ignore_removed_runs():
     plots.push({"points": points("a", range(2)) + points("b", range(2))})
     assert plots.runs == ["a", "b"]
     colors = {plot.color("b") for plot in plots.plots.values()}
-    assert colors == {color_at(1)}
+    assert colors == {color_at(1)} == {plots.color("b")}
     plots.remove_run("a")
     plots.push({"points": points("a", range(2, 4))})  # a stale run still emitting
     assert plots.runs == ["b"] and "a" not in plots.loss.runs
@@ -684,7 +943,7 @@ class Index: pass
 STREAM_DURING_IMPORT = """
 import builtins, sys, threading
 builtins.pandas_may_finish = threading.Event()
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, HoverTool, Legend, NumeralTickFormatter
 from playground.plots.curves import LossPlot
 plot = LossPlot()
 plot.add_run("a")

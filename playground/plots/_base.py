@@ -12,30 +12,59 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bokeh.models import ColumnDataSource, Legend
+from bokeh.models import Axis, BasicTicker, ColumnDataSource, Legend, NumeralTickFormatter
 from bokeh.plotting import figure
 
 from playground.plots._numbers import numbers
-from playground.plots.series import ColorCycle, Columns, Thinning, legend_labels
+from playground.plots.series import (
+    ColorCycle,
+    Columns,
+    Thinning,
+    differences,
+    legend_columns,
+    legend_labels,
+    run_label,
+    short_id,
+)
 
 LINE_WIDTH = 3
-DIM_ALPHA = 0.3
+ACTIVE_LINE_WIDTH = 4.5  # the highlighted run: thicker, and fully opaque
+# Other runs while one is highlighted: dimmed, yet plain on a projector (0.3 was too faint).
+DIM_ALPHA = 0.6
 DEFAULT_MAX_POINTS = 5000  # points a line keeps in the browser
 TITLE_FONT = "16pt"
+SUBTITLE_FONT = "12pt"
 AXIS_LABEL_FONT = "15pt"
 TICK_FONT = "13pt"
-LEGEND_FONT = "13pt"
+LEGEND_FONT = "12pt"
+FRAME_HEIGHT = 230  # pixels of a curve plot's data area; a legend under it adds to the figure
+STEP_TICKS = 4  # about this many step ticks: at 1280x720 six ran together
 TOOLS = "pan,box_zoom,wheel_zoom,reset,save"
 
 
 def new_figure(name: str, title: str, x_label: str, y_label: str, *, height: int = 320,
-               y_axis_type: str = "linear", tools: str = TOOLS, **kwargs: Any) -> figure:
-    """A figure with the house look: named (browser tests find it by name), wide, big fonts."""
+               y_axis_type: str = "linear", tools: str = TOOLS, frame_height: int | None = None,
+               **kwargs: Any) -> figure:
+    """A figure with the house look: named (browser tests find it by name), wide, big fonts.
+
+    The toolbar sits inside the plot, shown while the pointer is over it: above the plot it
+    shared the title's row and ran over the title in a narrow figure. `frame_height` instead
+    of `height` fixes the plot area's height, so that a legend below it adds to the figure's.
+    """
+    size = {"frame_height": frame_height} if frame_height else {"height": height}
     fig = figure(name=name, title=title, x_axis_label=x_label, y_axis_label=y_label,
-                 sizing_mode="stretch_width", height=height, y_axis_type=y_axis_type,
-                 tools=tools, toolbar_location="above", **kwargs)
+                 sizing_mode="stretch_width", y_axis_type=y_axis_type, tools=tools,
+                 toolbar_location="above", toolbar_inner=True, **size, **kwargs)
+    fig.toolbar.autohide = True
     style(fig)
     return fig
+
+
+def step_axis(axis: Axis) -> None:
+    """Few ticks, thousands as "k" (0, 500, 1k, 1.5k): long step labels ran together."""
+    if isinstance(axis.ticker, BasicTicker):
+        axis.ticker.desired_num_ticks = STEP_TICKS
+    axis.formatter = NumeralTickFormatter(format="0.[0]a")
 
 
 def style(fig: figure) -> None:
@@ -48,11 +77,22 @@ def style(fig: figure) -> None:
 
 
 def new_legend(fig: figure, click_policy: str = "hide") -> Legend:
-    """An empty legend outside the plot area on the right, so it never covers a curve."""
+    """An empty legend under the plot area, entries side by side (`fit_legend` sets how many
+    a row): beside the plot it took the plot's width; under it, it never covers a curve."""
     legend = Legend(items=[], click_policy=click_policy, label_text_font_size=LEGEND_FONT,
-                    location="top_left", visible=False)  # shown once it has an entry
-    fig.add_layout(legend, "right")
+                    location="top_left", orientation="horizontal", ncols=1, margin=4,
+                    padding=4, spacing=4, label_standoff=4, glyph_width=24,
+                    border_line_alpha=0, background_fill_alpha=0,
+                    visible=False)  # shown once it has an entry
+    fig.add_layout(legend, "below")
     return legend
+
+
+def fit_legend(legend: Legend, labels: Iterable[str]) -> None:
+    """As many entries a row as fit under a narrow figure (see `series.legend_columns`)."""
+    ncols = legend_columns(labels)
+    if legend.ncols != ncols:
+        legend.ncols = ncols
 
 
 def stream(source: ColumnDataSource, columns: Columns, rollover: int) -> None:
@@ -90,6 +130,8 @@ class RunPlot:
         self._configs: dict[str, dict[str, Any]] = {}
         self._colors: dict[str, str] = {}
         self._visible: dict[str, bool] = {}
+        self._names: dict[str, str] = {}  # run id -> the name it was given, if any
+        self._diverged: set[str] = set()  # runs marked diverged by their status
         self._active: str | None = None
         self._cycle = ColorCycle()
 
@@ -104,18 +146,45 @@ class RunPlot:
         return self._active
 
     @property
+    def legend(self) -> dict[str, str]:
+        """Run id -> its legend entry: the run's name (else a short id), cut to a few words."""
+        return {run_id: run_label(self._names.get(run_id), run_id, i)
+                for i, run_id in enumerate(self._configs)}
+
+    @property
     def labels(self) -> dict[str, str]:
-        """Run id -> legend text, naming the hyperparameters that differ between runs."""
+        """Run id -> what differs between the runs, else a short id (`legend_labels`): what
+        the legends showed before they showed names. Prefer `differences`."""
         return legend_labels(self._configs)
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Run id -> its whole name (else a short id): the hover's "run" row."""
+        return {run_id: " ".join(self._names.get(run_id, "").split()) or short_id(run_id, i)
+                for i, run_id in enumerate(self._configs)}
+
+    @property
+    def differences(self) -> dict[str, str]:
+        """Run id -> the hyperparameters that set it apart from the other runs, as text
+        ("learning rate=0.1, depth=4"; "" when nothing does): hover and the runs table."""
+        return differences(self._configs)
+
+    @property
+    def diverged(self) -> list[str]:
+        """The runs marked diverged, in the order they were added."""
+        return [run_id for run_id in self._configs if run_id in self._diverged]
 
     def color(self, run_id: str) -> str:
         return self._colors[run_id]
 
     def add_run(self, run_id: str, config: Mapping[str, Any] | None = None,
-                color: str | None = None) -> None:
-        """Add a run (its glyphs and sources); for a known run, update its config and labels."""
+                color: str | None = None, name: str | None = None) -> None:
+        """Add a run (its glyphs and sources); for a known run, update its config and labels.
+        `name` is its legend entry (None: keep the one it has, else a short id)."""
         new = run_id not in self._configs
         self._configs[run_id] = dict(config or {})
+        if name is not None:
+            self._names[run_id] = str(name)
         if new:
             self._colors[run_id] = color or self._cycle.get(run_id)
             self._visible[run_id] = True
@@ -129,11 +198,33 @@ class RunPlot:
         if run_id not in self._configs:
             return
         del self._configs[run_id], self._colors[run_id], self._visible[run_id]
+        self._names.pop(run_id, None)
+        self._diverged.discard(run_id)
         self._cycle.forget(run_id)
         if self._active == run_id:
             self._active = None
         self._on_remove(run_id)  # bookkeeping already updated: _shown() is the next run
         self._on_relabel()
+
+    def rename_run(self, run_id: str, name: str | None) -> None:
+        """Give a run a new legend entry (None or "": its short id); a property change."""
+        if run_id not in self._configs:
+            return
+        if name:
+            self._names[run_id] = str(name)
+        else:
+            self._names.pop(run_id, None)
+        self._on_relabel()
+
+    def set_diverged(self, run_id: str, diverged: bool = True) -> None:
+        """Mark a run diverged (its loss exploded) or not; plots that care keep their range
+        clear of it."""
+        if run_id in self._configs and (run_id in self._diverged) != bool(diverged):
+            if diverged:
+                self._diverged.add(run_id)
+            else:
+                self._diverged.discard(run_id)
+            self._on_diverged()
 
     def set_visible(self, run_id: str, visible: bool) -> None:
         if run_id in self._configs:
@@ -198,6 +289,9 @@ class RunPlot:
         pass
 
     def _on_relabel(self) -> None:
+        pass
+
+    def _on_diverged(self) -> None:
         pass
 
 

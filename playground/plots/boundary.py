@@ -9,7 +9,7 @@ from bokeh.core.properties import value
 from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LegendItem, LinearColorMapper
 from bokeh.palettes import RdBu11
 
-from playground.plots._base import SnapshotPlot, new_figure, new_legend
+from playground.plots._base import SnapshotPlot, fit_legend, new_figure, new_legend
 from playground.plots.snapshots import boundary_info, point_columns
 
 # ColorBrewer RdBu is diverging and colour-blind safe; its two darkest ends are dropped so
@@ -50,6 +50,7 @@ class BoundaryPlot(SnapshotPlot):
         legend = new_legend(self.figure, click_policy="hide")
         legend.items = [LegendItem(label=value("train"), renderers=[train]),
                         LegendItem(label=value("validation"), renderers=[val])]
+        fit_legend(legend, ["train", "validation"])
         legend.visible = True
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, major_label_text_font_size="13pt",
                                         width=16), "right")

@@ -3,6 +3,10 @@
 Each run owns one ColumnDataSource per split plus one for its change markers; they are made
 when the run appears and afterwards grow through `stream`; a full line is re-sent once,
 halved, and streams every other new point from then on (see `series.Thinning`).
+
+A legend entry is the run's name; what differs between runs is on hover. A diverged run's
+exploding loss does not set the loss plot's range: it is drawn off the top, marked where it
+left the plot.
 """
 
 from __future__ import annotations
@@ -12,16 +16,30 @@ from typing import Any, NamedTuple
 
 from bokeh.core.properties import value
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, Glyph, GlyphRenderer, HoverTool, Legend, LegendItem
+from bokeh.models import (
+    ColumnDataSource,
+    CustomJSHover,
+    Glyph,
+    GlyphRenderer,
+    HoverTool,
+    Legend,
+    LegendItem,
+    Title,
+)
 from bokeh.plotting import figure
 
 from playground.plots._base import (
+    ACTIVE_LINE_WIDTH,
     DEFAULT_MAX_POINTS,
     DIM_ALPHA,
+    FRAME_HEIGHT,
     LINE_WIDTH,
+    SUBTITLE_FONT,
     RunPlot,
+    fit_legend,
     new_figure,
     new_legend,
+    step_axis,
     stream,
 )
 from playground.plots.series import (
@@ -31,6 +49,11 @@ from playground.plots.series import (
     change_markers,
     curve_columns,
     decimate_columns,
+    differing_values,
+    exit_point,
+    explodes,
+    field_label,
+    finite_max,
     lr_columns,
     value_at,
 )
@@ -41,7 +64,21 @@ DASHES = {"train": "solid", "val": "dashed"}
 # A train line is every batch's loss: noisy and dense, it hid the validation line drawn over
 # it in the same colour. See-through, it leaves the gap between the two readable.
 TRAIN_ALPHA = 0.45
+DIM_TRAIN_ALPHA = 0.35  # a dimmed train line (0.135 before: gone on a projector)
 SPLIT_NAMES = {"train": "train", "val": "validation"}
+EXIT_KEYS = ("step", "y", "color", "text")
+EXIT_TEXT = "diverged"
+RANGE_PADDING = 0.1  # DataRange1d's default
+PADDING_NUDGE = 1e-9
+# A hover row "$name{lr}" shows the hovered line's value of field lr, read from the line's
+# tags (a dict set in Python: a property change when runs come and go, no column of data).
+SETTING_JS = """
+if (!format) return value;  // plain $name: the line's name
+const line = special_vars.glyph_view?.renderer?.model;
+const values = line?.tags?.[0];
+const found = values instanceof Map ? values.get(format) : values?.[format];
+return found == null ? "" : String(found);
+"""
 
 
 class CurvePlot(RunPlot):
@@ -50,25 +87,32 @@ class CurvePlot(RunPlot):
 
     name = ""
     title = ""
+    subtitle = ""  # a smaller second line under the title (a long title was cut off)
     metric = "loss"  # key of the point rows drawn
     y_label = "loss"
     y_axis_type = "linear"
     splits: tuple[str, ...] = ("train", "val")
     y_format = "%.4g"
     log_toggle = False  # True: a log-scale twin figure that set_log swaps in
+    # True: a diverged run (marked, or its loss exploded) does not set the y range; it is
+    # marked where it leaves the plot. Only where values explode: the loss.
+    robust = False
 
     def __init__(self, max_points: int = DEFAULT_MAX_POINTS, thin: bool = False,
-                 height: int = 320) -> None:
+                 frame_height: int = FRAME_HEIGHT) -> None:
         super().__init__(max_points, thin)
-        self._parts: list[_Parts] = []  # per figure: its legend and its two hover tools
-        self.figure = self._make_figure(self.name, self.y_axis_type, height)
+        self._parts: list[_Parts] = []  # per figure: its legend, hover tools, exit glyphs
+        self._setting = CustomJSHover(code=SETTING_JS)  # shared by every figure's hover
+        # Where each diverged run leaves the plot (both figures draw it); robust plots only.
+        self.exit_source = ColumnDataSource({key: [] for key in EXIT_KEYS})
+        self.figure = self._make_figure(self.name, self.y_axis_type, frame_height)
         self._figures = [self.figure]
         self.log_figure: figure | None = None
         if self.log_toggle:
             # Bokeh cannot switch a drawn figure's scale (bokeh#6575, #11983): a log twin
             # shares the sources and the x range, and set_log swaps it into the layout. (A
             # hidden twin is no good: BokehJS fixes its range at 0.1..10 while it is hidden.)
-            self.log_figure = self._make_figure(f"{self.name}_log", "log", height,
+            self.log_figure = self._make_figure(f"{self.name}_log", "log", frame_height,
                                                 x_range=self.figure.x_range)
             self._figures.append(self.log_figure)
         self.layout = column(self.figure, sizing_mode="stretch_width")
@@ -80,22 +124,46 @@ class CurvePlot(RunPlot):
         self._items: dict[str, list[LegendItem]] = {}
         self._pending: dict[str, list[Marker]] = {}
         self._spare: _Glyphs | None = None  # the next run's glyphs, made ahead (prepare)
+        self._detected: set[str] = set()  # runs whose loss exploded in the rows (robust)
+        self._first: dict[str, float] = {}  # run -> its first finite value (robust)
+        self._top: float | None = None  # highest value of the runs that did not diverge
 
-    def _make_figure(self, name: str, y_axis_type: str, height: int, **kwargs: Any) -> figure:
-        fig = new_figure(name, self.title, "step", self.y_label, height=height,
+    def _make_figure(self, name: str, y_axis_type: str, frame_height: int,
+                     **kwargs: Any) -> figure:
+        fig = new_figure(name, self.title, "step", self.y_label, frame_height=frame_height,
                          y_axis_type=y_axis_type, **kwargs)
+        step_axis(fig.xaxis[0])
+        if self.subtitle:
+            fig.add_layout(Title(text=self.subtitle, text_font_size=SUBTITLE_FONT,
+                                 text_font_style="normal", text_color="#444444"), "above")
         legend = new_legend(fig)
-        curve_hover = HoverTool(
-            renderers=[],
-            tooltips=[("run", "$name"), ("step", "@step"), (self.y_label, f"@y{{{self.y_format}}}"),
-                      ("epoch", "@epoch"), ("learning rate", "@lr{%.3g}")],
-            formatters={"@y": "printf", "@lr": "printf"},
-        )
+        curve_hover = HoverTool(renderers=[], tooltips=self._tooltips([]),
+                                formatters={"@y": "printf", "@lr": "printf",
+                                            "$name": self._setting})
         marker_hover = HoverTool(renderers=[], tooltips=[("change", "@message"),
                                                          ("step", "@step")])
         fig.add_tools(curve_hover, marker_hover)
-        self._parts.append(_Parts(fig, legend, curve_hover, marker_hover))
+        exits: list[GlyphRenderer] = []
+        if self.robust:  # made now, so that a run diverging changes data, not models
+            exits = [fig.scatter("step", "y", source=self.exit_source, marker="x", size=18,
+                                 line_width=4, line_color="color"),
+                     fig.text("step", "y", text="text", source=self.exit_source,
+                              text_color="color", text_font_size="13pt",
+                              text_font_style="bold", text_baseline="top", x_offset=10,
+                              y_offset=4, background_fill_color="white",
+                              background_fill_alpha=0.8, padding=2)]
+        self._parts.append(_Parts(fig, legend, curve_hover, marker_hover, exits))
         return fig
+
+    def _tooltips(self, fields: Iterable[str]) -> list[tuple[str, str]]:
+        """Hover rows: the line's name, the hyperparameters that differ between the runs (the
+        line's own values, see SETTING_JS; the learning rate is the point's row), the point."""
+        point = [("step", "@step"), (self.y_label, f"@y{{{self.y_format}}}"),
+                 ("epoch", "@epoch"), ("learning rate", "@lr{%.3g}")]
+        shown = {label for label, _ in point}
+        settings = [(field_label(name), f"$name{{{name}}}") for name in fields
+                    if field_label(name) not in shown]
+        return [("run", "$name"), *settings, *point]
 
     # --- public ----------------------------------------------------------------------------
     @property
@@ -133,6 +201,8 @@ class CurvePlot(RunPlot):
                 if source is not None and columns["step"]:
                     self._grow(source, columns)
         self._add_markers(change_markers(events))
+        if self.robust and by_run:
+            self._follow(by_run)
 
     def load(self, run_id: str, rows: Iterable[Mapping[str, Any]],
              events: Iterable[Mapping[str, Any]] = ()) -> None:
@@ -146,6 +216,97 @@ class CurvePlot(RunPlot):
         self._pending.pop(run_id, None)
         self._add_markers({run_id: change_markers(
             e for e in events if e.get("run") == run_id).get(run_id, [])})
+        if self.robust:
+            self._detected.discard(run_id)
+            self._first.pop(run_id, None)
+            self._detect(run_id, splits)
+            self._on_diverged()
+
+    # --- diverged runs ---------------------------------------------------------------------
+    @property
+    def diverged(self) -> list[str]:
+        """Runs marked diverged, and (on a robust plot) runs whose values exploded."""
+        return [run_id for run_id in self._configs
+                if run_id in self._diverged or run_id in self._detected]
+
+    def _detect(self, run_id: str, splits: Mapping[str, Columns]) -> bool:
+        """Mark a run whose new values went non-finite or exploded (`series.explodes`); True
+        when it is newly marked."""
+        if run_id in self._detected:
+            return False
+        for split in self.splits:
+            values = splits.get(split, {}).get("y", [])
+            if run_id not in self._first:
+                first = next((v for v in values if v == v), None)  # the first non-nan
+                if first is None:
+                    continue
+                self._first[run_id] = first
+            if explodes(values, self._first[run_id]):
+                self._detected.add(run_id)
+                return True
+        return False
+
+    def _follow(self, by_run: Mapping[str, Mapping[str, Columns]]) -> None:
+        """After a push: mark runs that exploded; move the exit marks when a diverged run got
+        rows or the other runs reached higher. Nothing to do in the usual case (none diverged)
+        but the check of the new values."""
+        if any([self._detect(run_id, splits) for run_id, splits in by_run.items()]):
+            self._on_diverged()
+            return
+        diverged = set(self.diverged)
+        if not diverged:
+            return
+        top = finite_max(columns["y"] for run_id, splits in by_run.items()
+                         if run_id not in diverged for columns in splits.values())
+        higher = top is not None and (self._top is None or top > self._top)
+        if higher:
+            self._top = top
+        if higher or diverged & by_run.keys():
+            self._show_exits()
+
+    def _on_diverged(self) -> None:
+        """The y range follows the lines of the runs that did not diverge (all lines when
+        every run did, or none); the diverged runs are marked where they leave the plot."""
+        if not self.robust:
+            return
+        diverged = set(self.diverged)
+        kept = [run_id for run_id in self._lines if run_id not in diverged]
+        restrict = bool(diverged) and bool(kept)
+        for i, part in enumerate(self._parts):
+            renderers: list[GlyphRenderer] = []  # empty: every renderer (BokehJS: "auto")
+            if restrict:
+                per_figure = len(self.splits)
+                renderers = [line for run_id in kept
+                             for line in self._lines[run_id][i * per_figure:(i + 1) * per_figure]]
+            y_range = part.figure.y_range
+            if y_range.renderers != renderers:
+                y_range.renderers = renderers
+                # BokehJS recomputes a data range when one of its settings changes, not its
+                # list of renderers (bokeh 3.9, DataRange1d.connect_signals): flip the padding
+                # between two values that look the same, so that the page applies the list now.
+                y_range.range_padding = (RANGE_PADDING + PADDING_NUDGE
+                                         if y_range.range_padding == RANGE_PADDING
+                                         else RANGE_PADDING)
+        self._top = finite_max(source.data["y"] for run_id in kept
+                               for source in self._sources[run_id].values()) if restrict else None
+        self._show_exits()
+
+    def _show_exits(self) -> None:
+        """One mark per shown diverged run: the last point of its first line still under the
+        top of the other runs' values (its last point when no other run has any)."""
+        exits: Columns = {key: [] for key in EXIT_KEYS}
+        for run_id in self.diverged:
+            if not self._visible.get(run_id, True) or run_id not in self._sources:
+                continue
+            data = self._sources[run_id][self.splits[0]].data
+            found = exit_point(data["step"], data["y"], self._top)
+            if found is not None:
+                exits["step"].append(found[0])
+                exits["y"].append(found[1])
+                exits["color"].append(self.color(run_id))
+                exits["text"].append(EXIT_TEXT)
+        if exits != dict(self.exit_source.data):
+            self.exit_source.data = exits
 
     # --- data ------------------------------------------------------------------------------
     def _columns(self, rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Columns]]:
@@ -193,13 +354,15 @@ class CurvePlot(RunPlot):
         sources = {split: ColumnDataSource({key: [] for key in CURVE_KEYS})
                    for split in self.splits}
         glyphs = _Glyphs(sources, ColumnDataSource({key: [] for key in MARKER_KEYS}), [], [], [])
-        for fig, legend, curve_hover, marker_hover in self._parts:
+        for fig, legend, curve_hover, marker_hover, exits in self._parts:
             lines = [fig.line("step", "y", source=sources[split], line_width=LINE_WIDTH,
                               line_dash=DASHES.get(split, "solid"),
                               line_alpha=self._split_alpha(split), visible=False)
                      for split in self.splits]
             marker = fig.scatter("step", "y", source=glyphs.marker_source, marker="diamond",
                                  size=16, line_color="white", line_width=2, visible=False)
+            if exits:  # the exit marks stay on top of every line
+                fig.renderers = [r for r in fig.renderers if r not in exits] + exits
             item = LegendItem(label=value(""), renderers=lines, visible=False)
             curve_hover.renderers = [*curve_hover.renderers, *lines]
             marker_hover.renderers = [*marker_hover.renderers, marker]
@@ -225,11 +388,13 @@ class CurvePlot(RunPlot):
             legend.visible = True
         self._on_visible(run_id)
         self._on_active()
+        if self.diverged:  # the range's list of lines takes the new run's
+            self._on_diverged()
 
     def _on_remove(self, run_id: str) -> None:
         gone = {*self._lines.pop(run_id, []), *self._markers.pop(run_id, [])}
         items = set(self._items.pop(run_id, []))
-        for fig, legend, *hovers in self._parts:
+        for fig, legend, *hovers, _ in self._parts:
             fig.renderers = [r for r in fig.renderers if r not in gone]
             for hover in hovers:
                 hover.renderers = [r for r in hover.renderers if r not in gone]
@@ -238,28 +403,41 @@ class CurvePlot(RunPlot):
         self._sources.pop(run_id, None)
         self._marker_sources.pop(run_id, None)
         self._pending.pop(run_id, None)
+        self._detected.discard(run_id)
+        self._first.pop(run_id, None)
         self._on_active()
+        self._on_diverged()
 
     def _on_visible(self, run_id: str) -> None:
         for renderer in [*self._lines[run_id], *self._markers[run_id]]:
             renderer.visible = self._visible[run_id]
+        if run_id in self.diverged:
+            self._show_exits()
 
     def _on_active(self) -> None:
+        """The active run thick and opaque; the others dimmed, still plain on a projector."""
         for run_id in self._lines:
-            alpha = 1.0 if self._active in (None, run_id) else DIM_ALPHA
+            dim = self._active not in (None, run_id)
+            width = ACTIVE_LINE_WIDTH if self._active == run_id else LINE_WIDTH
             for i, renderer in enumerate(self._lines[run_id]):  # per figure, one per split
                 split = self.splits[i % len(self.splits)]
-                renderer.glyph.line_alpha = alpha * self._split_alpha(split)
+                renderer.glyph.line_alpha = self._split_alpha(split, dim)
+                renderer.glyph.line_width = width
             for renderer in self._markers[run_id]:
-                renderer.glyph.fill_alpha = alpha
-                renderer.glyph.line_alpha = alpha
+                renderer.glyph.fill_alpha = DIM_ALPHA if dim else 1.0
+                renderer.glyph.line_alpha = DIM_ALPHA if dim else 1.0
 
-    def _split_alpha(self, split: str) -> float:
+    def _split_alpha(self, split: str, dim: bool = False) -> float:
         """A train line under a validation line is see-through; a line on its own is not."""
-        return TRAIN_ALPHA if split == "train" and "val" in self.splits else 1.0
+        if split == "train" and "val" in self.splits:
+            return DIM_TRAIN_ALPHA if dim else TRAIN_ALPHA
+        return DIM_ALPHA if dim else 1.0
 
     def _on_relabel(self) -> None:
-        labels = self.labels
+        """Legend entries, hover names and hover rows follow names and configs: property
+        changes of the run's existing models."""
+        labels, names = self.legend, self.names
+        settings = differing_values(self._configs)
         for run_id, items in self._items.items():
             for item in items:
                 if getattr(item.label, "value", None) != labels[run_id]:
@@ -268,9 +446,18 @@ class CurvePlot(RunPlot):
             per_figure = len(self.splits)
             for i, renderer in enumerate(lines):
                 split = self.splits[i % per_figure]
-                renderer.name = f"{labels[run_id]} ({SPLIT_NAMES.get(split, split)})"
+                renderer.name = f"{names[run_id]} ({SPLIT_NAMES.get(split, split)})"
             for renderer in self._markers[run_id]:
-                renderer.name = labels[run_id]
+                renderer.name = names[run_id]
+            tags = [settings[run_id]] if settings[run_id] else []
+            for renderer in lines:
+                if renderer.tags != tags:
+                    renderer.tags = tags
+        tooltips = self._tooltips(next(iter(settings.values()), {}))
+        for part in self._parts:
+            if part.curve_hover.tooltips != tooltips:
+                part.curve_hover.tooltips = tooltips
+            fit_legend(part.legend, labels.values())
 
 
 def _set_color(renderer: GlyphRenderer, **colors: str) -> None:
@@ -295,23 +482,27 @@ class _Parts(NamedTuple):
     legend: Legend
     curve_hover: HoverTool
     marker_hover: HoverTool
+    exits: list[GlyphRenderer]  # where diverged runs leave the plot (robust plots)
 
 
 class LossPlot(CurvePlot):
     """Train (solid) and validation (dashed) loss per run; `set_log(True)` for a log axis."""
 
     name = "loss"
-    title = "Loss (solid: train, dashed: validation)"
+    title = "Loss"
+    subtitle = "solid: train, dashed: validation"
     metric = "loss"
     y_label = "loss"
     log_toggle = True
+    robust = True
 
 
 class AccuracyPlot(CurvePlot):
     """Train and validation accuracy per run; rows without accuracy (regression) are skipped."""
 
     name = "accuracy"
-    title = "Accuracy (solid: train, dashed: validation)"
+    title = "Accuracy"
+    subtitle = "solid: train, dashed: validation"
     metric = "accuracy"
     y_label = "accuracy"
     y_format = "%.3f"

@@ -68,6 +68,21 @@ class Plots:
         return list(self._runs)
 
     @property
+    def differences(self) -> dict[str, str]:
+        """Run id -> the hyperparameters that set it apart from the other runs drawn
+        ("learning rate=5, batch size=16"; "" when nothing does): the runs table's column."""
+        return self.loss.differences
+
+    def color(self, run_id: str) -> str:
+        """The colour of a drawn run, the same in every figure (KeyError for another)."""
+        return self.loss.color(run_id)
+
+    @property
+    def legend(self) -> dict[str, str]:
+        """Run id -> its legend entry (its name, else a short id; cut to a few words)."""
+        return self.loss.legend
+
+    @property
     def _curves(self) -> tuple[CurvePlot, ...]:
         return (self.loss, self.accuracy, self.lr)
 
@@ -89,14 +104,16 @@ class Plots:
 
     # --- runs ------------------------------------------------------------------------------
     def add_run(self, run_id: str, config: Mapping[str, Any] | None = None,
-                active: bool = True) -> None:
-        """Add a run to every figure (or update its config); `active` highlights it."""
+                active: bool = True, name: str | None = None) -> None:
+        """Add a run to every figure (or update its config); `active` highlights it. `name`
+        is its legend entry (a lesson's label for its runs); None keeps the one it has, and a
+        run never named shows a short id."""
         with self._changing():
             self._removed.discard(run_id)
             self._runs[run_id] = dict(config or {})
             color = self._colors.get(run_id)
             for plot in self.plots.values():
-                plot.add_run(run_id, config, color=color)
+                plot.add_run(run_id, config, color=color, name=name)
             if active:
                 self.set_active(run_id)
             self._run_added = True
@@ -115,6 +132,20 @@ class Plots:
             self._colors.forget(run_id)
             for plot in self.plots.values():
                 plot.remove_run(run_id)
+
+    def rename_run(self, run_id: str, name: str | None) -> None:
+        """A run's new name in every legend, hover and title (property changes only)."""
+        with self.lock:
+            for plot in self.plots.values():
+                plot.rename_run(run_id, name)
+
+    def set_status(self, run_id: str, status: str | None) -> None:
+        """Tell the figures a run's status. "diverged": the loss range leaves the run out (it
+        is drawn off the top, marked where it left); any other status takes that back. A run
+        whose loss went non-finite or exploded in the rows is left out whatever its status."""
+        with self.lock:
+            for plot in self.plots.values():
+                plot.set_diverged(run_id, status == "diverged")
 
     def set_visible(self, run_id: str, visible: bool) -> None:
         with self.lock:
@@ -178,14 +209,18 @@ class Plots:
                 self.prepare()
 
     def load_history(self, run_id: str, config: Mapping[str, Any] | None,
-                     rows: Iterable[Mapping[str, Any]] | Batch, active: bool = False) -> None:
+                     rows: Iterable[Mapping[str, Any]] | Batch, active: bool = False,
+                     name: str | None = None, status: str | None = None) -> None:
         """Show a whole stored run (or re-send one to a view that just attached): its curves
         replace what was drawn, thinned to `max_points` per line. `rows` is either the run's
-        point rows or a batch dict with the same keys as `push`."""
+        point rows or a batch dict with the same keys as `push`; `name` and `status` as in
+        `add_run` and `set_status` (None: leave as they are)."""
         batch: Mapping[str, Iterable[Mapping[str, Any]]] = (
             rows if isinstance(rows, Mapping) else {"points": list(rows)})
         with self._changing():
-            self.add_run(run_id, config, active=active)
+            self.add_run(run_id, config, active=active, name=name)
+            if status is not None:
+                self.set_status(run_id, status)
             points = [r for r in batch.get("points", []) if r.get("run", run_id) == run_id]
             events = [r for r in batch.get("events", []) if r.get("run", run_id) == run_id]
             points = [{**r, "run": run_id} for r in points]

@@ -2,7 +2,8 @@
 
 Vanishing and exploding gradients show as lines that sink or climb apart. Rows of every run
 are kept (bounded) in Python so that switching the active run can show its history; the
-shown run's lines grow by `stream`.
+shown run's lines grow by `stream`. A layer's line and legend entry are made once and shown
+only while the shown run has that layer (a deeper run, removed, leaves no stale entries).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from bokeh.models import ColumnDataSource, GlyphRenderer, HoverTool, LegendItem
 
 from playground.plots._base import (
     DEFAULT_MAX_POINTS,
+    FRAME_HEIGHT,
     LINE_WIDTH,
     RunPlot,
+    fit_legend,
     new_figure,
     new_legend,
+    step_axis,
 )
 from playground.plots._graph import one_walk
 from playground.plots.series import (
@@ -34,12 +38,14 @@ class GradNormPlot(RunPlot):
     """One line per layer (coloured by layer) for the active run, else the newest run."""
 
     name = "grad_norms"
+    title = "Gradient norm per layer"
 
     def __init__(self, max_points: int = DEFAULT_MAX_POINTS, thin: bool = False,
-                 height: int = 320) -> None:
+                 frame_height: int = FRAME_HEIGHT) -> None:
         super().__init__(max_points, thin)
-        self.figure = new_figure(self.name, "Gradient norm per layer", "step", "gradient norm",
-                                 height=height, y_axis_type="log")
+        self.figure = new_figure(self.name, self.title, "step", "gradient norm",
+                                 frame_height=frame_height, y_axis_type="log")
+        step_axis(self.figure.xaxis[0])
         self.layout = self.figure
         self._legend = new_legend(self.figure)
         self._hover = HoverTool(renderers=[], tooltips=[
@@ -50,6 +56,8 @@ class GradNormPlot(RunPlot):
         self._history: dict[str, dict[str, Columns]] = {}  # run -> layer -> columns
         self._sources: dict[str, ColumnDataSource] = {}  # layer -> source of the shown run
         self._lines: dict[str, GlyphRenderer] = {}
+        self._items: dict[str, LegendItem] = {}  # layer -> its legend entry
+        self._present: set[str] = set()  # layers of the shown run: their lines are shown
         self._showing: str | None = None
         self._stale = False
 
@@ -60,6 +68,11 @@ class GradNormPlot(RunPlot):
     def showing(self) -> str | None:
         """The run whose layers are drawn."""
         return self._showing
+
+    @property
+    def layers(self) -> list[str]:
+        """The layers of the shown run, as the legend lists them."""
+        return [layer for layer, item in self._items.items() if item.visible]
 
     def push(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Keep every run's new norms; stream the shown run's (one call per layer)."""
@@ -94,24 +107,42 @@ class GradNormPlot(RunPlot):
         """Lines for new layers in one go: three property changes each, and every change
         that adds a model makes the document walk all its data (0.4 s for a first run's three
         layers here); frozen, it walks once."""
+        layers = list(layers)
         new = [layer for layer in layers if layer not in self._sources]
         document = self.figure.document
         if new:
             with one_walk([document] if document is not None else []):
                 for layer in new:
                     self._layer_source(layer)
+        if not self._present.issuperset(layers):
+            self._present.update(layers)
+            self._show_layers()
+
+    def _show_layers(self) -> None:
+        """Lines and legend entries of the shown run's layers only; the legend shows when it
+        has an entry. Property changes: a layer's line and entry are kept for the next run."""
+        shown = self._showing is None or self._visible.get(self._showing, True)
+        for layer, line in self._lines.items():
+            present = layer in self._present
+            line.visible = present and shown
+            if self._items[layer].visible != present:
+                self._items[layer].visible = present
+        visible = bool(self._present)
+        if self._legend.visible != visible:
+            self._legend.visible = visible
+        fit_legend(self._legend, sorted(self._present))
 
     def _layer_source(self, layer: str) -> ColumnDataSource:
         """The layer's source, with its line and legend entry made the first time it shows."""
         if layer not in self._sources:
             source = ColumnDataSource({key: [] for key in NORM_KEYS})
             line = self.figure.line("step", "grad_norm", source=source, name=layer,
-                                    color=color_at(len(self._sources)), line_width=LINE_WIDTH)
-            self._sources[layer], self._lines[layer] = source, line
+                                    color=color_at(len(self._sources)), line_width=LINE_WIDTH,
+                                    visible=False)  # shown by _show_layers
+            item = LegendItem(label=value(layer), renderers=[line], visible=False)
+            self._sources[layer], self._lines[layer], self._items[layer] = source, line, item
             self._hover.renderers = [*self._hover.renderers, line]
-            item = LegendItem(label=value(layer), renderers=[line])
             self._legend.items = [*self._legend.items, item]
-            self._legend.visible = True
         return self._sources[layer]
 
     def _show(self) -> None:
@@ -120,14 +151,18 @@ class GradNormPlot(RunPlot):
         if run_id != self._showing or self._stale:
             self._showing, self._stale = run_id, False
             layers = self._history.get(run_id, {}) if run_id is not None else {}
+            self._present = set()
             self._add_layers(layers)
             for layer, source in self._sources.items():
                 columns = layers.get(layer) or {key: [] for key in NORM_KEYS}
                 self._replace(source, {key: list(values) for key, values in columns.items()})
-            self._on_visible(run_id)
-        labels = self.labels
-        suffix = f": {labels[run_id]}" if run_id in labels and len(labels) > 1 else ""
-        self.figure.title.text = f"Gradient norm per layer{suffix}"
+            self._show_layers()
+        labels = self.legend
+        # Several runs: name the one shown (its legend name, short enough for the title).
+        title = f"Gradient norms: {labels[run_id]}" if run_id in labels and len(labels) > 1 \
+            else self.title
+        if self.figure.title.text != title:
+            self.figure.title.text = title
 
     def _on_add(self, run_id: str) -> None:
         self._show()
@@ -146,5 +181,4 @@ class GradNormPlot(RunPlot):
 
     def _on_visible(self, run_id: str | None) -> None:
         if run_id is not None and run_id == self._showing:
-            for line in self._lines.values():
-                line.visible = self._visible.get(run_id, True)
+            self._show_layers()

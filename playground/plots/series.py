@@ -64,12 +64,28 @@ class ColorCycle:
 
 # --- legend labels ---------------------------------------------------------------------------
 
+MAX_LABEL = 16  # characters of a legend entry: a legend must leave the plot its width
+
+
 def short_id(run_id: str, index: int = 0) -> str:
     """A short readable name: the id itself when short, its tail when long, else "run N"."""
     text = str(run_id or "").strip()
     if not text:
         return f"run {index + 1}"
     return text if len(text) <= 12 else text[-8:]
+
+
+def cut(text: str, limit: int = MAX_LABEL) -> str:
+    """`text` on one line, at most `limit` characters: a longer one ends in an ellipsis."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def run_label(name: str | None, run_id: str, index: int = 0) -> str:
+    """A run's legend entry: its name (a lesson's label for its runs), else a short id; cut
+    to `MAX_LABEL` characters so that ten of them fit beside each other under a plot."""
+    text = " ".join(str(name or "").split())
+    return cut(text or short_id(run_id, index))
 
 
 def _format_value(value: Any) -> str:
@@ -97,28 +113,42 @@ def differing_fields(configs: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return differ
 
 
+def field_label(name: str) -> str:
+    """A hyperparameter's label ("learning rate" for "lr"); an unknown field's own name."""
+    specs = HParams.specs()
+    return specs[name].label if name in specs else name
+
+
+def differing_values(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """Run id -> field -> value as text, for each hyperparameter that differs between the runs
+    (in `differing_fields` order); empty for a single run or identical configs."""
+    fields = differing_fields(configs) if len(configs) > 1 else []
+    defaults = HParams().to_dict()
+    return {run_id: {name: _format_value(config.get(name, defaults.get(name)))
+                     for name in fields}
+            for run_id, config in configs.items()}
+
+
+def differences(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Run id -> "learning rate=0.1, depth=4": what sets the run apart ("" when nothing does).
+    Shown on hover and in the runs table, not in the legend, where it took the plot's width."""
+    return {run_id: ", ".join(f"{field_label(name)}={text}" for name, text in values.items())
+            for run_id, values in differing_values(configs).items()}
+
+
 def legend_labels(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """Run id -> legend text naming only the hyperparameters that differ between the runs.
+    """Run id -> text naming only the hyperparameters that differ between the runs.
 
     `{"a": {"lr": 0.1, "depth": 4}, "b": {"lr": 0.01, "depth": 4}}` gives
     `{"a": "learning rate=0.1", "b": "learning rate=0.01"}`. A single run, or runs with the
-    same config, are named by short id. Labels that would still collide get the id appended.
+    same config, are named by short id. Texts that would still collide get the id appended.
+    (The legends now show `run_label`; this is `differences` with a fallback to the id.)
     """
     run_ids = list(configs)
-    fields = differing_fields(configs) if len(run_ids) > 1 else []
-    specs = HParams.specs()
-    defaults = HParams().to_dict()
-    labels: dict[str, str] = {}
-    for i, run_id in enumerate(run_ids):
-        if fields:
-            config = configs[run_id]
-            labels[run_id] = ", ".join(
-                f"{specs[name].label if name in specs else name}="
-                f"{_format_value(config.get(name, defaults.get(name)))}"
-                for name in fields
-            )
-        else:
-            labels[run_id] = short_id(run_id, i)
+    found = differences(configs)
+    fields = any(found.values())
+    labels = {run_id: found[run_id] if fields else short_id(run_id, i)
+              for i, run_id in enumerate(run_ids)}
     seen: dict[str, int] = {}
     for text in labels.values():
         seen[text] = seen.get(text, 0) + 1
@@ -127,6 +157,57 @@ def legend_labels(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
             tail = short_id(run_id, i)
             labels[run_id] = f"{labels[run_id]} ({tail})" if fields else f"run {i + 1}"
     return labels
+
+
+def legend_columns(labels: Iterable[str], width: int = 340, char_px: float = 8.0,
+                   entry_px: int = 36, most: int = 6) -> int:
+    """How many entries a legend under a plot puts in a row: as many of the longest as fit in
+    `width` pixels (a figure two to a row at 1280x720 has about 350 under its plot), with
+    `char_px` per character at the legend's 12pt font (7.8 measured in Chromium) and
+    `entry_px` for the swatch and the gaps."""
+    longest = max((len(text) for text in labels), default=0)
+    return max(1, min(most, int(width // (entry_px + longest * char_px))))
+
+
+# --- diverged runs ---------------------------------------------------------------------------
+
+EXPLODE_FACTOR = 1e4  # a loss this many times its first counts as diverged (as the engine's)
+
+
+def explodes(values: Iterable[float], first: float) -> bool:
+    """Whether a loss went non-finite (nan: see `finite_or_nan`) or reached `EXPLODE_FACTOR`
+    times its `first` value: the trainer's own test for a diverged run."""
+    limit = EXPLODE_FACTOR * max(abs(first), 1e-3)
+    return any(not (v <= limit) for v in values)  # nan compares false
+
+
+def finite_max(lines: Iterable[Sequence[float]]) -> float | None:
+    """The largest finite value over several lines; None when there is none."""
+    top = None
+    for values in lines:
+        for v in values:
+            if math.isfinite(v) and (top is None or v > top):
+                top = v
+    return top
+
+
+def exit_point(steps: Sequence[int], values: Sequence[float], top: float | None
+               ) -> tuple[int, float] | None:
+    """Where a diverged curve leaves a plot whose data reach up to `top`: its last point
+    before it first goes above `top` or non-finite (its first point, held at `top`, when that
+    is already above). With no `top` (no other curve), or never leaving, its last finite
+    point. None for a curve without a finite point."""
+    last = None
+    for step, v in zip(steps, values):
+        finite = math.isfinite(v)
+        if top is not None and (not finite or v > top):
+            if last is not None:
+                return last
+            if finite:
+                return step, top
+        elif finite:
+            last = (step, v)
+    return last
 
 
 # --- decimation ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 from bokeh.core.properties import field
 from bokeh.models import ColumnDataSource, HoverTool, LegendItem
 
-from playground.plots._base import SnapshotPlot, new_figure, new_legend
+from playground.plots._base import FRAME_HEIGHT, SnapshotPlot, fit_legend, new_figure, new_legend
 from playground.plots.snapshots import HIST_KEYS, histogram_columns
 
 
@@ -18,10 +18,10 @@ class WeightHistogram(SnapshotPlot):
 
     name = "weights"
 
-    def __init__(self, height: int = 320) -> None:
+    def __init__(self, frame_height: int = FRAME_HEIGHT) -> None:
         super().__init__()
         self.figure = new_figure(self.name, "Weights", "weight value", "share of weights",
-                                 height=height)
+                                 frame_height=frame_height)
         self.layout = self.figure
         self.source = ColumnDataSource({key: [] for key in HIST_KEYS})
         self._quads = self.figure.quad(left="left", right="right", top="top", bottom="bottom",
@@ -44,5 +44,6 @@ class WeightHistogram(SnapshotPlot):
             self._legend.visible = False
             return
         self.source.data = histogram_columns(row.get("layers", {}))
+        fit_legend(self._legend, [str(layer) for layer in row.get("layers", {})])
         self._legend.visible = True
         self.figure.title.text = f"Weights at step {row.get('step', 0)}"
