@@ -41,7 +41,8 @@ from playground.ui import (
 from playground.ui.lr_range import LrRangePanel
 from playground.ui.search_panel import SearchPanel
 
-SAVED_RUNS_SHOWN = 8  # runs from the store drawn when the app opens
+RUNS_LISTED = 20  # newest saved runs in the runs table (drawn ones are always listed)
+TABLE_REFRESH = 1.0  # seconds between runs-table updates while a listed run trains
 
 
 class Playground:
@@ -62,7 +63,9 @@ class Playground:
         if self.lesson is not None:
             hp = hp or self.lesson.configs()[0]
             hidden = tuple(hidden) + tuple(self.lesson.hidden)
-        self.runner = Runner(hp, device=device, store=self.store, callbacks=default_probes())
+        hp = hp or HParams.free_play()  # free play trains until Stop
+        self.runner = Runner(hp, device=device, store=self.store, callbacks=default_probes(),
+                             name_runs=self._next_run_name)
         self.plots = Plots()
         self.controls = HParamControls(self.runner.hparams, on_change=self.update,
                                        hidden=set(hidden))
@@ -83,10 +86,13 @@ class Playground:
         self._last_tick = (time.monotonic(), 0)
         self._rate = 0.0
         self._table_key: tuple = ()
+        self._table_time = 0.0  # when the runs table was last filled
+        self._table_rows: list[dict[str, Any]] = []
         self._points_key: tuple | None = None
-        self._new_runs: dict[str, tuple[dict[str, Any], bool]] = {}  # see _draw_new_runs
+        # run id -> (config, name, waited a round): see _draw_new_runs
+        self._new_runs: dict[str, tuple[dict[str, Any], str | None, bool]] = {}
         self._new_runs_lock = threading.Lock()  # the click's thread adds, the pump's takes
-        self._load_saved_runs()
+        self._refresh_runs_table()  # saved runs are listed; drawn only when asked for
         self.plots.prepare()  # the first Start only shows lines made now
         self.widget = self._layout()
         self.pump = Pump(self._fetch, self._sink)
@@ -103,7 +109,7 @@ class Playground:
         from playground.links import parse_link
 
         query = os.environ.get("QUERY_STRING", "") if query is None else query
-        link = parse_link(query, free_play=HParams())  # free play's settings; see link()
+        link = parse_link(query, free_play=HParams.free_play())  # the same in link()
         message = ("<b>Settings from the link were not used:</b> "  # the link's text, escaped
                    + html.escape("; ".join(link.refused), quote=False) if link.refused else "")
         return cls(link.hp, lesson=link.lesson, hidden=link.hidden,
@@ -163,6 +169,7 @@ class Playground:
         """Run the lesson's runs one after another; each stays on the plots."""
         if self.lesson is None:
             return
+        self.clear_plots()  # the lesson's view: its runs, nothing else
         with self._queue_lock:
             self.runner.stop()
             self._queue = list(zip(self.lesson.labels, self.lesson.configs()))
@@ -175,7 +182,7 @@ class Playground:
         host, port = os.environ.get("SERVER_NAME"), os.environ.get("SERVER_PORT")
         base = f"http://{host}:{port}{os.environ.get('SCRIPT_NAME', '/')}" if host else ""
         return make_link(self.runner.hparams, self.lesson.name if self.lesson else None,
-                         self.hidden, base=base, free_play=HParams())  # as in from_url
+                         self.hidden, base=base, free_play=HParams.free_play())  # as in from_url
 
     # --- host: what the search panel calls ------------------------------------------------
     def current_hparams(self) -> HParams:
@@ -191,7 +198,7 @@ class Playground:
         """Give a run of a race or sweep its line (and legend) with its first rows."""
         if run_id not in self.plots.runs:
             with self._new_runs_lock:
-                self._new_runs.setdefault(run_id, (dict(config), False))
+                self._new_runs.setdefault(run_id, (dict(config), name, False))
 
     @property
     def device(self) -> Any:
@@ -209,10 +216,33 @@ class Playground:
 
     def rename_run(self, run_id: str, name: str) -> None:
         self.store.rename(run_id, name)
+        self.plots.rename_run(run_id, name)
         self._table_key = ()
 
     def set_run_visible(self, run_id: str, visible: bool) -> None:
-        self.plots.set_visible(run_id, visible)
+        """Draw a saved run from the store (show), or take it off the plots (it stays
+        saved and listed)."""
+        if not visible:
+            with self._new_runs_lock:
+                self._new_runs.pop(run_id, None)
+            self.plots.remove_run(run_id)
+        elif run_id not in self.plots.runs:
+            run = self.store.get(run_id)
+            self.plots.load_history(run.id, run.config, {
+                "points": self.store.points(run.id), "events": self.store.events(run.id),
+                "layer_norms": self.store.layer_norms(run.id)}, name=run.name, status=run.status)
+        self._table_key = ()
+
+    def clear_plots(self) -> None:
+        """Take every run off the plots but the one training; all stay saved and listed."""
+        training = self.runner.run_id if self.runner.active else None
+        with self._new_runs_lock:
+            self._new_runs = {run_id: new for run_id, new in self._new_runs.items()
+                              if run_id == training}
+        for run_id in self.plots.runs:
+            if run_id != training:
+                self.plots.remove_run(run_id)
+        self._table_key = ()
 
     def delete_run(self, run_id: str) -> None:
         if run_id == self.runner.run_id and self.runner.active:
@@ -223,9 +253,12 @@ class Playground:
         self.store.delete(run_id)
         self._table_key = ()
 
-    def export_run(self, run_id: str, fmt: str = "csv") -> str:
-        """Exports go under the store's folder only: the served app writes nowhere else."""
-        return str(self.store.export(run_id, fmt))
+    def export_run(self, run_id: str, fmt: str = "csv") -> tuple[str, str]:
+        """A run's curves as (file name, text): the runs table offers them as a download in
+        the person's browser; the served app writes no file."""
+        run = self.store.get(run_id)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run.name)[:60]
+        return f"{safe or run.id}.{fmt}", self.store.export_text(run.id, fmt)
 
     def use_csv(self, content: bytes, name: str, target: str) -> str:
         """Train on an uploaded table from now on (dataset "custom"); errors name the row."""
@@ -247,9 +280,14 @@ class Playground:
         self.widget.close()
 
     def _show_run(self) -> None:
-        """Give the runner's new run its lines (with its config, for the legend)."""
-        if self.runner.run_id is not None:
-            self.show_run(self.runner.run_id, self.runner.hparams.to_dict())
+        """Give the runner's new run its lines (with its config and name, for the legend)."""
+        run_id = self.runner.run_id
+        if run_id is not None and run_id not in self.plots.runs:
+            self.show_run(run_id, self.runner.hparams.to_dict(), self.store.get(run_id).name)
+
+    def _next_run_name(self) -> str:
+        """Short, so that the legend stays narrow: "run 7" (the 7th made by hand)."""
+        return f"run {self.store.count(source='manual') + 1}"
 
     def _jobs_busy(self, busy: bool) -> None:
         """Only End search while a background job runs."""
@@ -286,12 +324,12 @@ class Playground:
             if not self._new_runs:
                 return
             with_rows = {row.get("run") for channel in rows.values() for row in channel}
-            ready = {run_id: config for run_id, (config, waited) in self._new_runs.items()
-                     if waited or run_id in with_rows}
-            self._new_runs = {run_id: (config, True) for run_id, (config, _) in
-                              self._new_runs.items() if run_id not in ready}
-        for run_id, config in ready.items():
-            self.plots.add_run(run_id, config)
+            ready = {run_id: (config, name) for run_id, (config, name, waited)
+                     in self._new_runs.items() if waited or run_id in with_rows}
+            self._new_runs = {run_id: (config, name, True) for run_id, (config, name, _)
+                              in self._new_runs.items() if run_id not in ready}
+        for run_id, (config, name) in ready.items():
+            self.plots.add_run(run_id, config, name=name)
 
     def _status(self) -> dict[str, Any]:
         runner, trainer = self.runner, self.runner.trainer
@@ -301,7 +339,8 @@ class Playground:
             self._rate = max(step - last_step, 0) / (now - last_time)
             self._last_tick = (now, step)
         return {"run": runner.run_id, "status": runner.status, "step": step,
-                "epoch": trainer.epoch if trainer else 0, "epochs": runner.hparams.epochs,
+                "epoch": trainer.epoch if trainer else 0,
+                "epochs": (trainer.hp if trainer else runner.hparams).epochs,
                 "steps_per_second": self._rate, "device": str(runner.device), "error": runner.error}
 
     def _show_plane(self, plane: bool) -> None:
@@ -315,7 +354,7 @@ class Playground:
         if trainer is None:
             return
         data, hp = trainer.data, trainer.hp
-        key = (hp.dataset, hp.noise, hp.samples, hp.seed, hp.train_fraction)
+        key = tuple(getattr(hp, name) for name in HParams.fields_where(group="data"))
         if key == self._points_key:
             return
         self._points_key = key
@@ -326,22 +365,52 @@ class Playground:
                                   data.n_classes or None)
 
     def _refresh_runs_table(self) -> None:
+        """The newest saved runs and every drawn one, "show" ticked where drawn. Filled when
+        the drawn runs or the main run's status change, and every TABLE_REFRESH seconds while
+        a listed run trains (a race's or sweep's too), so steps and scores follow."""
         with self.plots.lock:  # the click's thread may be adding a run to the figures
-            runs = self.plots.runs
-            key = (tuple(runs), self.runner.run_id, self.runner.status)
-            if key == self._table_key or self._first_points_pending():
+            drawn = self.plots.runs
+            key = (tuple(drawn), self.runner.run_id, self.runner.status)
+            now = time.monotonic()
+            listed_running = any(row.get("status") == "running" for row in self._table_rows)
+            due = listed_running and now - self._table_time >= TABLE_REFRESH
+            if (key == self._table_key and not due) or self._first_points_pending():
                 return
-            self._table_key = key
-            labels = self.plots.loss.labels
-            rows = []
-            for run in self.store.list_runs(limit=50):
-                if run.id in runs:
-                    rows.append({"id": run.id, "name": run.name, "status": run.status,
-                                 "color": self.plots.loss.color(run.id), "visible": True,
-                                 "val_loss": run.summary.get("val_loss"),
-                                 "val_accuracy": run.summary.get("val_accuracy"),
-                                 "steps": run.steps, "legend": labels.get(run.id, "")})
+            self._table_key, self._table_time = key, now
+            differences = self.plots.differences
+            runs = self.store.list_runs(limit=RUNS_LISTED)
+            listed = {run.id for run in runs}
+            runs += [self.store.get(run_id) for run_id in drawn if run_id not in listed
+                     and run_id not in self._new_runs and self._saved(run_id)]
+            rows = [{"id": run.id, "name": run.name, "status": run.status,
+                     "color": self.plots.color(run.id) if run.id in drawn else None,
+                     "visible": run.id in drawn, "steps": run.steps,
+                     **self._scores(run), "legend": differences.get(run.id, "")}
+                    for run in runs]
+            for run in runs:
+                if run.id in drawn:  # a diverged run leaves the loss axis to the others
+                    self.plots.set_status(run.id, run.status)
+        self._table_rows = rows
         self.runs_table.set_runs(rows)
+
+    def _scores(self, run: Any) -> dict[str, Any]:
+        """Validation loss and accuracy: the summary of a finished run, the latest drawn
+        points of one that trains."""
+        scores = {"val_loss": run.summary.get("val_loss"),
+                  "val_accuracy": run.summary.get("val_accuracy")}
+        if run.status == "running" and run.id in self.plots.runs:
+            for key, plot in (("val_loss", self.plots.loss), ("val_accuracy", self.plots.accuracy)):
+                source = plot.sources(run.id).get("val")
+                if source is not None and len(source.data["y"]):
+                    scores[key] = source.data["y"][-1]
+        return scores
+
+    def _saved(self, run_id: str) -> bool:
+        try:
+            self.store.get(run_id)
+        except Exception:  # noqa: BLE001 - deleted by another tab or process
+            return False
+        return True
 
     def _first_points_pending(self) -> bool:
         """A run that is starting has not drawn its first point yet. Its row in the runs table
@@ -354,19 +423,15 @@ class Playground:
                 and not any(source.data["step"]
                             for source in self.plots.loss.sources(run_id).values()))
 
-    def _load_saved_runs(self) -> None:
-        """Runs saved earlier come back on the plots when the app is opened again."""
-        for run in reversed(self.store.list_runs(limit=SAVED_RUNS_SHOWN)):
-            self.plots.load_history(run.id, run.config, {
-                "points": self.store.points(run.id), "events": self.store.events(run.id),
-                "layer_norms": self.store.layer_norms(run.id)})
-        self._refresh_runs_table()
-
     # --- layout ----------------------------------------------------------------------------
     def _layout(self) -> widgets.Widget:
         log_toggle = widgets.ToggleButton(description="log scale", value=False,
                                           tooltip="Loss on a logarithmic axis")
         log_toggle.observe(self.set_log_scale, "value")
+        clear = widgets.Button(description="clear plots", icon="eraser",
+                               tooltip="Take every run off the plots but the one training; "
+                               "they stay saved and listed below (tick show to draw one)")
+        clear.on_click(lambda _: self.clear_plots())
         self.figures = FigureGrid(self.plots.figures())
         self._show_plane(data.DATASETS[self.runner.hparams.dataset].kind == "points")
         own_data = widgets.Accordion([self.upload.widget], titles=("your own data",))
@@ -375,7 +440,7 @@ class Playground:
                             layout=widgets.Layout(width="420px", min_width="360px"))
         right = widgets.VBox([
             self.lesson_panel.widget,
-            widgets.HBox([self.toolbar.widget, log_toggle]), self.status_line.widget,
+            widgets.HBox([self.toolbar.widget, log_toggle, clear]), self.status_line.widget,
             self.message, self.figures.widget, self.runs_table.widget, self._tools(),
         ], layout=widgets.Layout(flex="1 1 auto", min_width="0"))
         return widgets.VBox([theme_css(), widgets.HBox([left, right])])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -217,6 +218,14 @@ class RunStore:
             args.append(limit)
         return [self._info(row) for row in self._select(sql, args)]
 
+    def count(self, source: str | None = None) -> int:
+        """How many runs are saved (of one source, e.g. "manual")."""
+        sql, args = "SELECT COUNT(*) AS n FROM runs", []
+        if source is not None:
+            sql += " WHERE source = ?"
+            args.append(source)
+        return int(self._select(sql, args)[0]["n"])
+
     def get(self, run_id: str) -> RunInfo:
         """One run by id or unique id prefix; RunNotFound otherwise."""
         rows = self._select("SELECT * FROM runs WHERE id = ?", [self.resolve(run_id)])
@@ -260,22 +269,27 @@ class RunStore:
 
     def export(self, run_id: str, fmt: str, path: str | Path | None = None) -> Path:
         """Write the run's points as CSV, or the whole run as JSON; returns the file's path."""
+        text = self.export_text(run_id, fmt)
+        exports = self.path.parent / "exports"  # beside the store it reads, never elsewhere
+        path = Path(path) if path is not None else exports / f"{self.resolve(run_id)}.{fmt}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, newline="" if fmt == "csv" else None)
+        return path
+
+    def export_text(self, run_id: str, fmt: str) -> str:
+        """The run's points as CSV, or the whole run as JSON (what the app downloads)."""
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"format: {fmt!r} is not allowed; allowed: one of csv, json")
         info = self.get(run_id)
-        exports = self.path.parent / "exports"  # beside the store it reads, never elsewhere
-        path = Path(path) if path is not None else exports / f"{info.id}.{fmt}"
-        path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
-            with path.open("w", newline="") as file:
-                out = csv.DictWriter(file, fieldnames=POINT_COLUMNS)
-                out.writeheader()
-                out.writerows(self.points(info.id))
-        else:
-            record = {"run": dataclasses.asdict(info), "points": self.points(info.id),
-                      "events": self.events(info.id), "layer_norms": self.layer_norms(info.id)}
-            path.write_text(json.dumps(_finite(record), indent=1, allow_nan=False, default=str))
-        return path
+            out = io.StringIO(newline="")
+            writer = csv.DictWriter(out, fieldnames=POINT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.points(info.id))
+            return out.getvalue()
+        record = {"run": dataclasses.asdict(info), "points": self.points(info.id),
+                  "events": self.events(info.id), "layer_norms": self.layer_norms(info.id)}
+        return json.dumps(_finite(record), indent=1, allow_nan=False, default=str)
 
     def _select(self, sql: str, args: list) -> list[dict]:
         cursor = self._db().execute(sql, args)

@@ -127,17 +127,37 @@ def test_rollover_bounds_points_per_line():
         app.close()
 
 
-def test_saved_runs_come_back_when_the_app_is_opened_again(app):
+def test_a_new_session_lists_saved_runs_and_draws_one_when_asked(app):
     app.start()
     app.runner.wait(60)
     run_id = app.runner.run_id
     again = Playground(device="cpu")
     try:
-        assert run_id in again.plots.runs
-        assert train_points(again, run_id) > 0
-        assert run_id in again.runs_table.run_ids
+        assert again.plots.runs == [] and run_id in again.runs_table.run_ids  # starts clean
+        row = again.runs_table.rows[run_id]
+        assert not row.show.value and row.name.value == "run 1"
+        row.show.value = True  # a person ticks "show"
+        assert again.plots.runs == [run_id] and train_points(again, run_id) > 0
+        assert again.plots.legend[run_id] == "run 1"
+        row.show.value = False  # and takes it off again: still saved and listed
+        assert again.plots.runs == [] and run_id in again.runs_table.run_ids
     finally:
         again.close()
+
+
+def test_clear_plots_keeps_the_run_that_trains_and_every_saved_run(app):
+    app.start()
+    app.runner.wait(60)
+    first = app.runner.run_id
+    app.update({"lr": 0.05})
+    app.runner.update(epochs=0)  # the second run goes on until Stop
+    app.start()
+    second = app.runner.run_id
+    wait_until(lambda: (app.pump.tick(), second in app.plots.runs)[1], timeout=60)
+    app.clear_plots()
+    assert app.plots.runs == [second]
+    assert {first, second} <= {run.id for run in app.store.list_runs()}
+    app.stop()
 
 
 def test_url_query_sets_controls_and_bad_values_are_shown_not_raised():
@@ -149,7 +169,7 @@ def test_url_query_sets_controls_and_bad_values_are_shown_not_raised():
         app.close()
     bad = Playground.from_url("lr=50", device="cpu")
     try:
-        assert bad.runner.hparams == HParams()
+        assert bad.runner.hparams == HParams.free_play()
         assert "lr: 50.0 is not allowed" in bad.message.value
     finally:
         bad.close()

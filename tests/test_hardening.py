@@ -63,19 +63,20 @@ def test_exports_are_written_only_beside_the_store(tmp_path):
     assert files_under(tmp_path) - before == {path}
 
 
-def test_the_apps_export_button_writes_under_the_store_and_refuses_other_ids(app, tmp_path):
+def test_the_apps_export_is_a_download_that_writes_nothing_and_refuses_other_ids(app, tmp_path):
     app.close()
     run_id = saved_run(app.store)
-    reopened = Playground(device="cpu", store=app.store)  # saved runs come back in the table
+    reopened = Playground(device="cpu", store=app.store)  # saved runs are listed in the table
     try:
         reopened.pump.stop()
         reopened.runs_table.rows[run_id].export.click()
-        exported = tmp_path / "store" / "exports" / f"{run_id}.csv"
-        assert exported.exists() and str(exported) in reopened.runs_table.rows[run_id].file.value
+        link = reopened.runs_table.rows[run_id].file.value
+        assert f'download="{app.store.get(run_id).name}.csv"' in link
+        assert "data:text/csv;base64," in link and str(tmp_path) not in link
         for hostile in HOSTILE_IDS:
             with pytest.raises(RunNotFound):
                 reopened.export_run(hostile)
-        assert files_under(tmp_path / "store" / "exports") == {exported}
+        assert files_under(tmp_path / "store" / "exports") == set()  # nothing on the server
     finally:
         reopened.close()
 
@@ -128,7 +129,7 @@ def test_names_in_an_upload_are_shown_as_text_never_markup(app):
 def test_a_link_with_markup_shows_it_as_text():
     app = Playground.from_url('lr=<img src=x onerror="alert(1)">', device="cpu")
     try:
-        assert app.runner.hparams == HParams()  # refused, defaults kept
+        assert app.runner.hparams == HParams.free_play()  # refused, defaults kept
         assert "lr: '&lt;img src=x" in app.message.value and "<img" not in app.message.value
     finally:
         app.close()

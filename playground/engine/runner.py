@@ -9,6 +9,7 @@ rows from a stale run are dropped from the live record.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from playground.config import HParams
@@ -23,13 +24,15 @@ from playground.store import RunStore, RunWriter
 class Runner:
     def __init__(self, hp: HParams | None = None, *, device: str | None = "auto",
                  store: RunStore | None = None, callbacks: list[Callback] | tuple = (),
-                 source: str = "manual", log_every: int = LOG_EVERY):
+                 source: str = "manual", log_every: int = LOG_EVERY,
+                 name_runs: Callable[[], str] | None = None):
         self.device = choose_device(device)
         self.store = store if store is not None else RunStore()
         self.record = RunRecord()
         self.callbacks = list(callbacks)  # added to every run this runner starts
         self.source = source
         self.log_every = log_every
+        self.name_runs = name_runs  # a new run's name (the app: "run 7"); else its id
         self.run_id: str | None = None
         self.trainer: Trainer | None = None
         self.status = "idle"  # idle, starting, running, paused, or a terminal status
@@ -77,7 +80,8 @@ class Runner:
             self._stop = self._paused = False
             self._budget = None
             hp = self._hp
-            self.run_id = self.store.create_run(hp.to_dict(), str(self.device),
+            name = self.name_runs() if self.name_runs is not None else None
+            self.run_id = self.store.create_run(hp.to_dict(), str(self.device), name=name,
                                                 source=self.source, parent=parent)
             self.status, self.error, self.trainer = "starting", None, None
             self._thread = threading.Thread(target=self._main, args=(self._generation, hp,

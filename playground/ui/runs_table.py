@@ -2,11 +2,13 @@
 
 `set_runs(rows)` may be called often (every refresh of the app): widgets are kept per run
 id and only their values are touched, so an unchanged row sends nothing to the browser and
-a name being typed is not overwritten.
+a name being typed is not overwritten. "show" draws a saved run on the plots (a session
+starts with none drawn); Delete asks once more; Export is a download in the browser.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 from collections.abc import Mapping
@@ -31,8 +33,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("", "5em"),
     ("", "6.5em"),
     ("", "6.5em"),
-    ("exported to", "auto"),
+    ("", "auto"),
 )
+MAX_DOWNLOAD = 20 * 2**20  # bytes a download link may carry; bigger: the CLI's export
+MIME = {"csv": "text/csv", "json": "application/json"}
 
 
 class RunsController(Protocol):
@@ -41,7 +45,7 @@ class RunsController(Protocol):
     def rename_run(self, run_id: str, name: str) -> Any: ...
     def set_run_visible(self, run_id: str, visible: bool) -> Any: ...
     def delete_run(self, run_id: str) -> Any: ...
-    def export_run(self, run_id: str, fmt: str) -> Any: ...
+    def export_run(self, run_id: str, fmt: str) -> tuple[str, str]: ...  # file name, text
 
 
 def format_loss(value: Any) -> str:
@@ -66,6 +70,26 @@ def swatch_html(color: str) -> str:
 
 def status_html(status: str) -> str:
     return f'<b style="color:{status_color(status)}">{html.escape(str(status))}</b>'
+
+
+def differs_html(text: str) -> str:
+    """One line, cut with an ellipsis; the whole text on hover (it wrapped to 8 lines)."""
+    escaped = html.escape(text, quote=True)
+    return (f'<div class="pg-muted" title="{escaped}" style="white-space:nowrap;'
+            f'overflow:hidden;text-overflow:ellipsis">{escaped}</div>')
+
+
+def download_html(file_name: str, text: str, fmt: str) -> str:
+    """A link that saves `text` as `file_name` in the person's browser (a data: URL, so the
+    served app writes nothing on the server and needs no file route)."""
+    data = text.encode()
+    if len(data) > MAX_DOWNLOAD:
+        raise ValueError(f"export: {len(data) / 2**20:.0f} MB is too large for the browser; "
+                         f"allowed: up to {MAX_DOWNLOAD // 2**20} MB (use `playground runs "
+                         "export` in a terminal)")
+    href = f"data:{MIME.get(fmt, 'text/plain')};base64,{base64.b64encode(data).decode()}"
+    name = html.escape(file_name, quote=True)
+    return f'<a href="{href}" download="{name}" title="Save {name}">&#x2B07; {name}</a>'
 
 
 def _cell(width: str) -> widgets.Layout:
@@ -144,13 +168,13 @@ class RunsTable:
                             tooltip="Rename the run")
         status, loss, accuracy, steps, legend = (widgets.HTML(layout=_cell(width))
                                                  for width in widths[2:7])
-        show = widgets.Checkbox(value=True, description="show", indent=False,
-                                tooltip="Show this run on the plots", layout=_cell(widths[7]))
-        delete = widgets.Button(description="Delete", icon="trash", button_style="danger",
-                                tooltip="Delete the run and its metrics",
+        show = widgets.Checkbox(value=False, description="show", indent=False,
+                                tooltip="Draw this run on the plots", layout=_cell(widths[7]))
+        delete = widgets.Button(description="Delete", icon="trash",
+                                tooltip="Delete the run and its metrics (asks once more)",
                                 layout=_cell(widths[8]))
         export = widgets.Button(description="Export", icon="download",
-                                tooltip=f"Save the run's metrics as {self.export_format}",
+                                tooltip=f"Download the run's metrics as {self.export_format}",
                                 layout=_cell(widths[9]))
         file = widgets.HTML(layout=_cell(widths[10]))
         name.observe(lambda change: self._rename(run_id, change["new"]), names="value")
@@ -177,8 +201,7 @@ class RunsTable:
         widgets_.accuracy.value = format_accuracy(row.get("val_accuracy"))
         steps = row.get("steps")
         widgets_.steps.value = "–" if steps is None else str(steps)
-        legend = html.escape(str(row.get("legend") or ""))
-        widgets_.legend.value = f'<span class="pg-muted">{legend}</span>'
+        widgets_.legend.value = differs_html(str(row.get("legend") or ""))
 
     def _arrange(self, order: tuple[str, ...]) -> None:
         if order != self._order:
@@ -215,14 +238,28 @@ class RunsTable:
                 self.rows[run_id].show.value = self._visible[run_id]
 
     def _delete(self, run_id: str) -> None:
+        """The first press asks (the button turns red, "Really delete?"), the second deletes;
+        a press on another row's Delete puts this one back."""
+        button = self.rows[run_id].delete
+        if button.button_style != "danger":
+            for other, row in self.rows.items():
+                if other != run_id:
+                    _ask_nothing(row.delete)
+            button.button_style, button.description = "danger", "Really delete?"
+            button.layout.width = "auto"
+            return
         if self._call("delete", self.controller.delete_run, run_id) and run_id in self.rows:
             self._drop(run_id)
 
     def _export(self, run_id: str) -> None:
-        done, path = self._call_result("export", self.controller.export_run, run_id,
-                                       self.export_format)
-        if done and run_id in self.rows:
-            self.rows[run_id].file.value = f"<code>{html.escape(str(path))}</code>"
+        done, result = self._call_result("export", self.controller.export_run, run_id,
+                                         self.export_format)
+        if not (done and run_id in self.rows):
+            return
+        try:
+            self.rows[run_id].file.value = download_html(*result, self.export_format)
+        except ValueError as error:
+            self.message.value = error_html(str(error))
 
     def _call(self, what: str, method: Any, *args: Any) -> bool:
         return self._call_result(what, method, *args)[0]
@@ -236,3 +273,10 @@ class RunsTable:
             return False, None
         self.message.value = ""
         return True, result
+
+
+def _ask_nothing(button: widgets.Button) -> None:
+    """A Delete button back to its first state."""
+    if button.button_style == "danger":
+        button.button_style, button.description = "", "Delete"
+        button.layout.width = COLUMNS[8][1]
