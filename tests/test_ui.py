@@ -81,7 +81,7 @@ class FakeController:
 
     def export_run(self, run_id, fmt):
         self._record("export_run", run_id, fmt)
-        return f"/tmp/runs/{run_id}.{fmt}"
+        return f"{run_id}.{fmt}", "step,loss\n1,0.5\n"
 
 
 def displayed(root: widgets.Widget) -> list[widgets.Widget]:
@@ -481,6 +481,9 @@ def test_format_status_diverged_shows_step_and_one_line_error_in_red():
     assert "steps/s" not in text  # a stopped run has no speed
     failed = format_status({"status": "failed", "error": "FileNotFoundError: <mnist>"})
     assert "failed: FileNotFoundError: &lt;mnist&gt;" in failed  # escaped
+    trainer_said = format_status({"status": "diverged", "step": 90, "error":
+                                  "diverged at step 88: loss became inf; the learning rate"})
+    assert trainer_said.count("diverged at step") == 1 and "step 88" in trainer_said
 
 
 def test_format_status_idle_and_status_line():
@@ -528,6 +531,9 @@ def test_runs_table_calls_the_controller():
     table.rows["a"].show.value = False
     table.rows["b"].export.click()
     table.rows["b"].delete.click()
+    assert controller.calls[-1] == ("export_run", "b", "csv")  # Delete asks first
+    assert table.rows["b"].delete.description == "Really delete?"
+    table.rows["b"].delete.click()
     assert controller.calls == [("rename_run", "a", "baseline"),
                                 ("set_run_visible", "a", False),
                                 ("export_run", "b", "csv"), ("delete_run", "b")]
@@ -536,11 +542,28 @@ def test_runs_table_calls_the_controller():
     assert len(controller.calls) == 4  # refreshing with the new values calls nothing
 
 
-def test_runs_table_shows_the_exported_path():
+def test_runs_table_export_is_a_download_in_the_browser():
+    import base64
+    import re
+
     table = RunsTable(FakeController())
     table.set_runs([run_row("a")])
     table.rows["a"].export.click()
-    assert "/tmp/runs/a.csv" in table.rows["a"].file.value
+    link = table.rows["a"].file.value
+    assert 'download="a.csv"' in link and "/tmp" not in link
+    (data,) = re.findall(r'href="data:text/csv;base64,([^"]+)"', link)
+    assert base64.b64decode(data).decode() == "step,loss\n1,0.5\n"
+
+
+def test_a_delete_press_elsewhere_takes_back_the_question():
+    controller = FakeController()
+    table = RunsTable(controller)
+    table.set_runs([run_row("a"), run_row("b")])
+    table.rows["a"].delete.click()
+    table.rows["b"].delete.click()
+    assert table.rows["a"].delete.description == "Delete"
+    assert table.rows["b"].delete.description == "Really delete?"
+    assert not any(call[0] == "delete_run" for call in controller.calls)
 
 
 def test_runs_table_reverts_a_refused_rename():

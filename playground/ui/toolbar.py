@@ -83,7 +83,9 @@ def format_status(status: Mapping[str, Any]) -> str:
     if state in ("diverged", "failed"):
         where = f" at step {step}" if step is not None else ""
         error = first_line(status.get("error")) or "no error message"
-        text += "<br>" + error_html(f"{state}{where}: {error}")
+        # the trainer's message already says "diverged at step N: ..." (said twice before)
+        said = error if error.startswith(state) else f"{state}{where}: {error}"
+        text += "<br>" + error_html(said)
     return f'<span class="pg-status">{text}</span>'
 
 
