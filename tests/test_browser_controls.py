@@ -143,6 +143,7 @@ def test_every_readout_takes_a_typed_value(server, browser, capsys):
     config = RunStore().list_runs()[0].config
     assert {name: config[name] for name in expected} == pytest.approx(expected)
     assert isinstance(config["batch_size"], int) and config["batch_size"] == 100
-    page.get_by_role("button", name="Stop").click()
+    # No Stop: 7 epochs of 280 points end in a moment, and a finished run's Stop is disabled
+    # (clicking it then waited 30 s and failed the test).
     with capsys.disabled():
         print(f"typed into {len(labels)} readouts in {time.monotonic() - started:.0f} s")
