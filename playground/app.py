@@ -62,13 +62,14 @@ class Playground:
         self.hidden = tuple(hidden)  # hidden by the caller (a link), not by the lesson
         if self.lesson is not None:
             hp = hp or self.lesson.configs()[0]
-            hidden = tuple(hidden) + tuple(self.lesson.hidden)
         hp = hp or HParams.free_play()  # free play trains until Stop
         self.runner = Runner(hp, device=device, store=self.store, callbacks=default_probes(),
                              name_runs=self._next_run_name)
         self.plots = Plots()
         self.controls = HParamControls(self.runner.hparams, on_change=self.update,
-                                       hidden=set(hidden))
+                                       hidden=set(hidden),
+                                       choices={"dataset": data.available()})
+        self._focus_controls()
         self.status_line = StatusLine()
         self.toolbar = Toolbar(self, status_line=self.status_line)
         self.runs_table = RunsTable(self)
@@ -162,8 +163,14 @@ class Playground:
         with self._queue_lock:
             self._queue.clear()
         self.lesson = get_lesson(name) if name else None
+        self._focus_controls()
         if self.lesson is not None:
             self.load_config(self.lesson.configs()[0])
+
+    def _focus_controls(self) -> None:
+        """A lesson shows only the controls it is about; free play shows them all."""
+        self.controls.focus(None if self.lesson is None else
+                            set(HParams.specs()) - set(self.lesson.hidden))
 
     def play_lesson(self) -> None:
         """Run the lesson's runs one after another; each stays on the plots."""
@@ -266,6 +273,7 @@ class Playground:
         data.use_table(table)
         self.runner.stop()
         self.runner.update(dataset="custom", loss="auto")
+        self.controls.set_choices("dataset", data.available())
         self.controls.set_values(self.runner.hparams)
         return (f"{name}: {len(table.x)} rows, {len(table.feature_names)} features, "
                 f"{table.task} of {target!r}; press Start")

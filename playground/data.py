@@ -210,6 +210,15 @@ _STATS = {  # per-channel mean and std of the training pixels, scaled to [0, 1]
 }
 
 
+def available() -> list[str]:
+    """The data sets a run can load now: image sets whose files are on disk (nothing is
+    downloaded at run time), and custom once a table is given."""
+    roots = paths.dataset_roots()
+    return [name for name, info in DATASETS.items()
+            if (info.kind != "image" or any(not _missing(name, root) for root in roots))
+            and (name != "custom" or _custom is not None)]
+
+
 def _files(name: str) -> list[str]:
     """Files an image set needs, relative to its root, in torchvision's layout."""
     if name == "cifar10":

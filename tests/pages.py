@@ -29,3 +29,36 @@ def wait_until(condition, timeout):
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.25)
+
+# What a person sees of each figure, read from BokehJS's own views: where the data area (the
+# frame) lands on screen, clipped to the figure's element and the window, its y range, and
+# how many visible lines hold data. A canvas can grow wider than its element (legends did
+# that), so frame.bbox.width alone overstates what shows.
+FIGURES_SEEN = """() => {
+  const columns = (d, key) => (d instanceof Map ? d.get(key) : d[key]) || [];
+  const kind = (model) => model.type ?? model.constructor.__name__;
+  const seen = {};
+  for (const view of Bokeh.index.query(v => v.frame != null && v.model.name)) {
+    const element = view.el.getBoundingClientRect();
+    if (element.width === 0 || element.height === 0) continue;  // a hidden figure
+    const canvas = view.canvas_view.el.getBoundingClientRect();
+    const frame = view.frame.bbox;
+    const left = Math.max(canvas.left + frame.left, element.left, 0);
+    const right = Math.min(canvas.left + frame.left + frame.width, element.right,
+                           window.innerWidth);
+    const lines = view.model.renderers.filter(r => r.visible && r.data_source != null
+      && r.glyph && kind(r.glyph) === 'Line' && columns(r.data_source.data, 'y').length > 1);
+    const plot = view.model;
+    const legends = [...plot.center, ...plot.below, ...plot.right, ...plot.left, ...plot.above]
+      .filter(m => kind(m) === 'Legend');
+    seen[view.model.name] = {
+      element_width: element.width, data_width: Math.max(0, right - left),
+      y_end: view.model.y_range.end, y_start: view.model.y_range.start,
+      lines: lines.length, line_names: lines.map(r => r.name),
+      legend: legends.flatMap(legend => legend.visible ? legend.items : [])
+        .filter(i => i.visible !== false && i.renderers.some(r => r.visible))
+        .map(i => i.label && (i.label.value ?? i.label)),
+    };
+  }
+  return seen;
+}"""

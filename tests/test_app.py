@@ -200,6 +200,25 @@ def test_uploaded_csv_becomes_the_data_and_bad_files_are_explained(app):
     assert app.upload.use.disabled and app.runner.hparams.dataset == "custom"
 
 
+def test_picking_a_lesson_shows_only_its_controls_and_free_play_shows_all_again(app):
+    from playground.lessons import get_lesson
+
+    lesson = get_lesson("learning_rate")
+    app.lesson_panel.picker.value = "learning_rate"
+    shown = {name for name, control in app.controls.by_name.items()
+             if control.layout.display != "none"}
+    assert shown == set(app.controls.by_name) - set(lesson.hidden) and "lr" in shown
+    assert app.controls.groups["model"].layout.display == "none"  # nothing of it is shown
+    app.lesson_panel.picker.value = ""
+    assert all(c.layout.display is None for c in app.controls.by_name.values())
+
+
+def test_only_data_sets_on_disk_are_offered(app):
+    options = [value for _, value in app.controls.by_name["dataset"].options]
+    assert "moons" in options and "digits" in options
+    assert "mnist" not in options and "custom" not in options  # no files, no table yet
+
+
 def test_a_lesson_from_the_link_loads_its_preset_hides_its_fields_and_plays():
     from playground.lessons import get_lesson
 
@@ -208,7 +227,9 @@ def test_a_lesson_from_the_link_loads_its_preset_hides_its_fields_and_plays():
     try:
         first = lesson.configs()[0]
         assert app.runner.hparams == first.replace(epochs=3)  # the link overrides the preset
-        assert all(name not in app.controls.by_name for name in lesson.hidden)
+        controls = app.controls.by_name
+        assert all(controls[name].layout.display == "none" for name in lesson.hidden)
+        assert controls["depth"].layout.display is None  # what the lesson is about
         assert lesson.title in app.lesson_panel.explanation.value
         assert "lesson=capacity" in app.link() and "epochs=3" in app.link()
         app.pump.stop()

@@ -142,7 +142,8 @@ def test_run_label_is_the_name_or_a_short_id_cut_to_a_fixed_length():
     assert run_label(None, "20250101-120000-abcdef12") == "abcdef12"
     assert run_label("  ", "r1") == "r1" and run_label("", "", 2) == "run 3"
     long = run_label("one-cycle (warm-up, then anneal)", "x")
-    assert len(long) == MAX_LABEL <= 18 and long == "one-cycle (warm…"
+    assert len(long) == MAX_LABEL <= 20 and long == "one-cycle (warm-up,…"
+    assert run_label("lr=0.1 (about right)", "x") == "lr=0.1 (about right)"  # a lesson's
     assert run_label("two\nlines", "x") == "two lines"
 
 
@@ -155,7 +156,7 @@ def test_differences_name_what_sets_each_run_apart_without_an_id_fallback():
 
 def test_legend_columns_fit_ten_cut_names_under_a_narrow_figure():
     names = [run_label(f"a long lesson run name {i}", str(i)) for i in range(10)]
-    assert legend_columns(names) == 2  # 16 characters: two a row in ~340 px
+    assert legend_columns(names) == 2  # 20 characters: two a row in ~360 px
     assert legend_columns(["layer1", "layer2", "layer3"]) >= 3
     assert legend_columns(["x" * 200]) == 1 and legend_columns([]) >= 1
 
@@ -619,7 +620,7 @@ def test_renaming_a_run_changes_legends_and_hover_names_in_place():
     plots.add_run("a", {"lr": 5.0})  # a config update without a name keeps the name
     assert legend_texts(plots.loss) == ["blown up", "b"]
     plots.rename_run("a", "a much longer name than a legend can hold")
-    assert legend_texts(plots.loss)[0] == "a much longer n…"
+    assert legend_texts(plots.loss)[0] == "a much longer name…"
     assert plots.loss._lines["a"][0].name == "a much longer name than a legend can hold (train)"
     plots.rename_run("a", None)
     assert legend_texts(plots.loss) == ["a", "b"]

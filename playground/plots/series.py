@@ -64,7 +64,7 @@ class ColorCycle:
 
 # --- legend labels ---------------------------------------------------------------------------
 
-MAX_LABEL = 16  # characters of a legend entry: a legend must leave the plot its width
+MAX_LABEL = 20  # characters of a legend entry: "lr=0.1 (about right)" whole, and narrow
 
 
 def short_id(run_id: str, index: int = 0) -> str:
@@ -159,11 +159,11 @@ def legend_labels(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     return labels
 
 
-def legend_columns(labels: Iterable[str], width: int = 340, char_px: float = 8.0,
+def legend_columns(labels: Iterable[str], width: int = 360, char_px: float = 7.2,
                    entry_px: int = 36, most: int = 6) -> int:
     """How many entries a legend under a plot puts in a row: as many of the longest as fit in
-    `width` pixels (a figure two to a row at 1280x720 has about 350 under its plot), with
-    `char_px` per character at the legend's 12pt font (7.8 measured in Chromium) and
+    `width` pixels (a figure two to a row at 1366x768 has about 400 under its plot), with
+    `char_px` per character at the legend's 11pt font and
     `entry_px` for the swatch and the gaps."""
     longest = max((len(text) for text in labels), default=0)
     return max(1, min(most, int(width // (entry_px + longest * char_px))))

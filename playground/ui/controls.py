@@ -73,12 +73,18 @@ def make_control(spec: Spec, value: Any, name: str = "") -> widgets.Widget:
     # ipywidgets' 2px margins overflowed, and the group got a horizontal scrollbar)
     wide = widgets.Layout(width="auto", max_width=CONTROL_WIDTH)
     if spec.kind == "choice":
-        options = [(choice.replace("_", " "), choice) for choice in spec.choices]
-        return widgets.Dropdown(options=options, value=value, layout=wide, **common)
+        return widgets.Dropdown(options=choice_options(spec.choices, value), value=value,
+                                layout=wide, **common)
     if spec.kind == "bool":
         return widgets.Checkbox(value=value, indent=True, layout=widgets.Layout(width="auto"),
                                 **common)
     return NumberControl(name or spec.label, spec, value)
+
+
+def choice_options(choices: Iterable[str], value: Any) -> list[tuple[str, str]]:
+    """(label, value) pairs of a dropdown; the value shown is always among them."""
+    names = list(dict.fromkeys([*choices, value] if value not in choices else choices))
+    return [(choice.replace("_", " "), choice) for choice in names]
 
 
 def make_slider(spec: Spec) -> widgets.Widget | None:
@@ -255,12 +261,14 @@ class HParamControls:
     message names the field, the value and what is allowed. If it returns an HParams, the
     widgets are set from it (the controller may have adjusted other fields).
     `hidden` fields get no widget (classroom mode); `open_groups` (default: all) are the
-    groups shown expanded.
+    groups shown expanded; `choices` narrows a choice field's options (the data sets that
+    are on disk, say).
     """
 
     def __init__(self, hp: HParams, on_change: Callable[[dict[str, Any]], Any],
                  hidden: Iterable[str] = frozenset(), *,
-                 open_groups: Iterable[str] | None = None):
+                 open_groups: Iterable[str] | None = None,
+                 choices: Mapping[str, Iterable[str]] | None = None):
         self.specs = HParams.specs()
         self.hidden = frozenset(hidden)
         unknown = sorted(self.hidden - set(self.specs))
@@ -280,6 +288,8 @@ class HParamControls:
                 control.on_error = self.show_error
             control.observe(partial(self._changed, name), names="value")
             self.by_name[name] = control
+        for name, options in (choices or {}).items():
+            self.set_choices(name, options)
 
         order = [*GROUPS, *sorted({s.group for s in self.specs.values()} - set(GROUPS))]
         opened = set(order if open_groups is None else open_groups)
@@ -311,6 +321,25 @@ class HParamControls:
                 if name in self.by_name:
                     self._show(name, value)
         self.message.value = ""
+
+    def set_choices(self, name: str, choices: Iterable[str]) -> None:
+        """Offer only these values of a choice field (its current value stays offered)."""
+        control = self.by_name.get(name)
+        if isinstance(control, widgets.Dropdown):
+            with self._quiet():
+                control.options = choice_options(tuple(choices), self._good[name])
+                control.value = self._good[name]
+
+    def focus(self, fields: Iterable[str] | None) -> None:
+        """Show only these fields' controls (a lesson's), or every control again (None);
+        a group left with nothing to show folds away."""
+        shown = set(self.by_name if fields is None else fields)
+        for name, control in self.by_name.items():
+            control.layout.display = None if name in shown else "none"
+        for group, accordion in self.groups.items():
+            members = [name for name, spec in self.specs.items()
+                       if spec.group == group and name in self.by_name]
+            accordion.layout.display = None if shown & set(members) else "none"
 
     def show_error(self, error: BaseException | str) -> None:
         """Show an error in red above the controls."""
