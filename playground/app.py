@@ -346,7 +346,8 @@ class Playground:
         if now - last_time >= 1.0 or step < last_step:  # steps/s over about a second
             self._rate = max(step - last_step, 0) / (now - last_time)
             self._last_tick = (now, step)
-        return {"run": runner.run_id, "status": runner.status, "step": step,
+        run = self.plots.legend.get(runner.run_id, runner.run_id)  # as the legend names it
+        return {"run": run, "status": runner.status, "step": step,
                 "epoch": trainer.epoch if trainer else 0,
                 "epochs": (trainer.hp if trainer else runner.hparams).epochs,
                 "steps_per_second": self._rate, "device": str(runner.device), "error": runner.error}

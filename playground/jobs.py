@@ -210,6 +210,7 @@ class Background:
         for the views, or empty values when too few runs finished)."""
         if source == "sweep" and sweep_result is None:
             raise HParamsError("over", "the last sweep", "saved runs, until a sweep has run")
+        dataset = self.host.current_hparams().dataset
 
         def work() -> Importance:
             from playground.sweeps import views
@@ -217,9 +218,12 @@ class Background:
 
             if source == "sweep":
                 study, label = sweep_result.study, "the last sweep"
-            else:
-                runs = self.host.store.list_runs()
-                study, label = study_from_runs(runs), f"{len(runs)} saved runs"
+            else:  # one data set: losses on different data say nothing of the fields
+                runs = [run for run in self.host.store.list_runs()
+                        if run.config.get("dataset") == dataset]
+                # free play ends with Stop: stopped runs count, with the loss they reached
+                study = study_from_runs(runs, statuses=("finished", "stopped"))
+                label = f"{len(runs)} saved runs on {dataset}"
             values = importances(study, evaluator)
             if not values:
                 return Importance(label, {}, {}, 0)

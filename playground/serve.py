@@ -9,12 +9,16 @@ go to the store's folder.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "playground.ipynb"
+TEMPLATE = Path(__file__).resolve().parent / "voila_template"  # lab, with local icons
 IOPUB_TIMEOUT = 120  # seconds Voila waits for a cell's output after it ran
 
 
@@ -42,6 +46,25 @@ def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
     ]
 
 
+def offline_template(share: Path) -> Path:
+    """Voila's template "playground" under `share` (a JUPYTER_PATH entry): the lab template
+    with Font Awesome from the fontawesome-free package on this machine, not from a CDN."""
+    template = share / "voila" / "templates" / "playground"
+    shutil.copytree(TEMPLATE, template)
+    (template / "static").mkdir()
+    (template / "static" / "fontawesome").symlink_to(fontawesome_dir(), target_is_directory=True)
+    return template
+
+
+def fontawesome_dir() -> Path:
+    """The folder holding Font Awesome 5's css/ and webfonts/ (package fontawesome-free)."""
+    for file in importlib.metadata.files("fontawesome-free") or ():
+        if str(file).endswith("fontawesome_free/css/all.min.css"):
+            return Path(file.locate()).resolve().parent.parent
+    raise FileNotFoundError("fontawesome-free: its css/all.min.css is missing; reinstall "
+                            "the playground (pip install -e .)")
+
+
 def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
           token: str | None = None, threads: int | None = None, cull_after: int = 600,
           max_sessions: int = 0, closed_tab_grace: int = 30) -> int:
@@ -62,9 +85,15 @@ def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
     env = {**os.environ, "PLAYGROUND_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
     url = f"http://{ip}:{port}/" + (f"?token={token}" if token else "")
     print(f"playground: serving on {url} (Ctrl-C stops)", flush=True)
+    share = Path(tempfile.mkdtemp(prefix="playground-voila-"))
     try:
+        offline_template(share)
+        env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(share),
+                                                            env.get("JUPYTER_PATH")]))
         command = voila_command(port, ip, open_browser, token, cull_after, max_sessions,
                                 closed_tab_grace)
-        return subprocess.call(command, env=env)
+        return subprocess.call([*command, "--VoilaConfiguration.template=playground"], env=env)
     except KeyboardInterrupt:
         return 0
+    finally:
+        shutil.rmtree(share, ignore_errors=True)

@@ -642,8 +642,9 @@ def exploding(run, steps=range(0, 60, 10), start=0.7):
 
 
 def lines_of(plot, runs, figure=0):
-    per = len(plot.splits)
-    return [line for run in runs for line in plot._lines[run][figure * per:(figure + 1) * per]]
+    """The validation line of each run on one figure: what the loss range follows."""
+    per, val = len(plot.splits), plot.splits.index("val")
+    return [plot._lines[run][figure * per + val] for run in runs]
 
 
 def test_a_diverged_run_leaves_the_loss_range_and_is_marked_where_it_left():
@@ -653,7 +654,8 @@ def test_a_diverged_run_leaves_the_loss_range_and_is_marked_where_it_left():
               + points("c", range(0, 60, 10), loss=0.4))
     padding = plot.figure.y_range.range_padding
     plot.set_diverged("b", False)  # nothing to undo: the range stays as it is
-    assert plot.diverged == [] and plot.figure.y_range.renderers == []
+    # a train line's noisy batches never set the range, only validation lines do
+    assert plot.diverged == [] and plot.figure.y_range.renderers == lines_of(plot, "abc")
     plot.set_diverged("a")
     assert plot.diverged == ["a"]
     assert plot.figure.y_range.renderers == lines_of(plot, ["b", "c"])
@@ -669,15 +671,17 @@ def test_a_diverged_run_leaves_the_loss_range_and_is_marked_where_it_left():
     assert plot.exit_source.data["step"] == []
     plot.set_visible("a", True)
     plot.set_diverged("b")
-    plot.set_diverged("c")  # every run diverged: every line sets the range again
-    assert plot.figure.y_range.renderers == [] and plot.log_figure.y_range.renderers == []
+    plot.set_diverged("c")  # every run diverged: every run's line sets the range again
+    assert plot.figure.y_range.renderers == lines_of(plot, "abc")
+    assert plot.log_figure.y_range.renderers == lines_of(plot, "abc", figure=1)
     assert plot.exit_source.data["step"] == [30, 69, 50]  # each at its last point
     plot.set_diverged("b", False)
     plot.set_diverged("c", False)
     plot.add_run("d")  # a new run joins the lines that set the range
     assert plot.figure.y_range.renderers == lines_of(plot, ["b", "c", "d"])
     plot.remove_run("a")
-    assert plot.figure.y_range.renderers == [] and plot.exit_source.data["step"] == []
+    assert plot.figure.y_range.renderers == lines_of(plot, "bcd")
+    assert plot.exit_source.data["step"] == []
 
 
 def test_a_loss_that_explodes_or_goes_non_finite_is_marked_diverged_from_the_rows():
@@ -703,7 +707,8 @@ def test_set_status_marks_a_run_diverged_on_the_loss_plot_only():
     for plot in (plots.accuracy, plots.lr):  # an accuracy of 0.3 must not go off the plot
         assert plot.figure.y_range.renderers == []
     plots.set_status("a", "stopped")
-    assert plots.loss.diverged == [] and plots.loss.figure.y_range.renderers == []
+    assert plots.loss.diverged == []
+    assert plots.loss.figure.y_range.renderers == lines_of(plots.loss, "ab")
     plots.load_history("a", {}, points("a", range(3)), status="diverged")
     assert plots.loss.diverged == ["a"]
 

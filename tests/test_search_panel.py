@@ -134,9 +134,14 @@ def test_importance_over_saved_runs_draws_the_views(host, panel):
                                        "cpu", source="manual")
         loss = abs(i - 2) + 0.1 * (i % 2)
         host.store.writer(run_id).finish("finished", 10, 0.1, {"val_loss": loss})
+    other = host.store.create_run(TINY.replace(dataset="xor", lr=0.5).to_dict(), "cpu")
+    host.store.writer(other).finish("finished", 10, 0.1, {"val_loss": 9.0})  # other data
+    stopped = host.store.create_run(TINY.replace(lr=0.02, width=16).to_dict(), "cpu")
+    host.store.writer(stopped).finish("stopped", 10, 0.1, {"val_loss": 1.5})  # free play
     panel.sensitivity.source.value = "runs"
     assert panel.sensitivity.start_importance()
     finish(panel)
+    assert "7 saved runs on moons (7 finished)" in panel.sensitivity.message.value
     assert set(panel.sensitivity.importance) == {"lr", "width"}
     assert panel.sensitivity.names[0] == "importance"
     assert {"parallel", "contour", "slice:lr", "slice:width"} <= set(panel.sensitivity.names)
@@ -181,6 +186,14 @@ def test_one_job_at_a_time(host, panel):
     assert panel.race.button.disabled  # until the pump shows that the race has ended
     panel.jobs.deliver()
     assert not panel.race.button.disabled
+
+
+def test_a_diverged_trial_is_called_diverged_not_pruned():
+    from playground.sweeps._base import TrialRow
+
+    table = trials_table([TrialRow(0, "PRUNED", {"lr": 9.0}, None, status="diverged"),
+                          TrialRow(1, "PRUNED", {"lr": 1.0}, 0.9, status="pruned")])
+    assert "<td>diverged</td>" in table and "<td>pruned</td>" in table
 
 
 def test_trials_table_puts_the_best_first():

@@ -265,19 +265,24 @@ class CurvePlot(RunPlot):
             self._show_exits()
 
     def _on_diverged(self) -> None:
-        """The y range follows the lines of the runs that did not diverge (all lines when
-        every run did, or none); the diverged runs are marked where they leave the plot."""
+        """The y range follows the validation lines of the runs that did not diverge (every
+        run's when all diverged): neither a diverged run nor one noisy batch early in a run
+        (a train line's spike, seen at 200 over losses of 0.5 in a race) can stretch it; a
+        train line above the range is cut at its top. The diverged runs are marked where
+        they leave the plot."""
         if not self.robust:
             return
         diverged = set(self.diverged)
         kept = [run_id for run_id in self._lines if run_id not in diverged]
         restrict = bool(diverged) and bool(kept)
+        ranged = [k for k, split in enumerate(self.splits) if split == "val"] or list(
+            range(len(self.splits)))
+        per_figure = len(self.splits)
         for i, part in enumerate(self._parts):
-            renderers: list[GlyphRenderer] = []  # empty: every renderer (BokehJS: "auto")
-            if restrict:
-                per_figure = len(self.splits)
-                renderers = [line for run_id in kept
-                             for line in self._lines[run_id][i * per_figure:(i + 1) * per_figure]]
+            # empty: every renderer (BokehJS: "auto"), before any run is drawn
+            renderers: list[GlyphRenderer] = [
+                self._lines[run_id][i * per_figure + k] for run_id in (kept or self._lines)
+                for k in ranged]
             y_range = part.figure.y_range
             if y_range.renderers != renderers:
                 y_range.renderers = renderers
@@ -388,8 +393,7 @@ class CurvePlot(RunPlot):
             legend.visible = True
         self._on_visible(run_id)
         self._on_active()
-        if self.diverged:  # the range's list of lines takes the new run's
-            self._on_diverged()
+        self._on_diverged()  # the range's list of lines takes the new run's
 
     def _on_remove(self, run_id: str) -> None:
         gone = {*self._lines.pop(run_id, []), *self._markers.pop(run_id, [])}

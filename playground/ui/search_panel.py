@@ -249,6 +249,14 @@ class SweepTab:
         self.message.value = error_html(text)
 
 
+def trial_state(row: Any) -> str:
+    """What happened to a trial in words: its run's status where Optuna's state says less
+    (a diverged run is PRUNED to Optuna, with or without a pruner)."""
+    if row.state == "PRUNED" and row.status == "diverged":
+        return "diverged"
+    return row.state.lower()
+
+
 def trials_table(rows: Sequence[Any], limit: int = TABLE_ROWS) -> str:
     """An HTML table of trials, the best finished ones first."""
     def key(row: Any) -> tuple:
@@ -259,7 +267,7 @@ def trials_table(rows: Sequence[Any], limit: int = TABLE_ROWS) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in ["#", "state", "val loss", *names])
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in [
-            str(row.number), row.state.lower(),
+            str(row.number), trial_state(row),
             "-" if row.value is None else f"{row.value:.4f}",
             *(_fmt(row.params.get(n, "")) for n in names)]) + "</tr>"
         for row in shown)

@@ -65,7 +65,7 @@ def format_status(status: Mapping[str, Any]) -> str:
     """
     state = status.get("status") or "idle"
     run = status.get("run")
-    parts = [f"run <code>{html.escape(str(run))}</code>" if run else "no run yet",
+    parts = [f"<b>{html.escape(str(run))}</b>" if run else "no run yet",
              f'<b style="color:{status_color(state)}">{html.escape(str(state))}</b>']
     epoch, epochs = status.get("epoch"), status.get("epochs")
     if epoch is not None:
