@@ -93,6 +93,12 @@ class Playground:
         # run id -> (config, name, waited a round): see _draw_new_runs
         self._new_runs: dict[str, tuple[dict[str, Any], str | None, bool]] = {}
         self._new_runs_lock = threading.Lock()  # the click's thread adds, the pump's takes
+        self.focus = widgets.Dropdown(
+            description="focus", options=[], style={"description_width": "3.5em"},
+            layout=widgets.Layout(width="16em"),
+            tooltip="The run drawn bold, and whose gradient norms, weights and decision "
+            "boundary the plots show: pick another to compare")
+        self.focus.observe(self._focus_run, "value")
         self._refresh_runs_table()  # saved runs are listed; drawn only when asked for
         self.plots.prepare()  # the first Start only shows lines made now
         self.widget = self._layout()
@@ -401,6 +407,7 @@ class Playground:
                     self.plots.set_status(run.id, run.status)
         self._table_rows = rows
         self.runs_table.set_runs(rows)
+        self._show_focus(drawn)
 
     def _scores(self, run: Any) -> dict[str, Any]:
         """Validation loss and accuracy: the summary of a finished run, the latest drawn
@@ -413,6 +420,20 @@ class Playground:
                 if source is not None and len(source.data["y"]):
                     scores[key] = source.data["y"][-1]
         return scores
+
+    def _focus_run(self, change: dict[str, Any]) -> None:
+        if change["new"] in self.plots.runs:
+            self.plots.set_active(change["new"])
+
+    def _show_focus(self, drawn: list[str]) -> None:
+        """The focus list: the drawn runs by their legend names, the bold one chosen."""
+        legend = self.plots.legend
+        options = [(legend.get(run_id, run_id), run_id) for run_id in drawn]
+        if list(self.focus.options) != options:
+            self.focus.options = options
+        active = self.plots.loss.active
+        if active in drawn and self.focus.value != active:
+            self.focus.value = active
 
     def _saved(self, run_id: str) -> bool:
         try:
@@ -449,7 +470,8 @@ class Playground:
                             layout=widgets.Layout(width="420px", min_width="360px"))
         right = widgets.VBox([
             self.lesson_panel.widget,
-            widgets.HBox([self.toolbar.widget, log_toggle, clear]), self.status_line.widget,
+            widgets.HBox([self.toolbar.widget, log_toggle, clear, self.focus]),
+            self.status_line.widget,
             self.message, self.figures.widget, self.runs_table.widget, self._tools(),
         ], layout=widgets.Layout(flex="1 1 auto", min_width="0"))
         return widgets.VBox([theme_css(), widgets.HBox([left, right])])

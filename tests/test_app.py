@@ -262,3 +262,21 @@ def test_a_race_draws_its_members_on_the_main_plots_and_reset_ends_it(app):
     assert not app.jobs.busy
     statuses = {app.store.get(run.id).status for run in members}
     assert statuses == {"stopped"}
+
+
+def test_focus_picks_the_run_whose_snapshots_the_plots_show(app):
+    app.start()
+    app.runner.wait(60)
+    first = app.runner.run_id
+    app.update({"width": 8})  # a new model: a second run
+    app.start()
+    app.runner.wait(60)
+    second = app.runner.run_id
+    wait_until(lambda: (app.pump.tick(), app._table_key and second in app.plots.runs)[1])
+    app._table_key = ()
+    app._refresh_runs_table()
+    assert [value for _, value in app.focus.options] == [first, second]
+    assert app.focus.value == second and app.plots.weights.active == second
+    app.focus.value = first  # a person picks the first run: its weights come back
+    assert app.plots.loss.active == first and app.plots.weights.active == first
+    assert app.plots.weights.latest(first) is not None
