@@ -1,4 +1,4 @@
-"""The served app in a real browser: Start, a live learning-rate change, Stop, reload.
+"""The served app in a real browser: Start, a live learning-rate change, Stop, reload, show.
 
 Reads what the page itself holds (Bokeh's data sources in the browser), not what the kernel
 thinks it sent. The screenshot it takes is kept as a CI artifact and shown in the README.
@@ -71,7 +71,10 @@ def test_start_change_the_learning_rate_stop_and_find_the_run_again(server, brow
     with capsys.disabled():  # the path goes to CI's log, where the artifact is picked up
         print(f"\nbrowser screenshot: {screenshot.resolve()}")
 
-    page.reload(timeout=120_000)  # a new kernel: the run comes back from the store
+    page.reload(timeout=120_000)  # a new kernel: the run is listed, from the store
     page.get_by_role("button", name="Start").wait_for(timeout=180_000)
     wait_until(lambda: RunStore().get(run.id).name in page.evaluate(INPUT_VALUES), timeout=60)
-    wait_until(lambda: page.evaluate(LOSS_POINTS) >= seen, timeout=30)  # its curve too
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=60_000)
+    assert page.evaluate(LOSS_POINTS) == 0  # a session starts clean
+    page.locator(".pg-runs .widget-checkbox input").first.check()  # "show"
+    wait_until(lambda: page.evaluate(LOSS_POINTS) >= seen, timeout=30)  # its curve comes back
