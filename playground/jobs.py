@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Protocol
 
 from playground.config import HParams, HParamsError
 from playground.engine.record import RunRecord
+from playground.engine.sinks import RecordSink
 from playground.store import RunStore
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,6 @@ class Background:
     # --- the jobs ------------------------------------------------------------------------
     def race(self, field: str, values: Sequence[Any], done: Done, failed: Failed) -> None:
         """Race `values` of `field` around the sliders; `done(RaceOutcome)`."""
-        from playground.sweeps.live import ToRecord
         from playground.sweeps.race import Race, check_raceable
 
         base = self.host.current_hparams()
@@ -164,7 +164,7 @@ class Background:
 
         def work() -> list[tuple[Any, str, dict[str, Any]]]:
             race = Race(configs, device=self.host.device, store=self.host.store,
-                        callbacks=[self._stop_when_cancelled(), ToRecord(self.host.record)],
+                        callbacks=[self._stop_when_cancelled(), RecordSink(self.host.record)],
                         names=names)
             for run_id, hp, name in zip(race.run_ids, race.configs, names):
                 self.host.show_run(run_id, hp.to_dict(), name)
@@ -179,7 +179,6 @@ class Background:
               progress: Callable[[Any], None], done: Done, failed: Failed) -> None:
         """A sweep from the sliders; `progress(trial_row)` after each trial, `done(result)`."""
         from playground.sweeps._local import LocalBackend
-        from playground.sweeps.live import ToRecord
         from playground.sweeps.space import parse_search
         from playground.sweeps.study import make_plan, run_sweep
 
@@ -189,7 +188,7 @@ class Background:
 
         def run_callbacks(run_id: str, hp: HParams) -> list[Any]:
             self.host.show_run(run_id, hp.to_dict(), None)
-            return [ToRecord(self.host.record, run_id)]
+            return [RecordSink(self.host.record, run_id)]
 
         def work() -> Any:
             import optuna

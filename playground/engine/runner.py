@@ -15,10 +15,11 @@ from typing import Any
 from playground.config import HParams
 from playground.data import load_dataset
 from playground.engine.device import choose_device
-from playground.engine.events import TERMINAL, Callback, PauseRun, StopRun
+from playground.engine.events import Callback, PauseRun, StopRun
 from playground.engine.record import RunRecord
+from playground.engine.sinks import RecordSink, StoreSink
 from playground.engine.trainer import LOG_EVERY, Trainer
-from playground.store import RunStore, RunWriter
+from playground.store import RunStore
 
 
 class Runner:
@@ -133,7 +134,8 @@ class Runner:
             data = load_dataset(hp, self.device)
             trainer = Trainer(hp, data, self.device, log_every=self.log_every, callbacks=[
                 _Controls(self, generation), StoreSink(writer),
-                _RecordSink(self, generation, run_id), *self.callbacks])
+                RecordSink(self.record, run_id, live=lambda: generation == self._generation),
+                *self.callbacks])
         except Exception as error:  # a missing data set, say: the run ends, the app goes on
             message = f"{type(error).__name__}: {error}"
             writer.add_event(0, "status", message)
@@ -186,57 +188,3 @@ class _Controls(Callback):
             hp = runner._hp
         if hp is not trainer.hp and hp != trainer.hp and not trainer.hp.needs_new_run(hp):
             trainer.apply(hp)
-
-
-class StoreSink(Callback):
-    """Writes the run to the store as it trains; the writer commits at least once a second.
-
-    Used by the runner and by sweeps, whose trials are runs too.
-    """
-
-    def __init__(self, writer: RunWriter):
-        self.writer = writer
-
-    def on_points(self, trainer: Trainer, rows: list[dict]) -> None:
-        self.writer.add_points(rows)
-        # progress with each read-back of metrics (a few times a second), not every step
-        self.writer.heartbeat(trainer.step, trainer.seconds)
-
-    def on_layer_norms(self, trainer: Trainer, rows: list[dict]) -> None:
-        self.writer.add_layer_norms(rows)
-
-    def on_event(self, trainer: Trainer, event: dict) -> None:
-        self.writer.add_event(event["step"], event["kind"], event["message"], field=event["field"],
-                              old=event["old"], new=event["new"], seconds=event["seconds"])
-
-    def after_fit(self, trainer: Trainer) -> None:
-        if trainer.status not in TERMINAL:
-            self.writer.heartbeat(trainer.step, trainer.seconds, status=trainer.status)
-            self.writer.flush()
-            return
-        summary = trainer.summary() if trainer.status != "failed" else {}
-        self.writer.finish(trainer.status, trainer.step, trainer.seconds, summary,
-                           error=trainer.error)
-
-
-class _RecordSink(Callback):
-    """Copies rows into the runner's live record, tagged with the run; stale runs are dropped."""
-
-    def __init__(self, runner: Runner, generation: int, run_id: str):
-        self.runner, self.generation, self.run_id = runner, generation, run_id
-
-    def _append(self, channel: str, rows: list[dict]) -> None:
-        if self.generation == self.runner._generation:
-            self.runner.record.append(channel, [{**row, "run": self.run_id} for row in rows])
-
-    def on_points(self, trainer: Trainer, rows: list[dict]) -> None:
-        self._append("points", rows)
-
-    def on_layer_norms(self, trainer: Trainer, rows: list[dict]) -> None:
-        self._append("layer_norms", rows)
-
-    def on_event(self, trainer: Trainer, event: dict) -> None:
-        self._append("events", [event])
-
-    def on_snapshot(self, trainer: Trainer, channel: str, row: dict) -> None:
-        self._append(channel, [row])

@@ -109,7 +109,7 @@ def train_trial(hp: HParams, callbacks: Sequence[Callback], name: str, *, store:
     A trial must end: epochs 0 (until stopped) raises HParamsError (SweepPlan and the
     curve replace it by the default length before they get here)."""
     check_has_an_end(hp)
-    from playground.engine.runner import StoreSink
+    from playground.engine.sinks import StoreSink
     from playground.engine.trainer import Trainer
 
     run_id = store.create_run(hp.to_dict(), str(device), name=name, source=source)

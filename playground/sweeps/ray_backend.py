@@ -166,7 +166,7 @@ def train_ray_trial(config: dict[str, Any], *, base: dict[str, Any], store_path:
     from ray import tune
 
     from playground.data import load_dataset
-    from playground.engine.runner import StoreSink
+    from playground.engine.sinks import StoreSink
     from playground.engine.trainer import Trainer
     from playground.store import RunStore
     from playground.sweeps._trial import check_has_an_end
