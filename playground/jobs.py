@@ -20,12 +20,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from playground.config import HParams, HParamsError
+from playground.engine.lr_range import find_lr
 from playground.engine.record import RunRecord
 from playground.engine.sinks import RecordSink
 from playground.store import RunStore
+from playground.sweeps.live import StopWhenSet
+from playground.sweeps.race import Race, check_raceable
 
 log = logging.getLogger(__name__)
 
+# Optuna and scikit-learn load with the sweep and importance jobs, not with the app: those
+# imports stay inside the jobs that need them.
 STOP_TIMEOUT = 30.0  # seconds cancel() waits for a job to leave at a step boundary
 Done = Callable[[Any], None]
 Failed = Callable[[str], None]
@@ -148,15 +153,11 @@ class Background:
         self.host.load_config(hp)
 
     def _stop_when_cancelled(self) -> Any:
-        from playground.sweeps.live import StopWhenSet
-
         return StopWhenSet(self.runner.cancelled)
 
     # --- the jobs ------------------------------------------------------------------------
     def race(self, field: str, values: Sequence[Any], done: Done, failed: Failed) -> None:
         """Race `values` of `field` around the sliders; `done(RaceOutcome)`."""
-        from playground.sweeps.race import Race, check_raceable
-
         base = self.host.current_hparams()
         configs = [base.replace(**{field: value}) for value in values]
         check_raceable(configs)
@@ -257,8 +258,6 @@ class Background:
         hp = self.host.current_hparams()
 
         def work() -> Any:
-            from playground.engine.lr_range import find_lr
-
             return find_lr(hp, device=str(self.host.device))
 
         self.runner.start("the learning-rate test", work, done, failed)
