@@ -971,3 +971,14 @@ def test_streams_wait_for_pandas_half_imported_by_another_thread(tmp_path):
     result = subprocess.run([sys.executable, "-c", STREAM_DURING_IMPORT], capture_output=True,
                             text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_pure_plot_data_builders_load_no_bokeh():
+    import subprocess
+    import sys
+
+    code = ("import sys, playground.plots.series, playground.plots.snapshots; "
+            "print('bokeh' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

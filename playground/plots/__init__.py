@@ -2,77 +2,55 @@
 
 Pure data builders (`series`, `snapshots`) compute what to draw and are tested without a
 browser; the figure classes render it and only ever grow curves with `stream`. `Plots` holds
-them all and `Pump` feeds it from the training side about ten times a second.
+them all and `Pump` feeds it from the training side about ten times a second. Names load
+their module on first use, so importing the pure builders does not load Bokeh.
 """
 
-from playground.plots._base import DEFAULT_MAX_POINTS
-from playground.plots.boundary import BoundaryPlot
-from playground.plots.curves import AccuracyPlot, CurvePlot, LossPlot, LrPlot
-from playground.plots.dashboard import BATCH_KEYS, Plots
-from playground.plots.gradnorms import GradNormPlot
-from playground.plots.pump import Pump
-from playground.plots.samples import SamplesGrid
-from playground.plots.series import (
-    PALETTE,
-    ColorCycle,
-    Marker,
-    change_markers,
-    color_at,
-    curve_columns,
-    decimate,
-    decimate_columns,
-    differences,
-    layer_norm_columns,
-    legend_labels,
-    lr_columns,
-    run_colors,
-    run_label,
-    short_id,
-)
-from playground.plots.snapshots import (
-    BoundaryInfo,
-    SamplesInfo,
-    boundary_info,
-    histogram_columns,
-    point_columns,
-    samples_info,
-    to_rgba,
-)
-from playground.plots.weights import WeightHistogram
+from __future__ import annotations
 
-__all__ = [
-    "BATCH_KEYS",
-    "DEFAULT_MAX_POINTS",
-    "PALETTE",
-    "AccuracyPlot",
-    "BoundaryInfo",
-    "BoundaryPlot",
-    "ColorCycle",
-    "CurvePlot",
-    "GradNormPlot",
-    "LossPlot",
-    "LrPlot",
-    "Marker",
-    "Plots",
-    "Pump",
-    "SamplesGrid",
-    "SamplesInfo",
-    "WeightHistogram",
-    "boundary_info",
-    "change_markers",
-    "color_at",
-    "curve_columns",
-    "decimate",
-    "decimate_columns",
-    "differences",
-    "histogram_columns",
-    "layer_norm_columns",
-    "legend_labels",
-    "lr_columns",
-    "point_columns",
-    "run_colors",
-    "run_label",
-    "samples_info",
-    "short_id",
-    "to_rgba",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DEFAULT_MAX_POINTS": "_base",
+    "BoundaryPlot": "boundary",
+    "AccuracyPlot": "curves",
+    "CurvePlot": "curves",
+    "LossPlot": "curves",
+    "LrPlot": "curves",
+    "BATCH_KEYS": "dashboard",
+    "Plots": "dashboard",
+    "GradNormPlot": "gradnorms",
+    "Pump": "pump",
+    "SamplesGrid": "samples",
+    "PALETTE": "series",
+    "ColorCycle": "series",
+    "Marker": "series",
+    "change_markers": "series",
+    "color_at": "series",
+    "curve_columns": "series",
+    "decimate": "series",
+    "decimate_columns": "series",
+    "differences": "series",
+    "layer_norm_columns": "series",
+    "legend_labels": "series",
+    "lr_columns": "series",
+    "run_label": "series",
+    "short_id": "series",
+    "BoundaryInfo": "snapshots",
+    "SamplesInfo": "snapshots",
+    "boundary_info": "snapshots",
+    "histogram_columns": "snapshots",
+    "point_columns": "snapshots",
+    "samples_info": "snapshots",
+    "to_rgba": "snapshots",
+    "WeightHistogram": "weights",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'playground.plots' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"playground.plots.{_EXPORTS[name]}"), name)

@@ -36,11 +36,6 @@ def color_at(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def run_colors(run_ids: Sequence[str]) -> dict[str, str]:
-    """Run id -> colour, in the order given."""
-    return {run_id: color_at(i) for i, run_id in enumerate(run_ids)}
-
-
 class ColorCycle:
     """Hands out a stable colour per run id; a run keeps its colour while it exists."""
 
@@ -376,13 +371,3 @@ def value_at(steps: Sequence[int], values: Sequence[float], step: int) -> float 
         if math.isfinite(values[j]):
             return values[j]
     return None
-
-
-def run_ids_in(batch: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[str]:
-    """Run ids found in a batch, in order of first appearance."""
-    seen: dict[str, None] = {}
-    for rows in batch.values():
-        for row in rows:
-            if "run" in row:
-                seen.setdefault(row["run"], None)
-    return list(seen)
