@@ -706,6 +706,11 @@ def test_set_status_marks_a_run_diverged_on_the_loss_plot_only():
     assert plots.loss.figure.y_range.renderers == lines_of(plots.loss, ["b"])
     for plot in (plots.accuracy, plots.lr):  # an accuracy of 0.3 must not go off the plot
         assert plot.figure.y_range.renderers == []
+    # a loss axis starts at 0 (train lines under the validation lines stay in view); a log
+    # axis and the other plots find their own start
+    assert plots.loss.figure.y_range.start == 0
+    for free in (plots.loss.log_figure, plots.accuracy.figure):
+        assert math.isnan(free.y_range.start)  # Bokeh's "not set"
     plots.set_status("a", "stopped")
     assert plots.loss.diverged == []
     assert plots.loss.figure.y_range.renderers == lines_of(plots.loss, "ab")

@@ -133,6 +133,10 @@ class CurvePlot(RunPlot):
         fig = new_figure(name, self.title, "step", self.y_label, frame_height=frame_height,
                          y_axis_type=y_axis_type, **kwargs)
         step_axis(fig.xaxis[0])
+        if self.robust and y_axis_type == "linear":
+            # A loss is never below 0: from 0, the train lines under the validation lines
+            # (which set the top) stay in view.
+            fig.y_range.start = 0
         if self.subtitle:
             fig.add_layout(Title(text=self.subtitle, text_font_size=SUBTITLE_FONT,
                                  text_font_style="normal", text_color="#444444"), "above")
@@ -257,12 +261,18 @@ class CurvePlot(RunPlot):
         if not diverged:
             return
         top = finite_max(columns["y"] for run_id, splits in by_run.items()
-                         if run_id not in diverged for columns in splits.values())
+                         if run_id not in diverged for split, columns in splits.items()
+                         if split in self._ranged_splits)
         higher = top is not None and (self._top is None or top > self._top)
         if higher:
             self._top = top
         if higher or diverged & by_run.keys():
             self._show_exits()
+
+    @property
+    def _ranged_splits(self) -> tuple[str, ...]:
+        """The lines that set a robust plot's y range: validation, else all."""
+        return ("val",) if "val" in self.splits else self.splits
 
     def _on_diverged(self) -> None:
         """The y range follows the validation lines of the runs that did not diverge (every
@@ -275,8 +285,7 @@ class CurvePlot(RunPlot):
         diverged = set(self.diverged)
         kept = [run_id for run_id in self._lines if run_id not in diverged]
         restrict = bool(diverged) and bool(kept)
-        ranged = [k for k, split in enumerate(self.splits) if split == "val"] or list(
-            range(len(self.splits)))
+        ranged = [k for k, split in enumerate(self.splits) if split in self._ranged_splits]
         per_figure = len(self.splits)
         for i, part in enumerate(self._parts):
             # empty: every renderer (BokehJS: "auto"), before any run is drawn
@@ -293,7 +302,8 @@ class CurvePlot(RunPlot):
                                          if y_range.range_padding == RANGE_PADDING
                                          else RANGE_PADDING)
         self._top = finite_max(source.data["y"] for run_id in kept
-                               for source in self._sources[run_id].values()) if restrict else None
+                               for split, source in self._sources[run_id].items()
+                               if split in self._ranged_splits) if restrict else None
         self._show_exits()
 
     def _show_exits(self) -> None:
