@@ -467,7 +467,7 @@ class Playground:
         own_data = widgets.Accordion([self.upload.widget], titles=("your own data",))
         own_data.selected_index = None
         left = widgets.VBox([widgets.HTML("<h2>playground</h2>"), self.controls.widget, own_data],
-                            layout=widgets.Layout(width="420px", min_width="360px"))
+                            layout=widgets.Layout(width="460px", flex="0 0 auto"))
         right = widgets.VBox([
             self.lesson_panel.widget,
             widgets.HBox([self.toolbar.widget, log_toggle, clear, self.focus]),

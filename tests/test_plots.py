@@ -28,6 +28,7 @@ from playground.plots import (
     PALETTE,
     AccuracyPlot,
     BoundaryPlot,
+    ColorCycle,
     GradNormPlot,
     LossPlot,
     LrPlot,
@@ -987,3 +988,14 @@ def test_the_pure_plot_data_builders_load_no_bokeh():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_new_run_takes_the_first_free_colour():
+    colors = ColorCycle()
+    assert [colors.get(r) for r in "abc"] == list(PALETTE[:3])
+    for run in "abc":
+        colors.forget(run)  # the plots were cleared
+    assert colors.get("lesson 1") == PALETTE[0]  # a lesson starts from the first colour
+    colors.forget("lesson 1")
+    assert [colors.get(r) for r in "vwxyz"] == list(PALETTE[:5])
+    assert len({colors.get(str(i)) for i in range(3)}) == 3  # distinct until the palette ends

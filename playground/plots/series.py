@@ -23,7 +23,7 @@ PALETTE: tuple[str, ...] = (
     "#E69F00",  # orange
     "#56B4E9",  # sky blue
     "#000000",  # black
-    "#F0E442",  # yellow
+    "#882255",  # wine (Okabe-Ito's yellow was too faint on white for a projector)
 )
 
 Columns = dict[str, list[Any]]
@@ -37,7 +37,9 @@ def color_at(index: int) -> str:
 
 
 class ColorCycle:
-    """Hands out a stable colour per run id; a run keeps its colour while it exists."""
+    """Hands out a stable colour per run id; a run keeps its colour while it exists. A new
+    run gets the first colour no run has: after the plots are cleared, a lesson's runs start
+    from the first colour again; past the palette, colours repeat in order."""
 
     def __init__(self) -> None:
         self._colors: dict[str, str] = {}
@@ -45,7 +47,9 @@ class ColorCycle:
 
     def get(self, run_id: str) -> str:
         if run_id not in self._colors:
-            self._colors[run_id] = color_at(self._next)
+            taken = set(self._colors.values())
+            free = [color for color in PALETTE if color not in taken]
+            self._colors[run_id] = free[0] if free else color_at(self._next)
             self._next += 1
         return self._colors[run_id]
 

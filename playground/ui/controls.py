@@ -27,7 +27,7 @@ from playground.ui.quiet import Quiet
 from playground.ui.theme import ROOT_CLASS, error_html
 
 GROUPS = ("data", "model", "optimisation", "regularisation")  # order on the page
-DESCRIPTION_WIDTH = "10em"  # fits the longest label ("initialisation") at projector size
+DESCRIPTION_WIDTH = "8.5em"  # fits the longest label ("initialisation") at projector size
 CONTROL_WIDTH = "34em"  # widest a control grows; narrower columns shrink it
 READOUT_WIDTH = "5.5em"  # a typeable readout: "0.000123" at projector size
 MAX_SLIDER_POSITIONS = 10_000  # beyond this a slider is useless (seed): a number box instead
