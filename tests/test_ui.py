@@ -27,6 +27,7 @@ from playground.ui import (
     theme_css,
 )
 from playground.ui.controls import (
+    DESCRIPTION_WIDTH,
     NumberControl,
     describe_error,
     format_value,
@@ -400,7 +401,7 @@ def test_hidden_fields_are_not_displayed():
 def test_labels_readable_and_theme_large():
     controls = HParamControls(HParams(), lambda changes: None)
     described = [getattr(w, "described", w) for w in controls.by_name.values()]
-    assert all(w.style.description_width == "10em" for w in described)
+    assert all(w.style.description_width == DESCRIPTION_WIDTH for w in described)  # aligned
     assert "pg-root" in controls.widget._dom_classes
     css = theme_css().value
     assert css.startswith("<style>") and "--jp-widgets-font-size: 16px" in css
