@@ -7,6 +7,7 @@ before the browser has attached.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import threading
@@ -28,7 +29,7 @@ from playground.lessons import LESSONS, get_lesson
 from playground.plots import Plots, Pump
 from playground.plots._batch import one_patch
 from playground.plots.widget import FigureGrid
-from playground.store import RunStore
+from playground.store import RunNotFound, RunStore
 from playground.ui import (
     DataUpload,
     HParamControls,
@@ -395,8 +396,10 @@ class Playground:
             differences = self.plots.differences
             runs = self.store.list_runs(limit=RUNS_LISTED)
             listed = {run.id for run in runs}
-            runs += [self.store.get(run_id) for run_id in drawn if run_id not in listed
-                     and run_id not in self._new_runs and self._saved(run_id)]
+            for run_id in drawn:
+                if run_id not in listed and run_id not in self._new_runs:
+                    with contextlib.suppress(RunNotFound):  # deleted by another tab
+                        runs.append(self.store.get(run_id))
             rows = [{"id": run.id, "name": run.name, "status": run.status,
                      "color": self.plots.color(run.id) if run.id in drawn else None,
                      "visible": run.id in drawn, "steps": run.steps,
@@ -434,13 +437,6 @@ class Playground:
         active = self.plots.loss.active
         if active in drawn and self.focus.value != active:
             self.focus.value = active
-
-    def _saved(self, run_id: str) -> bool:
-        try:
-            self.store.get(run_id)
-        except Exception:  # noqa: BLE001 - deleted by another tab or process
-            return False
-        return True
 
     def _first_points_pending(self) -> bool:
         """A run that is starting has not drawn its first point yet. Its row in the runs table
