@@ -244,7 +244,7 @@ class RunsTable:
         if button.button_style != "danger":
             for other, row in self.rows.items():
                 if other != run_id:
-                    _ask_nothing(row.delete)
+                    _reset_delete(row.delete)
             button.button_style, button.description = "danger", "Really delete?"
             button.layout.width = "auto"
             return
@@ -275,7 +275,7 @@ class RunsTable:
         return True, result
 
 
-def _ask_nothing(button: widgets.Button) -> None:
+def _reset_delete(button: widgets.Button) -> None:
     """A Delete button back to its first state."""
     if button.button_style == "danger":
         button.button_style, button.description = "", "Delete"
