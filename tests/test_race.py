@@ -174,3 +174,34 @@ def test_an_error_mid_race_ends_every_member_as_failed_with_the_reason():
         run = store.get(run_id)
         assert run.status == "failed" and "CUDA out of memory" in (run.error or "")
         assert run.steps == 5
+
+
+def test_each_member_logs_the_layer_norms_its_own_trainer_would():
+    """The gradient-norm plot shows a race's members; the Trainer is the oracle."""
+    from playground.engine.events import Callback
+    from playground.engine.trainer import LOG_EVERY, Trainer
+
+    class Norms(Callback):
+        def __init__(self):
+            self.rows = []
+
+        def on_layer_norms(self, trainer, rows):
+            self.rows += rows
+
+    configs = [BASE.replace(optimizer="sgd", lr=lr) for lr in (0.05, 0.3)]
+    data = load_dataset(BASE, "cpu")
+    in_race = Norms()
+    racing = Race(configs, data=data, store=RunStore(), callbacks=[in_race])
+    racing.fit()
+    for k, hp in enumerate(configs):
+        alone = Norms()
+        Trainer(hp, data, "cpu", callbacks=[alone]).fit()
+        mine = [r for r in in_race.rows if r["member"] == k]
+        assert [(r["step"], r["layer"]) for r in mine] == [
+            (r["step"], r["layer"]) for r in alone.rows]
+        assert {r["step"] for r in mine} == set(range(0, racing.step, LOG_EVERY))
+        for ours, theirs in zip(mine, alone.rows):
+            assert ours["grad_norm"] == pytest.approx(theirs["grad_norm"], rel=1e-4)
+            assert ours["weight_norm"] == pytest.approx(theirs["weight_norm"], rel=1e-4)
+        saved = RunStore().layer_norms(racing.run_ids[k])
+        assert len(saved) == len(mine) and saved[0]["layer"] == "layer1"

@@ -29,7 +29,7 @@ from playground.data import Dataset, load_dataset
 from playground.engine.batches import BatchOrder, eval_every
 from playground.engine.events import Callback, CancelRun
 from playground.engine.schedule import LrSchedule
-from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, EXPLODE_FACTOR
+from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, EXPLODE_FACTOR, LOG_EVERY
 from playground.models import build_model
 from playground.store import RunStore, RunWriter
 from playground.sweeps._stacked import StackedMLP, StackedOptimizer, member_losses
@@ -159,6 +159,8 @@ class Race:
                 for param in self.model.parameters():
                     param.grad = None
                 objective[self.active].sum().backward()
+                if self.step % LOG_EVERY == 0:  # as the Trainer samples them
+                    self._log_layer_norms()
                 # clip, step
                 if self._uses["grad_clip"]:
                     self._clip()
@@ -245,6 +247,19 @@ class Race:
             self._end([k], "diverged", error=f"diverged at step {step}: loss became "
                       f"{loss:.4g}; the learning rate ({self.configs[k].lr:g}) is probably "
                       "too high")
+
+    def _log_layer_norms(self) -> None:
+        """Each member's gradient and weight norm per layer, the Trainer's rows ("layer1",
+        ...): the gradient-norm plot shows a race's members like any run."""
+        weights = self.model.weights
+        grads = torch.stack([w.grad.pow(2).sum((1, 2)) for w in weights]).sqrt().T.tolist()
+        sizes = torch.stack([w.detach().pow(2).sum((1, 2)) for w in weights]).sqrt().T.tolist()
+        rows = [{"step": self.step, "layer": f"layer{i + 1}", "grad_norm": grads[k][i],
+                 "weight_norm": sizes[k][i], "member": k, "run": self.run_ids[k]}
+                for k in self.active for i in range(len(weights))]
+        for k in self.active:
+            self.writers[k].add_layer_norms([row for row in rows if row["member"] == k])
+        self._trigger("on_layer_norms", rows)
 
     def _emit_points(self, rows: list[dict[str, Any]]) -> None:
         for k in {row["member"] for row in rows}:
