@@ -5,7 +5,12 @@
 - Runner.stop() to the end of the training thread, against stopping a bare loop thread
   (an Event checked between steps) in the same run;
 - Start clicked in the browser (Voilà app, Chromium) to the first point drawn, against the
-  engine alone (Runner.start to the first recorded point) in the same run.
+  engine alone (Runner.start to the first recorded point) in the same run;
+- the page while a run streams, with 1 run and with 10 runs drawn: the share of a window the
+  page's main thread spends in long tasks (PerformanceObserver "longtask", over 50 ms each),
+  frames a second (requestAnimationFrame) and a Pause click until the status line says
+  paused. `python -m benchmarks.responsiveness --levers base pump_hz=2 style+legend` measures
+  the same with changes to the app or the page (see KERNEL_LEVERS, PAGE_LEVERS), interleaved.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from benchmarks._common import ROOT, Config, Figure, median, wait_until
+from benchmarks._common import ROOT, Config, Figure, median, rounded, wait_until
 
 ITEM = "4 responsiveness"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -200,17 +207,10 @@ def browser(config: Config) -> list[Figure]:
     from playwright.sync_api import sync_playwright
 
     tabs, settle = config.pick((1, 2.0), (3, 10.0))
-    port = _free_port()
     home = tempfile.mkdtemp(prefix="home-", dir=os.environ.get("PLAYGROUND_HOME"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "playground.cli", "serve", "--no-browser", "--port", str(port)]
-        + (["--threads", str(config.threads)] if config.threads > 0 else []),
-        cwd=ROOT, env={**os.environ, "PLAYGROUND_HOME": home},  # no saved runs on the plots
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     clicks: dict[str, list[float]] = {"cold": [], "settled": [], "again": []}
     lines, loads = [], []
-    try:
-        wait_until(lambda: _listening(port), 120, "voila listening", poll=0.1)
+    with _serving(config, home) as port:  # a new home: no saved runs on the plots
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                                   args=BROWSER_ARGS)
@@ -230,9 +230,6 @@ def browser(config: Config) -> list[Figure]:
                     page.close()
             finally:
                 chromium.close()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # Voilà and the kernels it started
-        server.wait(30)
     if min(min(times) for times in clicks.values()) < 0:
         raise TimeoutError("no point reached the browser within 60 s of Start")
     engine, app = median(engine_first_point(config)), median(app_first_point(config))
@@ -253,6 +250,260 @@ def browser(config: Config) -> list[Figure]:
                target="again_ms < 1500", ok=again < 1.5,
                raw={"again_ms": 1000 * again, "engine_ms": 1000 * engine}),
     ]
+
+
+# --- the page while a run streams --------------------------------------------------------------
+
+# Installed before any page script runs: every long task of the main thread (over 50 ms, from
+# the start: buffered) and a count of animation frames.
+PAGE_PERF = """(() => {
+  const perf = window.__pgPerf = {longtasks: [], frames: 0, observing: false};
+  try {
+    new PerformanceObserver(list => {
+      for (const e of list.getEntries()) perf.longtasks.push([e.startTime, e.duration]);
+    }).observe({type: 'longtask', buffered: true});
+    perf.observing = true;
+  } catch (error) { perf.error = String(error); }
+  const frame = () => { perf.frames += 1; requestAnimationFrame(frame); };
+  requestAnimationFrame(frame);
+})();"""
+
+# Over a window of `ms`: the time in long tasks (the part inside the window), the frames drawn,
+# and how far the newest step on the loss figure moved on (the run kept streaming).
+PAGE_WINDOW = """async (ms) => {
+  const perf = window.__pgPerf;
+  const sleep = (t) => new Promise(resolve => setTimeout(resolve, t));
+  const column = (d, key) => (d instanceof Map ? d.get(key) : d[key]) || [];
+  const newest = () => Math.max(0, ...Bokeh.documents.map(d => d.get_model_by_name('loss'))
+    .filter(f => f).flatMap(f => f.renderers).filter(r => r.data_source)
+    .map(r => { const steps = column(r.data_source.data, 'step');
+                return steps.length ? steps[steps.length - 1] : 0; }));
+  const [t0, f0, s0] = [performance.now(), perf.frames, newest()];
+  await sleep(ms);
+  const [t1, f1, s1] = [performance.now(), perf.frames, newest()];
+  await sleep(200);  // a long task is reported once it has ended
+  let busy = 0, count = 0, longest = 0;
+  for (const [start, duration] of perf.longtasks) {
+    const inside = Math.min(start + duration, t1) - Math.max(start, t0);
+    if (inside > 0) { busy += inside; count += 1; longest = Math.max(longest, duration); }
+  }
+  return {window_ms: t1 - t0, busy_ms: busy, long_tasks: count, longest_ms: longest,
+          frames: f1 - f0, steps: s1 - s0, observing: perf.observing};
+}"""
+
+# Times a real click (the browser's input queue included: event.timeStamp is when the input
+# came in) until the status line says `word`.
+PAGE_CLICK_WATCH = """(word) => {
+  const perf = window.__pgPerf;
+  perf.clickAt = null; perf.shownAt = null;
+  document.addEventListener('pointerdown', e => { perf.clickAt ??= e.timeStamp; },
+                            {capture: true, once: true});
+  const said = () => (document.querySelector('.pg-status')?.textContent || '').includes(word);
+  const observer = new MutationObserver(() => {
+    if (perf.clickAt != null && said()) { perf.shownAt = performance.now(); observer.disconnect(); }
+  });
+  observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+# Runs drawn on the loss figure: its legend's entries.
+PAGE_RUNS_DRAWN = """() => {
+  const loss = Bokeh.documents.map(d => d.get_model_by_name('loss')).find(f => f);
+  if (!loss) return 0;
+  const legends = [...loss.center, ...loss.below, ...loss.right, ...loss.left, ...loss.above]
+    .filter(m => (m.type ?? m.constructor.__name__) === 'Legend');
+  return legends.reduce((n, l) => n + l.items.filter(i => i.renderers.some(r => r.visible))
+    .length, 0);
+}"""
+
+SCROLL_TO_TOP = """() => { for (const e of [document.scrollingElement, ...document.querySelectorAll(
+  '*')]) if (e && e.scrollTop) e.scrollTop = 0; }"""  # Voilà's lab template scrolls a panel
+PAUSE = "button[title^='Pause at the next step']"
+DRAWN = (1, 10)  # runs on the plots while one streams: the new run alone, and 9 saved beside it
+STREAM_MEASURE = "main thread in long tasks / window, a run streaming, {} drawn"
+STREAM_TARGETS = {1: 0.25, 10: 0.50}
+
+
+def streaming(config: Config, levers: str = "") -> list[Figure]:
+    """A run that trains until Stop streams into the page for a window, first alone on the
+    plots (a fresh tab), then with 9 saved runs ticked "show" beside it (another fresh tab).
+    `levers` ("+"-joined KERNEL_LEVERS and PAGE_LEVERS) change the app or the page for an
+    experiment; "" measures the app as it is."""
+    measures = {n: STREAM_MEASURE.format("1 run" if n == 1 else f"{n} runs") for n in DRAWN}
+    if config.quick and not config.browser:
+        return [Figure(ITEM, measures[n], None, target=f"<= {STREAM_TARGETS[n]:g}",
+                       note="skipped in --quick (add --browser to run it)") for n in DRAWN]
+    from playwright.sync_api import sync_playwright
+
+    window, warm = config.pick((4.0, 2.0), (10.0, 3.0))  # seconds
+    home = tempfile.mkdtemp(prefix="home-", dir=os.environ.get("PLAYGROUND_HOME"))
+    _saved_runs(home, max(DRAWN) - 1)
+    found: dict[int, dict[str, Any]] = {}
+    env, patches = _levers(levers)
+    with _serving(config, home, env) as port, sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                              args=BROWSER_ARGS)
+        try:
+            context = chromium.new_context(viewport={"width": 1366, "height": 768})
+            context.add_init_script(PAGE_PERF)
+            if patches:
+                context.add_init_script(PAGE_PATCHES.replace("PATCHES", ",".join(patches)))
+            for drawn in DRAWN:
+                page = context.new_page()  # a new tab: a new kernel, a clean session
+                _open(page, port)
+                _show_saved(page, drawn - 1)
+                _click_start(page)
+                time.sleep(warm)  # past the first points: the run streams steadily
+                found[drawn] = page.evaluate(PAGE_WINDOW, int(1000 * window))
+                found[drawn]["runs_drawn"] = page.evaluate(PAGE_RUNS_DRAWN)
+                found[drawn]["click_ms"] = _click_until_said(page, PAUSE, "paused")
+                _stop(page)
+                page.close()
+        finally:
+            chromium.close()
+    figures = []
+    for drawn, seen in found.items():
+        if not seen["observing"]:
+            raise RuntimeError("this Chromium reports no long tasks (PerformanceObserver)")
+        share, seconds = seen["busy_ms"] / seen["window_ms"], seen["window_ms"] / 1000
+        figures.append(Figure(
+            ITEM, measures[drawn], share, target=f"<= {STREAM_TARGETS[drawn]:g}",
+            ok=share <= STREAM_TARGETS[drawn],
+            raw={"fps": seen["frames"] / seconds, "click_ms": seen["click_ms"],
+                 "long_tasks": seen["long_tasks"], "longest_ms": seen["longest_ms"],
+                 "busy_ms": seen["busy_ms"], "window_s": seconds,
+                 "steps_drawn_per_s": seen["steps"] / seconds, "runs_drawn": seen["runs_drawn"]},
+            note="click_ms: Pause clicked (the browser's input time) until the status line "
+                 "says paused" + (" (None: not within 60 s)" if seen["click_ms"] is None else "")
+                 + (f"; levers: {levers}" if levers else "")))
+    return figures
+
+
+# --- levers: what might make the page lighter, tried one at a time ----------------------------
+
+# In the app's kernel (benchmarks/_levers/sitecustomize.py): "webgl" (curve figures drawn by
+# Bokeh's WebGL backend), "webgl_all", "pump_hz=N" (the plots' pump rate, 10 in the app),
+# "max_points=N" (points a line keeps, 5000). In the page, patches of BokehJS 3.9 applied as it
+# loads: "style" (a view's <style> is not rewritten with the text it already has: every paint
+# rewrote one per renderer, and each forced a style recalculation), "legend" (a legend redraws
+# its entries when its items change, not on every change of anything they reference: a stream
+# into a line's data redrew every entry, new canvases and all). WebGL here is SwiftShader
+# (Chromium runs with --disable-gpu): slower, and it left the accuracy and lr figures blank.
+KERNEL_LEVERS = ("webgl", "webgl_all", "pump_hz", "max_points")
+PAGE_LEVERS = ("style", "legend")
+LEVERS_PATH = ROOT / "benchmarks" / "_levers"
+PAGE_PATCHES = """(() => {
+  const patches = 'PATCHES'.split(',');
+  let bokeh;
+  const patch = (B) => {
+    if (!B || !B.require || B.__pgPatched) return;
+    B.__pgPatched = true;
+    if (patches.includes('style')) {
+      const sheet = B.require('core/dom').InlineStyleSheet.prototype, update = sheet._update;
+      sheet._update = function (css) { if (this.el.textContent !== css) update.call(this, css); };
+    }
+    if (patches.includes('legend')) {
+      const view = B.require('models/annotations/legend').LegendView.prototype;
+      const watch = view.on_transitive_change;
+      view.on_transitive_change = function (property, fn, options) {
+        return watch.call(this, property, fn, {...options, recursive: false});
+      };
+    }
+  };
+  Object.defineProperty(window, 'Bokeh', {configurable: true, enumerable: true,
+                                          get() { return bokeh; },
+                                          set(value) { bokeh = value; patch(value); }});
+})();"""
+
+
+def _levers(levers: str) -> tuple[dict[str, str] | None, list[str]]:
+    """The server's environment and the page patches for `levers` ("pump_hz=5+style")."""
+    names = [lever for lever in levers.split("+") if lever and lever != "base"]
+    unknown = [n for n in names if n.split("=")[0] not in KERNEL_LEVERS + PAGE_LEVERS]
+    if unknown:
+        raise ValueError(f"levers: {unknown} not known; known: "
+                         f"{', '.join(KERNEL_LEVERS + PAGE_LEVERS)}")
+    kernel = [n for n in names if n.split("=")[0] in KERNEL_LEVERS]
+    env = {"PYTHONPATH": os.pathsep.join([str(LEVERS_PATH), os.environ.get("PYTHONPATH", "")]),
+           "PLAYGROUND_BENCH_LEVERS": ";".join(kernel)} if kernel else None
+    return env, [n for n in names if n in PAGE_LEVERS]
+
+
+def compare_levers(config: Config, levers: list[str], repeats: int) -> list[dict[str, Any]]:
+    """Each of `levers` measured `repeats` times, interleaved (the load drifts): a row per
+    measurement with the machine's load average at its start."""
+    rows = []
+    for repeat in range(repeats):
+        for lever in levers:
+            load = os.getloadavg()[0]
+            for figure in streaming(config, lever):
+                rows.append({"lever": lever or "base", "repeat": repeat, "load": load,
+                             "share": figure.ratio, **figure.raw})
+                print(" ".join(f"{key}={value}" for key, value in rounded(rows[-1], 3).items()),
+                      flush=True)
+    return rows
+
+
+def _saved_runs(home: str, count: int) -> None:
+    """`count` finished runs in `home`'s store: a race of learning rates (a few seconds)."""
+    if count < 1:
+        return
+    values = ",".join(f"{0.001 * 1.5 ** i:.4g}" for i in range(count))
+    subprocess.run([sys.executable, "-m", "playground.cli", "race", "--field", "lr",
+                    "--values", values, "--json"], cwd=ROOT, check=True, timeout=300,
+                   env={**os.environ, "PLAYGROUND_HOME": home}, stdout=subprocess.DEVNULL)
+
+
+def _show_saved(page: Any, count: int) -> None:
+    """Tick "show" on `count` of the race's saved runs in the runs table; wait until drawn."""
+    if count < 1:
+        return
+    rows = page.locator(".pg-runs .widget-hbox").filter(
+        has=page.locator(".widget-checkbox input"))
+    rows.nth(count - 1).wait_for(timeout=60_000)
+    for ticked in range(count):  # one at a time: a drawn run may move in the table
+        for i in range(rows.count()):  # the race's runs ("lr=..."), not an earlier tab's run
+            row = rows.nth(i)
+            box = row.locator(".widget-checkbox input")
+            if (row.locator("input[type=text]").input_value().startswith("lr=")
+                    and not box.is_checked()):
+                box.check(timeout=60_000)
+                break
+        page.wait_for_function(f"() => ({PAGE_RUNS_DRAWN})() >= {ticked + 1}",
+                               timeout=60_000)
+    page.evaluate(SCROLL_TO_TOP)  # the view of a fresh tab (ticking scrolled the table in)
+    time.sleep(1.0)  # their histories are drawn; the page is quiet again
+
+
+def _click_until_said(page: Any, selector: str, word: str) -> float | None:
+    """Click the button at `selector` with the mouse; ms until the status line says `word`
+    (None: not within a minute)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.evaluate(PAGE_CLICK_WATCH, word)
+    page.locator(selector).click(timeout=60_000)  # scrolled to, then a real mouse click
+    try:
+        page.wait_for_function("() => window.__pgPerf.shownAt != null", timeout=60_000)
+    except PlaywrightTimeout:
+        return None  # not within a minute: reported as such, the other numbers still stand
+    return page.evaluate("() => window.__pgPerf.shownAt - window.__pgPerf.clickAt")
+
+
+@contextmanager
+def _serving(config: Config, home: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """`playground serve` on a free port with PLAYGROUND_HOME `home`; yields the port once
+    Voilà listens, and ends Voilà and the kernels it started."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "playground.cli", "serve", "--no-browser", "--port", str(port)]
+        + (["--threads", str(config.threads)] if config.threads > 0 else []),
+        cwd=ROOT, env={**os.environ, "PLAYGROUND_HOME": home, **(env or {})},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until(lambda: _listening(port), 120, "voila listening", poll=0.1)
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # Voilà and the kernels it started
+        server.wait(30)
 
 
 def _open(page: Any, port: int) -> float:
@@ -293,4 +544,30 @@ def _listening(port: int) -> bool:
 
 
 def run(config: Config) -> list[Figure]:
-    return [lr_change(config), stop(config), *browser(config)]
+    return [lr_change(config), stop(config), *browser(config), *streaming(config)]
+
+
+if __name__ == "__main__":  # python -m benchmarks.responsiveness --levers base pump_hz=5 style
+    import argparse
+    import json
+    import shutil
+
+    from benchmarks import _common
+
+    parser = argparse.ArgumentParser(description="the page while a run streams, per lever")
+    parser.add_argument("--levers", nargs="+", default=["base"],
+                        help="'+'-joined levers per measurement: " + ", ".join(
+                            ("base",) + KERNEL_LEVERS + PAGE_LEVERS))
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="a 3 s window instead of 10 s")
+    parser.add_argument("--out", help="also write the rows here (JSON lines)")
+    args = parser.parse_args()
+    _common.set_threads(1)
+    os.environ["PLAYGROUND_HOME"] = tempfile.mkdtemp(prefix="playground-bench-")
+    try:
+        rows = compare_levers(Config(quick=args.quick, browser=True), args.levers, args.repeats)
+    finally:
+        shutil.rmtree(os.environ["PLAYGROUND_HOME"], ignore_errors=True)
+    if args.out:
+        with open(args.out, "a") as out:
+            out.writelines(json.dumps(rounded(row)) + "\n" for row in rows)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks import _common, run
 from benchmarks._common import Config, Figure
 
@@ -37,3 +39,31 @@ def test_one_cheap_item_runs_end_to_end(tmp_path, monkeypatch):
     figures = json.loads(out.read_text())["figures"]
     assert [f["item"] for f in figures] == ["6 search", "6 search"]
     assert all(f["ratio"] > 0 for f in figures)
+
+
+def test_the_page_while_streaming_is_reported_even_when_skipped():
+    """--quick without --browser (CI): both figures are in the report, named, with their
+    targets, and say why they were not measured."""
+    from benchmarks import responsiveness
+
+    figures = responsiveness.streaming(Config(quick=True))
+    assert [f.measure for f in figures] == [
+        "main thread in long tasks / window, a run streaming, 1 run drawn",
+        "main thread in long tasks / window, a run streaming, 10 runs drawn"]
+    assert [f.target for f in figures] == ["<= 0.25", "<= 0.5"]
+    assert all(f.ratio is None and "--browser" in f.note for f in figures)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_page_while_streaming_is_measured_in_chromium():
+    """`--quick --browser`: a run streams into a real page, alone and beside 9 saved runs; the
+    long-task share, frames a second and a Pause click's time come back as numbers."""
+    from benchmarks import responsiveness
+
+    figures = responsiveness.streaming(Config(quick=True, browser=True))
+    assert [f.raw["runs_drawn"] for f in figures] == [1, 10]
+    for figure in figures:
+        assert 0 <= figure.ratio <= 1 and figure.ok in (True, False)
+        assert figure.raw["fps"] > 0 and figure.raw["steps_drawn_per_s"] > 0  # it streamed
+        assert figure.raw["click_ms"] is None or figure.raw["click_ms"] > 0
