@@ -104,7 +104,6 @@ class Playground:
             layout=widgets.Layout(width="16em"),
             tooltip="The run drawn bold, and whose gradient norms, weights and decision "
             "boundary the plots show: pick another to compare")
-        self._focus_quiet = False  # true while the code, not a person, sets the focus
         self.focus.observe(self._focus_run, "value")
         self._refresh_runs_table()  # saved runs are listed; drawn only when asked for
         self.plots.prepare()  # the first Start only shows lines made now
@@ -431,23 +430,18 @@ class Playground:
         return scores
 
     def _focus_run(self, change: dict[str, Any]) -> None:
-        if not self._focus_quiet and change["new"] in self.plots.runs:
+        if change["new"] in self.plots.runs:
             self.plots.set_active(change["new"])
 
     def _show_focus(self, drawn: list[str]) -> None:
-        """The focus list: the drawn runs by their legend names, the bold one chosen. New
-        options select the first one by themselves: that is not a person's choice."""
+        """The focus list: the drawn runs by their legend names, the bold one chosen."""
         legend = self.plots.legend
         options = [(legend.get(run_id, run_id), run_id) for run_id in drawn]
+        if list(self.focus.options) != options:
+            self.focus.options = options
         active = self.plots.loss.active
-        self._focus_quiet = True
-        try:
-            if list(self.focus.options) != options:
-                self.focus.options = options
-            if active in drawn and self.focus.value != active:
-                self.focus.value = active
-        finally:
-            self._focus_quiet = False
+        if active in drawn and self.focus.value != active:
+            self.focus.value = active
 
     def _first_points_pending(self) -> bool:
         """A run that is starting has not drawn its first point yet. Its row in the runs table

@@ -280,20 +280,3 @@ def test_focus_picks_the_run_whose_snapshots_the_plots_show(app):
     app.focus.value = first  # a person picks the first run: its weights come back
     assert app.plots.loss.active == first and app.plots.weights.active == first
     assert app.plots.weights.latest(first) is not None
-
-
-def test_a_run_drawn_from_the_table_leaves_the_bold_run_as_it_was(app):
-    app.start()
-    app.runner.wait(60)
-    first = app.runner.run_id
-    app.update({"width": 8})
-    app.start()
-    app.runner.wait(60)
-    second = app.runner.run_id
-    wait_until(lambda: (app.pump.tick(), second in app.plots.runs)[1])
-    app.set_run_visible(first, False)
-    app._refresh_runs_table()
-    assert app.plots.loss.active == second
-    app.runs_table.rows[first].show.value = True  # drawn again: listed first in focus
-    app._refresh_runs_table()
-    assert app.plots.loss.active == second and app.focus.value == second
