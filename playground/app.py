@@ -434,9 +434,13 @@ class Playground:
             self.plots.set_active(change["new"])
 
     def _show_focus(self, drawn: list[str]) -> None:
-        """The focus list: the drawn runs by their legend names, the bold one chosen."""
+        """The focus list: the drawn runs by their legend names, the bold one first and
+        chosen (new options make the page's list choose its first: that stays the bold run,
+        where a run ticked "show" used to take the focus)."""
         legend = self.plots.legend
-        options = [(legend.get(run_id, run_id), run_id) for run_id in drawn]
+        active = self.plots.loss.active
+        order = sorted(drawn, key=lambda run_id: run_id != active)  # stable: the rest as drawn
+        options = [(legend.get(run_id, run_id), run_id) for run_id in order]
         if list(self.focus.options) != options:
             self.focus.options = options
         active = self.plots.loss.active

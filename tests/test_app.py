@@ -275,7 +275,7 @@ def test_focus_picks_the_run_whose_snapshots_the_plots_show(app):
     wait_until(lambda: (app.pump.tick(), app._table_key and second in app.plots.runs)[1])
     app._table_key = ()
     app._refresh_runs_table()
-    assert [value for _, value in app.focus.options] == [first, second]
+    assert [value for _, value in app.focus.options] == [second, first]  # the bold one first
     assert app.focus.value == second and app.plots.weights.active == second
     app.focus.value = first  # a person picks the first run: its weights come back
     assert app.plots.loss.active == first and app.plots.weights.active == first

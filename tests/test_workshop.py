@@ -146,6 +146,11 @@ def test_a_workshop_hour_reads_clearly_on_the_screen(server, browser):
         drawn = len(seen(page)["loss"]["legend"])
         page.locator(".pg-runs .widget-checkbox input:not(:checked)").first.check()
         wait_until(lambda drawn=drawn: len(seen(page)["loss"]["legend"]) > drawn, timeout=30)
+    # ticking "show" draws a run beside the others: the run in focus stays the last started
+    last = next(run.name for run in store.list_runs() if run.source == "manual")
+    focus = page.locator(".widget-dropdown", has=page.locator("label", has_text="focus"))
+    chosen = "s => s.options[s.selectedIndex].text.replace(/\u00a0/g, ' ')"  # as shown
+    wait_until(lambda: focus.locator("select").evaluate(chosen) == last, timeout=30)
     page.set_viewport_size({"width": 1280, "height": 720})
     page.wait_for_timeout(1000)
     assert_plots_keep_their_space(page)
