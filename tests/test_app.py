@@ -256,7 +256,7 @@ def test_a_race_draws_its_members_on_the_main_plots_and_reset_ends_it(app):
         return all(run.id in app.plots.runs and train_points(app, run.id) > 0 for run in members)
 
     wait_until(every_member_drawn, timeout=60)
-    assert sorted(app.plots.loss.labels[run.id] for run in members) == [
+    assert sorted(app.plots.differences[run.id] for run in members) == [
         "learning rate=0.01", "learning rate=0.1", "learning rate=0.5"]
     app.reset()  # a Reset in the middle of a race stops it, and keeps what it trained
     assert not app.jobs.busy

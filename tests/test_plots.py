@@ -42,7 +42,6 @@ from playground.plots import (
     curve_columns,
     decimate,
     histogram_columns,
-    legend_labels,
     samples_info,
     to_rgba,
 )
@@ -102,40 +101,6 @@ def test_colors_cycle_through_a_colour_blind_safe_palette():
     assert color_at(0) == "#0072B2"
     assert color_at(len(PALETTE)) == color_at(0)
     assert len({color_at(i) for i in range(len(PALETTE))}) == len(PALETTE)
-
-
-def test_legend_labels_name_only_the_fields_that_differ():
-    configs = {
-        "a": {"lr": 0.1, "depth": 4, "dataset": "moons", "dropout": 0.0},
-        "b": {"lr": 0.01, "depth": 4, "dataset": "moons", "dropout": 0.0},
-        "c": {"lr": 0.01, "depth": 2, "dataset": "moons", "dropout": 0.0},
-    }
-    labels = legend_labels(configs)
-    assert labels == {"a": "depth=4, learning rate=0.1",
-                      "b": "depth=4, learning rate=0.01",
-                      "c": "depth=2, learning rate=0.01"}
-    assert not any("dataset" in text or "dropout" in text for text in labels.values())
-
-
-def test_legend_labels_use_field_labels_and_default_for_missing_fields():
-    labels = legend_labels({"a": {"batch_size": 64}, "b": {}})  # b: HParams default 32
-    assert labels == {"a": "batch size=64", "b": "batch size=32"}
-
-
-def test_legend_label_of_a_single_run_or_identical_runs_is_short():
-    assert legend_labels({"r1": {"lr": 0.1}}) == {"r1": "r1"}
-    assert legend_labels({"": {}}) == {"": "run 1"}
-    long_id = "20250101-120000-abcdef12"
-    assert legend_labels({long_id: {}}) == {long_id: "abcdef12"}
-    same = legend_labels({"x": {"lr": 0.1}, "y": {"lr": 0.1}})
-    assert same == {"x": "x", "y": "y"}
-
-
-def test_legend_labels_stay_distinct_when_configs_repeat():
-    labels = legend_labels({"a": {"lr": 0.1}, "b": {"lr": 0.1}, "c": {"lr": 0.2}})
-    assert len(set(labels.values())) == 3
-    assert labels["c"] == "learning rate=0.2"
-    assert labels["a"].startswith("learning rate=0.1")
 
 
 def test_run_label_is_the_name_or_a_short_id_cut_to_a_fixed_length():
@@ -634,7 +599,6 @@ def test_plots_tell_the_runs_table_what_differs():
     plots.load_history("b", {"lr": 0.1, "depth": 2}, points("b", range(3)), name="lr=0.1")
     assert plots.differences == {"a": "learning rate=5", "b": "learning rate=0.1"}
     assert plots.legend == {"a": "lr=5 (too high)", "b": "lr=0.1"}
-    assert plots.loss.labels == plots.differences  # as the runs table read it before
 
 
 def exploding(run, steps=range(0, 60, 10), start=0.7):

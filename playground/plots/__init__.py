@@ -33,7 +33,6 @@ _EXPORTS = {
     "decimate_columns": "series",
     "differences": "series",
     "layer_norm_columns": "series",
-    "legend_labels": "series",
     "lr_columns": "series",
     "run_label": "series",
     "short_id": "series",

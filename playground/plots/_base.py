@@ -22,7 +22,6 @@ from playground.plots.series import (
     Thinning,
     differences,
     legend_columns,
-    legend_labels,
     run_label,
     short_id,
 )
@@ -150,12 +149,6 @@ class RunPlot:
         """Run id -> its legend entry: the run's name (else a short id), cut to a few words."""
         return {run_id: run_label(self._names.get(run_id), run_id, i)
                 for i, run_id in enumerate(self._configs)}
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """Run id -> what differs between the runs, else a short id (`legend_labels`): what
-        the legends showed before they showed names. Prefer `differences`."""
-        return legend_labels(self._configs)
 
     @property
     def names(self) -> dict[str, str]:

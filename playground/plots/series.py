@@ -135,29 +135,6 @@ def differences(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
             for run_id, values in differing_values(configs).items()}
 
 
-def legend_labels(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """Run id -> text naming only the hyperparameters that differ between the runs.
-
-    `{"a": {"lr": 0.1, "depth": 4}, "b": {"lr": 0.01, "depth": 4}}` gives
-    `{"a": "learning rate=0.1", "b": "learning rate=0.01"}`. A single run, or runs with the
-    same config, are named by short id. Texts that would still collide get the id appended.
-    (The legends now show `run_label`; this is `differences` with a fallback to the id.)
-    """
-    run_ids = list(configs)
-    found = differences(configs)
-    fields = any(found.values())
-    labels = {run_id: found[run_id] if fields else short_id(run_id, i)
-              for i, run_id in enumerate(run_ids)}
-    seen: dict[str, int] = {}
-    for text in labels.values():
-        seen[text] = seen.get(text, 0) + 1
-    for i, run_id in enumerate(run_ids):
-        if seen[labels[run_id]] > 1:
-            tail = short_id(run_id, i)
-            labels[run_id] = f"{labels[run_id]} ({tail})" if fields else f"run {i + 1}"
-    return labels
-
-
 def legend_columns(labels: Iterable[str], width: int = 360, char_px: float = 7.2,
                    entry_px: int = 36, most: int = 6) -> int:
     """How many entries a legend under a plot puts in a row: as many of the longest as fit in
