@@ -157,3 +157,16 @@ def test_figure_grid_gives_each_figure_a_widget_and_hides_one_with_its_room():
     assert figures["boundary"].visible is False
     grid.show("boundary", True)
     assert grid.views["boundary"].layout.display is None and figures["boundary"].visible
+
+
+def test_rows_streamed_into_a_source_whose_data_was_replaced_arrive_once():
+    """The replaced data goes out as it is when the patch is built, streamed rows included."""
+    fig, source = small_figure()
+    widget = FiguresWidget(fig)
+    sent = recorded(widget)
+    with one_patch():  # the shown run changes, then its new rows arrive, in one round
+        source.data = {"x": [1], "y": [1]}
+        source.stream({"x": [2], "y": [2]})
+    (events,) = patch_events(sent)
+    assert [e["kind"] for e in events] == ["ColumnDataChanged"]
+    assert json.dumps(events[0]).count("[1, 2]") == 2  # x and y, each once

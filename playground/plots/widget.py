@@ -126,9 +126,17 @@ def last_values(events: list[DocumentPatchedEvent]) -> list[DocumentPatchedEvent
     same end state; streams and column changes depend on order and all stay, in order."""
     last = {(event.model.id, event.attr): index for index, event in enumerate(events)
             if isinstance(event, ModelChangedEvent)}
+    # A column source's data replaced in the round goes out whole, as it is when the patch is
+    # built: rows streamed into it in the round are in it already. Sent again as streams they
+    # drew the line twice (back to its start: a zig-zag when the shown run changed mid-round).
+    replaced = {model_id for model_id, attr in last if attr == "data"} | {
+        event.model.id for event in events if isinstance(event, ColumnDataChangedEvent)}
     return [event for index, event in enumerate(events)
-            if not isinstance(event, ModelChangedEvent)
-            or last[(event.model.id, event.attr)] == index]
+            if (isinstance(event, ModelChangedEvent)
+                and last[(event.model.id, event.attr)] == index)
+            or (not isinstance(event, ModelChangedEvent)
+                and not (isinstance(event, (ColumnsStreamedEvent, ColumnsPatchedEvent))
+                         and event.model.id in replaced))]
 
 
 def only_events_on_known_models(events: list[DocumentPatchedEvent]) -> list[DocumentPatchedEvent]:
