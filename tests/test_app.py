@@ -185,6 +185,20 @@ def test_live_record_memory_is_bounded():
     assert reader.fetch() == {}
 
 
+def test_live_record_takes_any_channel_name():
+    """A new probe's channel needs no registration in the engine: readers made before its
+    first row still get every row of it."""
+    record = RunRecord(maxlen=3)
+    early = record.reader()
+    record.append("gauge", [{"step": step} for step in range(5)])
+    late = record.reader()
+    assert [r["step"] for r in early.fetch()["gauge"]] == [2, 3, 4]  # the oldest fell off
+    record.append("gauge", [{"step": 5}])
+    record.append("points", [{"step": 0}])
+    assert early.fetch() == {"gauge": [{"step": 5}], "points": [{"step": 0}]}
+    assert [r["step"] for r in late.fetch()["gauge"]] == [3, 4, 5]
+
+
 def test_uploaded_csv_becomes_the_data_and_bad_files_are_explained(app):
     rows = "\n".join(f"{i % 7},{(i * 3) % 11},{'a' if i % 2 else 'b'}" for i in range(60))
     app.upload.load(f"x,y,kind\n{rows}\n".encode(), "mine.csv")
