@@ -6,6 +6,7 @@ events they emit, which are what the browser would receive.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import subprocess
@@ -29,6 +30,7 @@ from playground.plots import (
     AccuracyPlot,
     BoundaryPlot,
     ColorCycle,
+    Figure,
     GradNormPlot,
     LossPlot,
     LrPlot,
@@ -40,12 +42,21 @@ from playground.plots import (
     change_markers,
     color_at,
     curve_columns,
+    dashboard,
     decimate,
     histogram_columns,
     samples_info,
     to_rgba,
 )
-from playground.plots._base import ACTIVE_LINE_WIDTH, DIM_ALPHA, FRAME_HEIGHT, LINE_WIDTH
+from playground.plots._base import (
+    ACTIVE_LINE_WIDTH,
+    DIM_ALPHA,
+    FRAME_HEIGHT,
+    LINE_WIDTH,
+    RunPlot,
+    SnapshotPlot,
+    new_figure,
+)
 from playground.plots.curves import DIM_TRAIN_ALPHA, SETTING_JS, TRAIN_ALPHA
 from playground.plots.series import (
     MAX_LABEL,
@@ -761,6 +772,69 @@ def test_load_history_thins_a_long_run():
                                             "events": [change("old", 5)]})
     assert lengths(plots.loss, "old") == {"train": 10, "val": 10}  # replaced, not appended
     assert plots.loss.marker_source("old").data["step"] == [5]
+
+
+class GaugeLines(RunPlot):
+    """A test figure drawn from whole histories: it notes what it is handed."""
+
+    name = "gauge_lines"
+
+    def __init__(self, max_points, thin):
+        super().__init__(max_points, thin)
+        self.figure = self.layout = new_figure(self.name, "Gauge", "step", "value")
+        self.pushed, self.loaded = [], []
+
+    def push(self, gauges, events):
+        self.pushed.append((list(gauges), list(events)))
+
+    def load(self, run_id, gauges, events):
+        self.loaded.append((run_id, list(gauges), list(events)))
+
+
+class GaugeSnapshot(SnapshotPlot):
+    """A test figure that shows a run's latest row: it notes what it draws."""
+
+    name = "gauge_snapshot"
+
+    def __init__(self):
+        super().__init__()
+        self.figure = self.layout = new_figure(self.name, "Gauge", "step", "value")
+        self.drawn = []
+
+    def _draw(self, run_id, row):
+        self.drawn.append((run_id, row and row["step"]))
+
+
+def test_a_registered_figure_gets_its_channel_in_push_and_load_history(monkeypatch, caplog):
+    """FIGURES is the one registration: a figure added there is built, listed in order and
+    fed its channels by push (one call a batch) and load_history (whole history for lines,
+    the latest row for a snapshot)."""
+    monkeypatch.setattr(dashboard, "FIGURES", (*dashboard.FIGURES,
+                                               Figure(GaugeLines, ("gauge", "events")),
+                                               Figure(GaugeSnapshot, ("gauge",))))
+    plots = Plots()
+    assert list(plots.plots)[-2:] == ["gauge_lines", "gauge_snapshot"]
+    assert list(plots.figures())[-2:] == ["gauge_lines", "gauge_snapshot"]
+    lines, snapshot = plots.gauge_lines, plots.gauge_snapshot
+
+    gauges = [{"run": "a", "step": step, "value": step / 2} for step in range(3)]
+    with caplog.at_level(logging.DEBUG, logger="playground.plots.dashboard"):
+        plots.push({"gauge": gauges, "stray": [{"step": 0}]})
+    assert lines.pushed == [(gauges, [])]  # one call, with every channel it takes
+    assert snapshot.latest("a")["step"] == 2 and snapshot.drawn[-1] == ("a", 2)
+    assert "ignoring batch key 'stray'" in caplog.text and "'gauge'" not in caplog.text
+    assert plots.loss.sources("a")["train"].data["step"] == []  # the others got nothing
+    plots.push({"points": points("a", range(2))})
+    assert len(lines.pushed) == 1  # not its channel
+
+    history = [{"step": step, "value": 1.0} for step in range(5)]  # rows without a run: its
+    other = [{"run": "b", "step": 9, "value": 0.0}]
+    plots.load_history("old", {}, {"gauge": history + other, "events": [change("old", 2)]})
+    run_id, loaded, events = lines.loaded[-1]
+    assert run_id == "old" and [r["step"] for r in loaded] == list(range(5))
+    assert {r["run"] for r in loaded} == {"old"} and [e["step"] for e in events] == [2]
+    assert snapshot.latest("old") == {"step": 4, "value": 1.0, "run": "old"}  # the latest only
+    assert lines.pushed[-1:] == [(gauges, [])]  # loading is not pushing
 
 
 def test_plots_lock_is_held_while_pushing():

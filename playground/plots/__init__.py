@@ -19,6 +19,8 @@ _EXPORTS = {
     "LossPlot": "curves",
     "LrPlot": "curves",
     "BATCH_KEYS": "dashboard",
+    "FIGURES": "dashboard",
+    "Figure": "dashboard",
     "Plots": "dashboard",
     "GradNormPlot": "gradnorms",
     "Pump": "pump",

@@ -10,11 +10,11 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from bokeh.models import LayoutDOM
 
-from playground.plots._base import DEFAULT_MAX_POINTS, RunPlot
+from playground.plots._base import DEFAULT_MAX_POINTS, RunPlot, SnapshotPlot
 from playground.plots._batch import one_patch
 from playground.plots._graph import one_walk
 from playground.plots.boundary import BoundaryPlot
@@ -27,16 +27,61 @@ from playground.plots.weights import WeightHistogram
 log = logging.getLogger(__name__)
 
 Batch = Mapping[str, Sequence[Mapping[str, Any]]]
-BATCH_KEYS = ("points", "layer_norms", "events", "boundary", "histogram", "samples")
+
+
+class Figure(NamedTuple):
+    """One figure of the dashboard and the channels of rows it takes.
+
+    The plot's kind says how: a `SnapshotPlot` (built with no arguments) takes one channel
+    and shows a run's latest row, in `push` and in `load_history` alike; any other plot is
+    built with `(max_points, thin)`, gets `push(*rows)` and `load(run_id, *rows)` with one
+    list of rows per channel, in the order given here, and `load` replaces what was drawn.
+    The plot's `name` is its figure's name and its attribute on `Plots`.
+    """
+
+    plot: type[RunPlot]  # its class; instances are made by Plots
+    channels: tuple[str, ...]  # batch keys, as the engine's record names them
+
+
+# Adding a figure is this one registration: a line here (in display order) naming its plot
+# class and the channels it takes. The engine's record takes any channel name, so a probe
+# that publishes rows under a new name needs nothing more.
+FIGURES: tuple[Figure, ...] = (
+    Figure(LossPlot, ("points", "events")),  # "change" events are drawn as markers
+    Figure(AccuracyPlot, ("points", "events")),
+    Figure(LrPlot, ("points", "events")),
+    Figure(GradNormPlot, ("layer_norms",)),
+    Figure(WeightHistogram, ("histogram",)),
+    Figure(BoundaryPlot, ("boundary",)),
+    Figure(SamplesGrid, ("samples",)),
+)
+
+
+def batch_keys(figures: Iterable[Figure] = FIGURES) -> tuple[str, ...]:
+    """Every channel some figure takes, each once, in table order."""
+    return tuple(dict.fromkeys(channel for fig in figures for channel in fig.channels))
+
+
+BATCH_KEYS = batch_keys()
 
 
 class Plots:
     """All figures, one colour per run across them, one lock around every change.
 
-    `push(batch)` routes rows by key: points -> loss, accuracy, learning rate (with the
-    "change" events as markers); layer_norms -> gradient norms; histogram -> weights;
-    boundary -> decision boundary; samples -> sample grid. Unknown keys are ignored.
+    `push(batch)` routes rows by key as `FIGURES` says (points and events -> loss, accuracy,
+    learning rate; layer_norms -> gradient norms; histogram, boundary, samples -> weights,
+    decision boundary, sample grid). Unknown keys are ignored.
     """
+
+    # The figures of FIGURES, as attributes named after them (set in __init__; listed here
+    # for readers and editors, not needed for a new figure).
+    loss: LossPlot
+    accuracy: AccuracyPlot
+    lr: LrPlot
+    grad_norms: GradNormPlot
+    weights: WeightHistogram
+    boundary: BoundaryPlot
+    samples: SamplesGrid
 
     def __init__(self, max_points: int = DEFAULT_MAX_POINTS, thin: bool = True) -> None:
         """`max_points`: points each line keeps in the browser; `thin`: when a line is full,
@@ -45,13 +90,15 @@ class Plots:
         self.max_points = max_points
         # Re-entrant: a UI handler may hold it and call set_active, which takes it again.
         self.lock = threading.RLock()
-        self.loss = LossPlot(max_points, thin)
-        self.accuracy = AccuracyPlot(max_points, thin)
-        self.lr = LrPlot(max_points, thin)
-        self.grad_norms = GradNormPlot(max_points, thin)
-        self.weights = WeightHistogram()
-        self.boundary = BoundaryPlot()
-        self.samples = SamplesGrid()
+        # FIGURES, read once: each figure's plot beside the channels it takes.
+        self._routes = [(fig, fig.plot() if issubclass(fig.plot, SnapshotPlot)
+                         else fig.plot(max_points, thin)) for fig in FIGURES]
+        self._keys = batch_keys(FIGURES)
+        self._plots = {plot.name: plot for _, plot in self._routes}
+        if len(self._plots) != len(self._routes):
+            raise ValueError("FIGURES: two figures have the same name")
+        for name, plot in self._plots.items():
+            setattr(self, name, plot)
         self._colors = ColorCycle()
         self._runs: dict[str, dict[str, Any]] = {}
         self._removed: set[str] = set()
@@ -60,8 +107,7 @@ class Plots:
     @property
     def plots(self) -> dict[str, RunPlot]:
         """Figure name -> plot object, in display order."""
-        return {plot.name: plot for plot in (self.loss, self.accuracy, self.lr, self.grad_norms,
-                                             self.weights, self.boundary, self.samples)}
+        return dict(self._plots)
 
     @property
     def runs(self) -> list[str]:
@@ -84,7 +130,7 @@ class Plots:
 
     @property
     def _curves(self) -> tuple[CurvePlot, ...]:
-        return (self.loss, self.accuracy, self.lr)
+        return tuple(plot for plot in self._plots.values() if isinstance(plot, CurvePlot))
 
     def figures(self) -> dict[str, LayoutDOM]:
         """Figure name -> the model to embed (the loss entry is a column holding the linear
@@ -185,22 +231,13 @@ class Plots:
         """Route one batch of new rows; each source gets at most one stream call."""
         with self.lock, one_patch():  # the round's changes reach the browser as one message
             batch = {key: self._known(rows) for key, rows in batch.items()}
-            for key in batch.keys() - set(BATCH_KEYS):
+            for key in batch.keys() - set(self._keys):
                 log.debug("plots: ignoring batch key %r", key)
             self._add_new_runs(batch)
-            points, events = batch.get("points", []), batch.get("events", [])
-            if points or events:
-                self.loss.push(points, events)
-                self.accuracy.push(points, events)
-                self.lr.push(points, events)
-            if batch.get("layer_norms"):
-                self.grad_norms.push(batch["layer_norms"])
-            if batch.get("histogram"):
-                self.weights.push(batch["histogram"])
-            if batch.get("boundary"):
-                self.boundary.push(batch["boundary"])
-            if batch.get("samples"):
-                self.samples.push(batch["samples"])
+            for fig, plot in self._routes:
+                rows = [batch.get(channel, []) for channel in fig.channels]
+                if any(rows):
+                    plot.push(*rows)
             # The round after a run was added: the glyphs for the next. Not in the same
             # round, where the new models would hold back the new run's first points.
             if self._run_added:
@@ -221,19 +258,18 @@ class Plots:
             self.add_run(run_id, config, active=active, name=name)
             if status is not None:
                 self.set_status(run_id, status)
-            points = [r for r in batch.get("points", []) if r.get("run", run_id) == run_id]
-            events = [r for r in batch.get("events", []) if r.get("run", run_id) == run_id]
-            points = [{**r, "run": run_id} for r in points]
-            events = [{**r, "run": run_id} for r in events]
-            for plot in (self.loss, self.accuracy, self.lr):
-                plot.load(run_id, points, events)
-            self.grad_norms.load(run_id, [{**r, "run": run_id} for r in batch.get("layer_norms", [])
-                                          if r.get("run", run_id) == run_id])
-            for key, plot in (("histogram", self.weights), ("boundary", self.boundary),
-                              ("samples", self.samples)):
-                latest = [r for r in batch.get(key, []) if r.get("run", run_id) == run_id][-1:]
-                if latest:
-                    plot.push([{**latest[0], "run": run_id}])
+            tagged: dict[str, list[Mapping[str, Any]]] = {}  # channel -> the run's rows
+            for fig, plot in self._routes:
+                if isinstance(plot, SnapshotPlot):  # it shows only the latest row
+                    latest = _of_run(batch.get(fig.channels[0], []), run_id)[-1:]
+                    if latest:
+                        plot.push([{**latest[0], "run": run_id}])
+                    continue
+                for channel in fig.channels:
+                    if channel not in tagged:  # once, for all the figures that take it
+                        tagged[channel] = [{**r, "run": run_id}
+                                           for r in _of_run(batch.get(channel, []), run_id)]
+                plot.load(run_id, *(tagged[channel] for channel in fig.channels))
 
     def _known(self, rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         """Rows of runs not removed by the user (a removed run may still be emitting)."""
@@ -246,3 +282,8 @@ class Plots:
                 if run_id is not None and run_id not in self._runs:
                     # Rows before add_run: draw them under a plain id rather than drop them.
                     self.add_run(run_id, {}, active=self.loss.active is None)
+
+
+def _of_run(rows: Iterable[Mapping[str, Any]], run_id: str) -> list[Mapping[str, Any]]:
+    """The rows of one run (a row without a run is taken as its)."""
+    return [r for r in rows if r.get("run", run_id) == run_id]
