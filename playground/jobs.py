@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from playground.config import HParams, HParamsError
+from playground.engine.loop import RunFailed
 from playground.engine.lr_range import find_lr
 from playground.engine.record import RunRecord
 from playground.engine.sinks import RecordSink
@@ -76,7 +77,7 @@ class JobRunner:
     def _main(self, work: Callable[[], Any], done: Done, failed: Failed) -> None:
         try:
             result = work()
-        except HParamsError as error:
+        except (HParamsError, RunFailed) as error:  # said in full by its message
             self.post(failed, str(error))
         except Exception as error:  # noqa: BLE001 - shown in the panel, never lost in a thread
             log.exception("background job %s failed", self.name)
@@ -170,6 +171,8 @@ class Background:
             for run_id, hp, name in zip(race.run_ids, race.configs, names):
                 self.host.show_run(run_id, hp.to_dict(), name)
             statuses = race.fit()
+            if race.status == "failed":
+                raise RunFailed(f"the race failed: {race.error}")
             return RaceOutcome([(value, status, self.host.store.get(run_id).summary)
                                 for value, status, run_id in zip(values, statuses, race.run_ids)],
                                race.note)

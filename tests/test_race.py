@@ -167,13 +167,31 @@ def test_an_error_mid_race_ends_every_member_as_failed_with_the_reason():
     store = RunStore()
     configs = [BASE.replace(lr=lr) for lr in (0.01, 0.1, 1.0)]
     race_ = Race(configs, store=store, callbacks=[OutOfMemoryAtStep5()])
-    with pytest.raises(RuntimeError, match="injected"):
-        race_.fit()
-    assert race_.statuses == ["failed"] * 3 and race_.status == "failed"
+    assert race_.fit() == ["failed"] * 3
+    assert race_.status == "failed" and "CUDA out of memory (injected)" in race_.error
     for run_id in race_.run_ids:
         run = store.get(run_id)
         assert run.status == "failed" and "CUDA out of memory" in (run.error or "")
         assert run.steps == 5
+
+
+def test_a_race_out_of_gpu_memory_gives_the_trainers_advice_and_race_says_it_failed():
+    """Both loops share one way to end: the same reason for the same error, and `race()`
+    (the CLI's and the app's entry) raises with it rather than returning failed members."""
+    from playground.engine.events import Callback
+    from playground.engine.loop import RunFailed
+
+    class OutOfMemoryAtStep3(Callback):
+        def after_step(self, trainer):
+            if trainer.step == 3:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried 2 GiB")
+
+    store = RunStore()
+    with pytest.raises(RunFailed, match="out of GPU memory at step 3: try a smaller batch"):
+        race(BASE, "lr", [0.01, 0.1], store=store, callbacks=[OutOfMemoryAtStep3()])
+    runs = store.list_runs()
+    assert [run.status for run in runs] == ["failed", "failed"]
+    assert all("out of GPU memory at step 3" in run.error for run in runs)
 
 
 def test_each_member_logs_the_layer_norms_its_own_trainer_would():

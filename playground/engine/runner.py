@@ -17,7 +17,8 @@ from playground.data import load_dataset
 from playground.engine.device import choose_device
 from playground.engine.events import Callback, PauseRun, StopRun
 from playground.engine.record import RunRecord
-from playground.engine.sinks import RecordSink, StoreSink
+from playground.engine.saved_run import SavedRun
+from playground.engine.sinks import RecordSink
 from playground.engine.trainer import LOG_EVERY, Trainer
 from playground.store import RunStore
 
@@ -129,18 +130,13 @@ class Runner:
 
     # --- the training thread -------------------------------------------------------------
     def _main(self, generation: int, hp: HParams, run_id: str) -> None:
-        writer = self.store.writer(run_id)
-        try:
-            data = load_dataset(hp, self.device)
-            trainer = Trainer(hp, data, self.device, log_every=self.log_every, callbacks=[
-                _Controls(self, generation), StoreSink(writer),
-                RecordSink(self.record, run_id, live=lambda: generation == self._generation),
-                *self.callbacks])
-        except Exception as error:  # a missing data set, say: the run ends, the app goes on
-            message = f"{type(error).__name__}: {error}"
-            writer.add_event(0, "status", message)
-            writer.finish("failed", 0, 0.0, {}, error=message)
-            self._set_status(generation, "failed", message)
+        run = SavedRun(self.store, hp, self.device, source=self.source, run_id=run_id)
+        trainer = run.build(lambda hp: load_dataset(hp, self.device), [
+            _Controls(self, generation),
+            RecordSink(self.record, run_id, live=lambda: generation == self._generation),
+            *self.callbacks], log_every=self.log_every)
+        if trainer is None:  # a missing data set, say: the run ends, the app goes on
+            self._set_status(generation, "failed", run.error)
             return
         with self._cond:
             if generation == self._generation:

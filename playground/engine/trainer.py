@@ -9,7 +9,6 @@ and pinned to its exact step. Layer norms are sampled every `log_every` steps.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -18,26 +17,26 @@ import torch
 from playground.config import HParams
 from playground.data import Dataset
 from playground.engine.batches import BatchOrder, eval_every
-from playground.engine.events import HOOKS, Callback, CancelRun, DivergedRun
+from playground.engine.events import Callback, DivergedRun
+from playground.engine.loop import Loop, divergence_reason, exploded
 from playground.engine.optim import apply_live, build_loss, build_optimizer
 from playground.engine.schedule import SCHEDULE_FIELDS, LrSchedule
 from playground.models import build_model, mode_matters, set_dropout, weight_layers
 
-EXPLODE_FACTOR = 1e4  # a loss this many times the first loss counts as diverged
 EVAL_SAMPLES = 2000  # validation samples scored for the curves; the final summary uses all
 EVAL_CHUNK = 4096  # examples per forward pass when evaluating
 FLUSH_EVERY = 0.05  # seconds between read-backs of step metrics (the plots read at 10 Hz)
 LOG_EVERY = 25  # steps between samples of the layer norms (every 10 cost 3.5% of a small step)
 
 
-class Trainer:
+class Trainer(Loop):
     def __init__(self, hp: HParams, data: Dataset, device: torch.device | str = "cpu",
                  callbacks: list[Callback] | tuple[Callback, ...] = (),
                  log_every: int = LOG_EVERY):
+        super().__init__(callbacks)
         self.hp = hp
         self.data = data
         self.device = torch.device(device)
-        self.callbacks = list(callbacks)
         self.log_every = log_every
         self.model = build_model(hp, data.input_shape, max(data.n_classes, 1)).to(self.device)
         self.optimizer = build_optimizer(self.model, hp)
@@ -46,20 +45,12 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(hp.seed + 1)  # batch order, on the CPU
         self.schedule = LrSchedule(hp, self.steps_per_epoch)
         self._eval_every = eval_every(self.steps_per_epoch)  # kept: read every step
-        self.step = 0  # optimizer updates so far
-        self.epoch = 0  # completed passes over the training data
-        self.status = "created"
-        self.error: str | None = None
-        self.seconds = 0.0  # time spent training, pauses excluded
         self.lr = hp.lr
         self._batches = BatchOrder(data.n_train, self.generator, self.device)
         self._pending: list[tuple[Any, ...]] = []  # step, epoch, lr, loss, output, target
         self._modal = mode_matters(hp)  # dropout or batch norm: eval mode differs from train
-        self._hooks = self._find_hooks()
         self._first_loss: float | None = None
-        self._fit_started = 0.0
         self._flushed = 0.0  # perf_counter at the last read-back
-        self._last_eval_step = -1
 
     # --- hyperparameters -------------------------------------------------------------------
     @property
@@ -87,77 +78,50 @@ class Trainer:
             self.emit_event("change", f"{label} {before} -> {after} at step {self.step}",
                             field=name, old=before, new=after)
 
-    # --- the loop ------------------------------------------------------------------------
-    def fit(self) -> str:
-        """Train until the last epoch, or until a callback cancels; returns the status.
+    # --- the loop (fit() is Loop's) ---------------------------------------------------------
+    # With epochs 0 there is no last epoch: the run trains until a callback stops it (the
+    # runner's Stop). Epochs is live: set while training, the run ends once it has done that
+    # many (at once if it already has); set to 0, it goes on until stopped.
+    def _more_to_do(self) -> bool:
+        return self.hp.until_stopped or self.epoch < self.hp.epochs
 
-        With epochs 0 there is no last epoch: the run trains until a callback stops it (the
-        runner's Stop). Epochs is live: set while training, the run ends once it has done
-        that many (at once if it already has); set to 0, it goes on until stopped.
-        """
-        self._fit_started = time.perf_counter()
-        self.status = "running"
-        self._hooks = self._find_hooks()
-        try:
-            self._trigger("before_fit")
-            if self.step == 0 and self._last_eval_step < 0:
-                self._evaluate_curves()
-            while self.hp.until_stopped or self.epoch < self.hp.epochs:
-                # steer: callbacks may pause, stop or change hyperparameters here
-                self._trigger("before_step")
-                if self.epoch >= self.hp.epochs and not self.hp.until_stopped:
-                    break  # epochs was just set to one already done
-                x, y = self._next_batch()
-                # set the learning rate for this step
-                self.lr = self.hp.lr * self.schedule.factor(self.step)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.lr
-                # forward, backward
-                if not self.model.training:  # train() walks every module: only after eval
-                    self.model.train()
-                output = self.model(x)
-                loss = self.loss_fn(output, y)
-                objective = loss + self.hp.l1 * self._l1_norm() if self.hp.l1 else loss
-                self.optimizer.zero_grad(set_to_none=True)
-                objective.backward()
-                self._trigger("after_backward")
-                if self.step % self.log_every == 0:
-                    self._log_layer_norms()
-                # clip, step
-                if self.hp.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.hp.grad_clip)
-                self.optimizer.step()
-                self.step += 1
-                # log: keep tensors, score and read them back in batches
-                self._pending.append((self.step, self.epoch, self.lr, loss.detach(),
-                                      output.detach(), y))
-                if self.at_epoch_end:
-                    self.epoch += 1
-                if self.at_epoch_end or self.step % self._eval_every == 0:
-                    self._evaluate_curves()  # flushes first, so rows stay in step order
-                elif time.perf_counter() - self._flushed >= FLUSH_EVERY:
-                    self._flush()
-                self._trigger("after_step")
+    def _first_points(self) -> None:
+        self._evaluate_curves()
+
+    def _train_step(self) -> None:
+        x, y = self._next_batch()
+        # set the learning rate for this step
+        self.lr = self.hp.lr * self.schedule.factor(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr
+        # forward, backward
+        if not self.model.training:  # train() walks every module: only after eval
+            self.model.train()
+        output = self.model(x)
+        loss = self.loss_fn(output, y)
+        objective = loss + self.hp.l1 * self._l1_norm() if self.hp.l1 else loss
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        self._trigger("after_backward")
+        if self.step % self.log_every == 0:
+            self._log_layer_norms()
+        # clip, step
+        if self.hp.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.hp.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        # log: keep tensors, score and read them back in batches
+        self._pending.append((self.step, self.epoch, self.lr, loss.detach(), output.detach(), y))
+        if self.at_epoch_end:
+            self.epoch += 1
+        if self.at_epoch_end or self.step % self._eval_every == 0:
+            self._evaluate_curves()  # flushes first, so rows stay in step order
+        elif time.perf_counter() - self._flushed >= FLUSH_EVERY:
             self._flush()
-            self.status = "finished"
-        except CancelRun as cancel:
-            self._flush_quietly()
-            self.status = cancel.status
-            if isinstance(cancel, DivergedRun):
-                self.error = str(cancel)
-        except torch.cuda.OutOfMemoryError:
-            self.status = "failed"
-            self.error = (f"out of GPU memory at step {self.step}: try a smaller batch size "
-                          f"(now {self.hp.batch_size}) or width (now {self.hp.width})")
-        except Exception as error:  # the run ends cleanly; the message is kept, not swallowed
-            self.status = "failed"
-            self.error = f"{type(error).__name__}: {error}"
-        finally:
-            self.seconds += time.perf_counter() - self._fit_started
-            if self.status != "paused":
-                self.emit_event("status", self.error or self.status)
-            self._trigger("after_fit")
-        return self.status
+
+    def _closing(self) -> None:
+        if self.status != "paused":  # the run's store sink ends it in after_fit
+            self.emit_event("status", self.error or self.status)
 
     # --- batches ---------------------------------------------------------------------------
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,7 +150,7 @@ class Trainer:
         losses = torch.stack([p[3] for p in pending]).tolist()
         accuracies = (self._accuracies([p[4] for p in pending], [p[5] for p in pending])
                       if self._classifying else [None] * len(pending))
-        seconds = self.seconds + time.perf_counter() - self._fit_started
+        seconds = self._elapsed()
         rows = [{"step": step, "epoch": epoch, "split": "train", "loss": loss,
                  "accuracy": accuracy, "lr": lr, "seconds": seconds}
                 for (step, epoch, lr, *_), loss, accuracy in zip(pending, losses, accuracies)]
@@ -205,19 +169,11 @@ class Trainer:
                                    for output, target in zip(outputs, targets)])
         return [hits / len(target) for hits, target in zip(correct.tolist(), targets)]
 
-    def _flush_quietly(self) -> None:
-        try:
-            self._flush()
-        except CancelRun:
-            pass
-
     def _check_divergence(self, step: int, loss: float) -> None:
         if self._first_loss is None:
             self._first_loss = loss
-        limit = EXPLODE_FACTOR * max(abs(self._first_loss), 1e-3)
-        if not math.isfinite(loss) or loss > limit:
-            raise DivergedRun(f"diverged at step {step}: loss became {loss:.4g}; "
-                              f"the learning rate ({self.hp.lr:g}) is probably too high")
+        if exploded(self._first_loss, loss):
+            raise DivergedRun(divergence_reason(step, loss, self.hp.lr))
 
     def _log_layer_norms(self) -> None:
         weights = [layer.weight for layer in self.layers if layer.weight.grad is not None]
@@ -251,7 +207,7 @@ class Trainer:
         self._last_eval_step = self.step
         loss, accuracy = self.evaluate(self.data.x_val[:EVAL_SAMPLES],
                                        self.data.y_val[:EVAL_SAMPLES])
-        seconds = self.seconds + time.perf_counter() - self._fit_started
+        seconds = self._elapsed()
         self._trigger("on_points", [{"step": self.step, "epoch": self.epoch, "split": "val",
                                      "loss": loss, "accuracy": accuracy, "lr": self.lr,
                                      "seconds": seconds}])
@@ -272,14 +228,3 @@ class Trainer:
     def publish(self, channel: str, row: dict[str, Any]) -> None:
         """Hand a snapshot of the model (from a probe) to the callbacks."""
         self._trigger("on_snapshot", channel, {"step": self.step, **row})
-
-    def _trigger(self, event: str, *args: Any) -> None:
-        for hook in self._hooks[event]:
-            hook(self, *args)
-
-    def _find_hooks(self) -> dict[str, list[Any]]:
-        """Event -> the callbacks' methods that do something: four no-op calls a step add up
-        on a small model (a step is about a millisecond on a CPU)."""
-        return {event: [getattr(callback, event) for callback in self.callbacks
-                        if getattr(type(callback), event, None) is not getattr(Callback, event)]
-                for event in HOOKS}

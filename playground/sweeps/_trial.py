@@ -10,12 +10,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from playground.config import HParams, HParamsError
+from playground.data import Dataset, load_dataset
 from playground.engine.events import TERMINAL, Callback, CancelRun
+from playground.engine.saved_run import SavedRun
 
 if TYPE_CHECKING:
     import optuna
 
-    from playground.data import Dataset
     from playground.engine.trainer import Trainer
     from playground.store import RunStore
 
@@ -89,8 +90,6 @@ class DataCache:
         self._data: dict[tuple, Dataset] = {}
 
     def get(self, hp: HParams) -> Dataset:
-        from playground.data import load_dataset
-
         key = tuple(getattr(hp, name) for name in DATA_FIELDS)
         if key not in self._data:
             self._data[key] = load_dataset(hp, self.device)
@@ -109,23 +108,13 @@ def train_trial(hp: HParams, callbacks: Sequence[Callback], name: str, *, store:
     A trial must end: epochs 0 (until stopped) raises HParamsError (SweepPlan and the
     curve replace it by the default length before they get here)."""
     check_has_an_end(hp)
-    from playground.engine.sinks import StoreSink
-    from playground.engine.trainer import Trainer
-
-    run_id = store.create_run(hp.to_dict(), str(device), name=name, source=source)
-    writer = store.writer(run_id)
-    extra = list(run_callbacks(run_id, hp)) if run_callbacks is not None else []
-    try:
-        trainer = Trainer(hp, data(hp), device,
-                          callbacks=[StoreSink(writer), *extra, *callbacks])
-    except Exception as error:  # a data set that is missing, say: this trial fails, not all
-        message = f"{type(error).__name__}: {error}"
-        writer.add_event(0, "status", message)
-        writer.finish("failed", 0, 0.0, {}, error=message)
-        return TrialOutcome(run_id, "failed", 0, 0.0, {}, message)
-    status = trainer.fit()
-    if status not in TERMINAL:  # paused by a callback: a sweep does not come back to it
-        status = "stopped"
-        writer.finish(status, trainer.step, trainer.seconds, trainer.summary())
-    info = store.get(run_id)
-    return TrialOutcome(run_id, status, info.steps, info.seconds, info.summary, info.error)
+    run = SavedRun(store, hp, device, name=name, source=source)
+    extra = list(run_callbacks(run.run_id, hp)) if run_callbacks is not None else []
+    trainer = run.build(data, [*extra, *callbacks])
+    if trainer is None:  # a data set that is missing, say: this trial fails, not all
+        return TrialOutcome(run.run_id, "failed", 0, 0.0, {}, run.error)
+    if trainer.fit() not in TERMINAL:  # paused by a callback: a sweep does not come back to it
+        run.end_paused()
+    info = run.info()
+    return TrialOutcome(run.run_id, info.status, info.steps, info.seconds, info.summary,
+                        info.error)

@@ -16,7 +16,6 @@ Pause and stop are the engine's CancelRun exceptions, raised by a callback in be
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import time
 from collections.abc import Sequence
@@ -27,9 +26,10 @@ import torch
 from playground.config import RACE_FIELDS, HParams, HParamsError, with_an_end
 from playground.data import Dataset, load_dataset
 from playground.engine.batches import BatchOrder, eval_every
-from playground.engine.events import Callback, CancelRun
+from playground.engine.events import Callback
 from playground.engine.schedule import LrSchedule
-from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, EXPLODE_FACTOR, LOG_EVERY
+from playground.engine.loop import Loop, RunFailed, divergence_reason, exploded
+from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, LOG_EVERY
 from playground.models import build_model
 from playground.store import RunStore, RunWriter
 from playground.sweeps._stacked import StackedMLP, StackedOptimizer, member_losses
@@ -53,7 +53,7 @@ class RaceResult(NamedTuple):
     note: str | None = None  # said when the race changed the settings (epochs 0 -> default)
 
 
-class Race:
+class Race(Loop):
     """Train `configs` (one architecture, one data set) together; `fit()` returns statuses."""
 
     def __init__(self, configs: Sequence[HParams], *, data: Dataset | None = None,
@@ -71,7 +71,7 @@ class Race:
         if len(self.data.input_shape) == 3:
             raise HParamsError("dataset", base.dataset, "a data set of points or a table: a "
                                "race trains MLPs, image sets train a CNN")
-        self.callbacks = list(callbacks)
+        super().__init__(callbacks)
         self.log_every = log_every
         self.race_id = race_id or time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) \
             + secrets.token_hex(2)
@@ -94,17 +94,11 @@ class Race:
         self.active = list(range(self.k))
         self.statuses = ["created"] * self.k
         self.member_steps = [0] * self.k
-        self.step = 0
-        self.epoch = 0
-        self.status = "created"
-        self.seconds = 0.0
         self.lr = [hp.lr for hp in self.configs]
         self._lr = self._tensor(self.lr)
         self._batches = BatchOrder(self.data.n_train, self.generator, self.device)
         self._pending: list[tuple[int, int, list[float], torch.Tensor, Any]] = []
         self._first_loss: list[float | None] = [None] * self.k
-        self._fit_started = 0.0
-        self._last_eval_step = -1
         self.store = store if store is not None else RunStore()
         names = names or [f"race {self.race_id} #{k}" for k in range(self.k)]
         self.run_ids = [self.store.create_run(hp.to_dict(), str(self.device), name=name,
@@ -127,81 +121,72 @@ class Race:
     def _eval_every(self) -> int:
         return eval_every(self.steps_per_epoch)
 
-    # --- the loop ------------------------------------------------------------------------
-    def fit(self) -> list[str]:
-        """Train every member to the last epoch (members that diverge stop on their own)."""
-        self._fit_started = time.perf_counter()
-        self.status = "running"
+    # --- the loop (fit() is Loop's) ---------------------------------------------------------
+    def fit(self) -> list[str]:  # type: ignore[override]
+        """Train every member to the last epoch (members that diverge stop on their own);
+        returns each member's status. Any error ends every member still racing as failed,
+        with the reason (`status` and `error` say it for the race)."""
         for k in self.active:
             self.statuses[k] = "running"
-        try:
-            self._trigger("before_fit")
-            if self.step == 0 and self._last_eval_step < 0:
-                if self.note:
-                    for k in self.active:
-                        self._event(k, "change", self.note, field="epochs", old=0,
-                                    new=self.hp.epochs)
-                self._evaluate_curves()
-            while self.epoch < self.hp.epochs and self.active:
-                # steer: a callback may pause or stop the race here
-                self._trigger("before_step")
-                x, y = self._next_batch()
-                # each member's learning rate for this step
-                if self.scheduled:
-                    self.lr = [hp.lr * s.factor(self.step)
-                               for hp, s in zip(self.configs, self.schedules)]
-                    self._lr = self._tensor(self.lr)
-                # forward, backward: every member at once
-                output = self.model.forward(x, self.dropout if self._uses["dropout"] else None,
-                                            self.dropout_generator)
-                losses, accuracy = member_losses(output, y, self.data.task, self.hp.loss)
-                objective = losses + self.l1 * self.model.l1() if self._uses["l1"] else losses
-                for param in self.model.parameters():
-                    param.grad = None
-                objective[self.active].sum().backward()
-                if self.step % LOG_EVERY == 0:  # as the Trainer samples them
-                    self._log_layer_norms()
-                # clip, step
-                if self._uses["grad_clip"]:
-                    self._clip()
-                self.optimizer.step(self._lr)
-                self.step += 1
-                # log: keep tensors, read them back in batches
-                self._pending.append((self.step, self.epoch, list(self.lr), losses.detach(),
-                                      None if accuracy is None else accuracy.detach()))
-                if self.at_epoch_end:
-                    self.epoch += 1
-                if len(self._pending) >= self.log_every or self.at_epoch_end:
-                    self._flush()
-                if self.at_epoch_end or self.step % self._eval_every == 0:
-                    self._evaluate_curves()
-                for k in self.active:
-                    self.member_steps[k] = self.step
-                    self.writers[k].heartbeat(self.step, self._elapsed())
-                self._trigger("after_step")
-            self._flush()
-            self._end(self.active, "finished")
-            self.status = "finished"
-        except CancelRun as cancel:
-            self._flush()
-            self.status = cancel.status
-            if cancel.status != "paused":
-                self._end(self.active, cancel.status)
-        except Exception as error:  # out of memory, a bug: no member is left "running"
-            self.status = "failed"
-            self._fail(f"{type(error).__name__}: {error}")
-            raise
-        finally:
-            self.seconds = self._elapsed()
-            if self.status == "paused":
-                for k in self.active:
-                    self.statuses[k] = "paused"
-                    self.writers[k].heartbeat(self.step, self.seconds, status="paused")
-            self._trigger("after_fit")
+        super().fit()
         return list(self.statuses)
 
-    def _elapsed(self) -> float:
-        return self.seconds + time.perf_counter() - self._fit_started
+    def _first_points(self) -> None:
+        if self.note:
+            for k in self.active:
+                self._event(k, "change", self.note, field="epochs", old=0, new=self.hp.epochs)
+        self._evaluate_curves()
+
+    def _more_to_do(self) -> bool:
+        return self.epoch < self.hp.epochs and bool(self.active)
+
+    def _train_step(self) -> None:
+        x, y = self._next_batch()
+        # each member's learning rate for this step
+        if self.scheduled:
+            self.lr = [hp.lr * s.factor(self.step) for hp, s in zip(self.configs, self.schedules)]
+            self._lr = self._tensor(self.lr)
+        # forward, backward: every member at once
+        output = self.model.forward(x, self.dropout if self._uses["dropout"] else None,
+                                    self.dropout_generator)
+        losses, accuracy = member_losses(output, y, self.data.task, self.hp.loss)
+        objective = losses + self.l1 * self.model.l1() if self._uses["l1"] else losses
+        for param in self.model.parameters():
+            param.grad = None
+        objective[self.active].sum().backward()
+        if self.step % LOG_EVERY == 0:  # as the Trainer samples them
+            self._log_layer_norms()
+        # clip, step
+        if self._uses["grad_clip"]:
+            self._clip()
+        self.optimizer.step(self._lr)
+        self.step += 1
+        # log: keep tensors, read them back in batches
+        self._pending.append((self.step, self.epoch, list(self.lr), losses.detach(),
+                              None if accuracy is None else accuracy.detach()))
+        if self.at_epoch_end:
+            self.epoch += 1
+        if len(self._pending) >= self.log_every or self.at_epoch_end:
+            self._flush()
+        if self.at_epoch_end or self.step % self._eval_every == 0:
+            self._evaluate_curves()
+        for k in self.active:
+            self.member_steps[k] = self.step
+            self.writers[k].heartbeat(self.step, self._elapsed())
+
+    def _end_runs(self, status: str, error: str | None) -> None:
+        if status == "paused":
+            for k in self.active:
+                self.statuses[k] = "paused"
+        elif status == "failed":
+            self._fail(error or "failed")
+        else:
+            self._end_members(self.active, status, error)
+
+    def _closing(self) -> None:
+        if self.status == "paused":
+            for k in self.active:
+                self.writers[k].heartbeat(self.step, self.seconds, status="paused")
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         index = self._batches.next(self.hp.batch_size)  # the Trainer's batches, in its order
@@ -219,7 +204,7 @@ class Race:
     # --- metrics ---------------------------------------------------------------------------
     def _flush(self) -> None:
         """Read pending losses back, hand each member's rows on, and stop members that
-        diverged (a non-finite loss, or EXPLODE_FACTOR times their first)."""
+        diverged (the engine's rule: `exploded`)."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
@@ -237,16 +222,13 @@ class Race:
                              "run": self.run_ids[k]})
                 if self._first_loss[k] is None:
                     self._first_loss[k] = loss
-                limit = EXPLODE_FACTOR * max(abs(self._first_loss[k]), 1e-3)
-                if not math.isfinite(loss) or loss > limit:
+                if exploded(self._first_loss[k], loss):
                     diverged[k] = (step, loss)
                     break
         self._emit_points(rows)
         for k, (step, loss) in diverged.items():
             self.member_steps[k] = step
-            self._end([k], "diverged", error=f"diverged at step {step}: loss became "
-                      f"{loss:.4g}; the learning rate ({self.configs[k].lr:g}) is probably "
-                      "too high")
+            self._end_members([k], "diverged", error=divergence_reason(step, loss, self.configs[k].lr))
 
     def _log_layer_norms(self) -> None:
         """Each member's gradient and weight norm per layer, the Trainer's rows ("layer1",
@@ -305,7 +287,8 @@ class Race:
                 for k in range(self.k)]
 
     # --- members and events ------------------------------------------------------------------
-    def _end(self, members: Sequence[int], status: str, error: str | None = None) -> None:
+    def _end_members(self, members: Sequence[int], status: str, error: str | None = None,
+                     ) -> None:
         """Members leave the race: their runs get their final state and summary."""
         members = [k for k in members if k in self.active]
         if not members:
@@ -340,10 +323,6 @@ class Race:
         self.writers[k].add_event(event["step"], kind, message, field=field, old=old, new=new,
                                   seconds=event["seconds"])
         self._trigger("on_event", event)
-
-    def _trigger(self, event: str, *args: Any) -> None:
-        for callback in self.callbacks:
-            getattr(callback, event)(self, *args)
 
     def result(self, field: str | None = None, values: Sequence[Any] | None = None,
                ) -> RaceResult:
@@ -391,4 +370,6 @@ def race(base: HParams, field: str, values: Sequence[Any], *, device: str = "cpu
     runner = Race(configs, data=data, device=_device(device), store=store, callbacks=callbacks,
                   log_every=log_every, names=names)
     runner.fit()
+    if runner.status == "failed":
+        raise RunFailed(f"the race failed: {runner.error}")
     return runner.result(field, [getattr(hp, field) for hp in configs])

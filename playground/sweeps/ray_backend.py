@@ -17,18 +17,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
+import torch
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from playground import paths
 from playground.config import HParams, HParamsError
+from playground.data import load_dataset
 from playground.engine.events import TERMINAL, Callback
+from playground.engine.optim import apply_live
+from playground.engine.saved_run import SavedRun
+from playground.store import RunStore
 from playground.sweeps._base import Progress, SweepBackend, SweepPlan, SweepResult, TrialRow
+from playground.sweeps._trial import check_has_an_end
 from playground.sweeps.space import Space, grid_from_space
 from playground.sweeps.study import make_sampler
 
 if TYPE_CHECKING:
     from playground.engine.trainer import Trainer
-    from playground.store import RunStore
 
 SCHEDULERS = ("asha", "pbt")
 START_ATTEMPTS = 3  # tries to start a local Ray
@@ -165,23 +170,19 @@ def train_ray_trial(config: dict[str, Any], *, base: dict[str, Any], store_path:
     """One Ray trial (in a worker): our Trainer, written to the store, reporting each epoch."""
     from ray import tune
 
-    from playground.data import load_dataset
-    from playground.engine.sinks import StoreSink
-    from playground.engine.trainer import Trainer
-    from playground.store import RunStore
-    from playground.sweeps._trial import check_has_an_end
-
     hp = HParams.from_dict({**base, **config})
     check_has_an_end(hp)  # the plan's base has an end; this guards a space that lost it
     store = RunStore(store_path)
     name = f"{study} {tune.get_context().get_trial_id()}"
     existing = [run for run in store.list_runs(source=f"sweep:{study}") if run.name == name]
-    run_id = existing[0].id if existing else store.create_run(
-        hp.to_dict(), device, name=name, source=f"sweep:{study}")
-    writer = store.writer(run_id)
+    run = SavedRun(store, hp, device, name=name, source=f"sweep:{study}",
+                   run_id=existing[0].id if existing else None)
+    run_id, writer = run.run_id, run.writer
     report = _ReportToTune(tune, run_id, metric, checkpoints)
-    trainer = Trainer(hp, load_dataset(hp, device), device,
-                      callbacks=[StoreSink(writer), report])
+    trainer = run.build(lambda hp: load_dataset(hp, device), [report])
+    if trainer is None:  # saved as failed, with the reason; Ray sees the worst value
+        tune.report({metric: worst, "step": 0, "run_id": run_id, "status": "failed"})
+        return
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:  # PBT: restart from the weights of a better trial
         with checkpoint.as_directory() as folder:
@@ -237,8 +238,6 @@ def _finite(value: float) -> float:
 
 
 def _save(trainer: Trainer, folder: Path, run_id: str) -> None:
-    import torch
-
     torch.save({"model": trainer.model.state_dict(), "optimizer": trainer.optimizer.state_dict(),
                 "step": trainer.step, "epoch": trainer.epoch, "hp": trainer.hp.to_dict(),
                 "run_id": run_id}, folder / "state.pt")
@@ -246,10 +245,6 @@ def _save(trainer: Trainer, folder: Path, run_id: str) -> None:
 
 def _restore(trainer: Trainer, folder: Path, run_id: str) -> None:
     """Load a checkpoint; PBT's new values are events of this run, like slider moves."""
-    import torch
-
-    from playground.engine.optim import apply_live
-
     state = torch.load(folder / "state.pt", weights_only=False)
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
@@ -299,8 +294,6 @@ class _ProgressToCallback:
 
             def _store(self) -> RunStore:
                 if self.store is None:
-                    from playground.store import RunStore
-
                     self.store = RunStore(store_path)
                 return self.store
 

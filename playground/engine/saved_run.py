@@ -1,0 +1,54 @@
+"""One config trained as a run of the store, done one way by every caller: the runner's
+thread, a sweep's trials (here and on Ray), the importance curve.
+
+The run is created (or taken over, by id), its Trainer writes to it through a StoreSink, and
+it ends with a status and a reason whatever happens: a data set that fails to load ends it
+as failed before a step is taken; the Trainer (see engine/loop.py) ends it after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from playground.config import HParams
+from playground.data import Dataset
+from playground.engine.events import Callback
+from playground.engine.sinks import StoreSink
+from playground.engine.trainer import LOG_EVERY, Trainer
+from playground.store import RunInfo, RunStore
+
+
+class SavedRun:
+    def __init__(self, store: RunStore, hp: HParams, device: Any, *, source: str,
+                 name: str | None = None, parent: str | None = None,
+                 run_id: str | None = None):
+        """`run_id`: a run already created (the runner creates it as Start is pressed)."""
+        self.store, self.hp, self.device = store, hp, device
+        self.run_id = run_id or store.create_run(hp.to_dict(), str(device), name=name,
+                                                 source=source, parent=parent)
+        self.writer = store.writer(self.run_id)
+        self.trainer: Trainer | None = None
+        self.error: str | None = None
+
+    def build(self, data: Callable[[HParams], Dataset], callbacks: Sequence[Callback] = (),
+              log_every: int = LOG_EVERY) -> Trainer | None:
+        """The run's Trainer, saving as it trains; None when it cannot be built: the run has
+        then ended as failed, and `error` says why."""
+        try:
+            self.trainer = Trainer(self.hp, data(self.hp), self.device, log_every=log_every,
+                                   callbacks=[StoreSink(self.writer), *callbacks])
+        except Exception as error:  # noqa: BLE001 - a missing data set, say: this run fails
+            self.error = f"{type(error).__name__}: {error}"
+            self.writer.add_event(0, "status", self.error)
+            self.writer.finish("failed", 0, 0.0, {}, error=self.error)
+        return self.trainer
+
+    def end_paused(self, status: str = "stopped") -> None:
+        """A run paused by a callback that nobody will resume (a sweep moves on) ends."""
+        trainer = self.trainer
+        assert trainer is not None and trainer.status == "paused"
+        self.writer.finish(status, trainer.step, trainer.seconds, trainer.summary())
+
+    def info(self) -> RunInfo:
+        return self.store.get(self.run_id)
