@@ -20,6 +20,7 @@ The other way, changes made inside `one_patch()` (each pump round) go out as one
 message instead of one per change (see _batch.py), and a property set several times in a
 round goes out once, with its last value: BokehJS lays the whole figure out again for each
 change of a plot's renderers, so adding a run's three glyphs costs one layout, not three.
+What this reaches of jupyter_bokeh's and BokehJS's internals is in _compat.py.
 """
 
 from __future__ import annotations
@@ -38,28 +39,18 @@ from bokeh.document.events import (
     ModelChangedEvent,
 )
 from bokeh.models import CustomJS, LayoutDOM
-from jupyter_bokeh.widgets import BokehModel
 
 from playground.plots import _batch
+from playground.plots._compat import DETACH_LISTENER_JS, BokehWidget, synced_models
 
 log = logging.getLogger(__name__)
 ECHOED_KINDS = ("ColumnsStreamed", "ColumnsPatched")
 CHANGES_OF_A_MODEL = (ModelChangedEvent, ColumnDataChangedEvent, ColumnsStreamedEvent,
                       ColumnsPatchedEvent)
+ONE_WAY_JS = DETACH_LISTENER_JS  # run in the page once a FiguresWidget's figures are drawn
 
 
-# Run in the page once a FiguresWidget's figures are drawn (`cb_obj` is the Bokeh document):
-# detach jupyter_bokeh's listener, so the browser stops sending changes back to the kernel.
-# The listener is known by the method it calls; should a jupyter_bokeh release rename it,
-# nothing is detached, the kernel still drops the echoes, and tests/test_browser.py fails.
-ONE_WAY_JS = """
-for (const listener of [...cb_obj._callbacks.keys()]) {
-  if (String(listener).includes("_change_event")) cb_obj.remove_on_change(listener);
-}
-"""
-
-
-class FiguresWidget(BokehModel):
+class FiguresWidget(BokehWidget):
     """BokehModel that draws one way, kernel to browser.
 
     In the browser a small script detaches jupyter_bokeh's change listener once the figures
@@ -67,20 +58,17 @@ class FiguresWidget(BokehModel):
     """
 
     @classmethod
-    def _model_to_traits(cls, model: Any) -> Any:
-        if model.document is None:
-            Document().add_root(model)
-        callbacks = model.document.callbacks.js_event_callbacks
+    def prepare_document(cls, document: Document) -> None:
+        callbacks = document.callbacks.js_event_callbacks
         if not any(getattr(c, "code", None) == ONE_WAY_JS
                    for c in callbacks.get("document_ready", [])):
-            model.document.js_on_event("document_ready", CustomJS(code=ONE_WAY_JS))
-        return super()._model_to_traits(model)
+            document.js_on_event("document_ready", CustomJS(code=ONE_WAY_JS))
 
-    def _sync_model(self, model: BokehModel, content: dict[str, Any], buffers: list[Any]) -> None:
+    def browser_event(self, content: dict[str, Any], buffers: list[Any]) -> None:
         if content.get("event") != "jsevent" or content.get("kind") in ECHOED_KINDS:
             return
         try:
-            super()._sync_model(model, content, buffers)
+            super().browser_event(content, buffers)
         except Exception as error:  # an echo that no longer fits the document
             log.debug("browser event %s not applied: %s", content.get("kind"), error)
 
@@ -88,36 +76,20 @@ class FiguresWidget(BokehModel):
         self._held_events: list[DocumentPatchedEvent] = []  # during a one_patch() round
         super().__init__(*args, **kwargs)
 
-    def _document_patched(self, event: DocumentPatchedEvent) -> None:
-        if event.setter is self:
-            return
+    def document_changed(self, event: DocumentPatchedEvent) -> None:
         if _batch.hold(self, self._send_held):
             self._held_events.append(event)
             return
-        super()._document_patched(event)
+        super().document_changed(event)
 
     def _send_held(self) -> None:
         """The events held during a round, as one message (the base class sends one)."""
         events, self._held_events = last_values(self._held_events), []
         events = only_events_on_known_models(events)
         if len(events) == 1:
-            super()._document_patched(events[0])
+            super().document_changed(events[0])
         elif events:
-            self._send_patch(events)
-
-    def _send_patch(self, events: list[DocumentPatchedEvent]) -> None:
-        """What BokehModel._document_patched sends, for several events at once."""
-        import json
-
-        from bokeh.protocol import Protocol
-
-        msg = Protocol().create("PATCH-DOC", events)
-        self.send({"msg": "patch", "payload": msg.header_json})
-        self.send({"msg": "patch", "payload": msg.metadata_json})
-        self.send({"msg": "patch", "payload": msg.content_json})
-        for buffer in msg.buffers:
-            self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
-            self.send({"msg": "patch"}, [buffer.to_bytes()])
+            self.send_patch(events)
 
 
 def last_values(events: list[DocumentPatchedEvent]) -> list[DocumentPatchedEvent]:
@@ -149,7 +121,7 @@ def only_events_on_known_models(events: list[DocumentPatchedEvent]) -> list[Docu
     `renderers` change `last_values` moves to the end."""
     if all(isinstance(event, ColumnsStreamedEvent) for event in events):
         return events  # a plain streaming round: nothing new (skips the scan below)
-    synced = events[0].document.models.synced_references
+    synced = synced_models(events[0].document)
     return [event for event in events
             if not isinstance(event, CHANGES_OF_A_MODEL) or event.model in synced]
 

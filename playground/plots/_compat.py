@@ -1,0 +1,157 @@
+"""Every place the plots reach into Bokeh's, BokehJS's or jupyter_bokeh's internals.
+
+Each piece says what library behaviour it relies on and why we need it; the modules that use
+them (widget.py, _graph.py, _numbers.py, curves.py) say what they do with it.
+tests/test_library_contracts.py checks each behaviour relied on, so that an upgrade which
+changes one fails a test instead of the page going quiet or slow. All were checked against
+CHECKED_WITH; pyproject.toml bounds both libraries above, at their next minor release.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from bokeh.core.serialization import Serializer
+from bokeh.document import Document
+from bokeh.document.events import DocumentPatchedEvent
+from bokeh.model import Model
+from bokeh.models import DataRange1d
+from bokeh.protocol import Protocol
+from jupyter_bokeh.widgets import BokehModel
+
+CHECKED_WITH = {"bokeh": "3.9.2", "jupyter_bokeh": "4.1.0"}
+
+# --- jupyter_bokeh's widget --------------------------------------------------------------
+
+
+class BokehWidget(BokehModel):
+    """jupyter_bokeh's BokehModel with its private override points as named hooks.
+
+    BokehModel has no public way to change what it sends or applies. It relies on, in
+    jupyter_bokeh 4.1: `update_from_model` builds the page's bundle with the classmethod
+    `_model_to_traits(model)`; every custom message from the page goes to
+    `_sync_model(widget, content, buffers)` (registered with `on_msg` in `__init__`); every
+    change of the document reaches `_document_patched(event)` (Bokeh's
+    `Document.on_change_dispatch_to`), with `event.setter` the widget for a change that it
+    applied from the page; and one PATCH-DOC goes out as the comm messages `send_patch` sends.
+    """
+
+    @classmethod
+    def prepare_document(cls, document: Document) -> None:
+        """Called before the page's bundle is built from `document`."""
+
+    def browser_event(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        """A message from the page; by default applied to the document as BokehModel does."""
+        super()._sync_model(self, content, buffers)
+
+    def document_changed(self, event: DocumentPatchedEvent) -> None:
+        """A change of the document not applied from the page; by default sent on its own."""
+        super()._document_patched(event)
+
+    def send_patch(self, events: list[DocumentPatchedEvent]) -> None:
+        """One PATCH-DOC message with several events, sent as BokehModel sends one with one
+        (header, metadata, content, then each buffer's reference and bytes): jupyter_bokeh
+        can only send an event at a time, and a pump round makes about ten."""
+        msg = Protocol().create("PATCH-DOC", events)
+        self.send({"msg": "patch", "payload": msg.header_json})
+        self.send({"msg": "patch", "payload": msg.metadata_json})
+        self.send({"msg": "patch", "payload": msg.content_json})
+        for buffer in msg.buffers:
+            self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+            self.send({"msg": "patch"}, [buffer.to_bytes()])
+
+    # The private methods of BokehModel, each turned into its hook above.
+    @classmethod
+    def _model_to_traits(cls, model: Any) -> Any:
+        if model.document is None:
+            Document().add_root(model)
+        cls.prepare_document(model.document)
+        return super()._model_to_traits(model)
+
+    def _sync_model(self, model: BokehModel, content: dict[str, Any], buffers: list[Any]) -> None:
+        self.browser_event(content, buffers)
+
+    def _document_patched(self, event: DocumentPatchedEvent) -> None:
+        if event.setter is self:  # applied from the page: it has the change already
+            return
+        self.document_changed(event)
+
+
+# Run in the page (as a "document_ready" callback; `cb_obj` is the BokehJS document): detach
+# jupyter_bokeh's change listener, so that the page stops sending its changes to the kernel.
+# Relies on BokehJS 3.9's Document keeping its listeners as the keys of the Map `_callbacks`
+# and removing one with `remove_on_change`, and on jupyter_bokeh 4.1's listener being
+# `e => this._change_event(e)`: found by its text. Should a release rename either, nothing
+# is detached, the kernel still drops the echoes, and tests/test_browser.py fails.
+DETACH_LISTENER_JS = """
+for (const listener of [...cb_obj._callbacks.keys()]) {
+  if (String(listener).includes("_change_event")) cb_obj.remove_on_change(listener);
+}
+"""
+
+
+def synced_models(document: Document) -> set[Model]:
+    """The models of `document` that a PATCH-DOC has carried to the page already.
+
+    Relies on Bokeh 3.9's `DocumentModelManager.synced_references`: a model added to the
+    document since the last PATCH-DOC is left out of it until `Protocol.create("PATCH-DOC")`
+    serialises one that carries it (that message defines the model whole)."""
+    return document.models.synced_references
+
+
+# --- Bokeh's document: the walk over its models ------------------------------------------
+
+
+def hold_walks(document: Document, note: Callable[[], None]) -> bool:
+    """Make `document` call `note()` instead of walking its models again; False (and nothing
+    changed) when they are held already (an outer block holds them).
+
+    Relies on Bokeh 3.9's `Model.trigger`: a property change whose old or new value holds a
+    model calls `document.models.invalidate()`, looked up on the instance, which walks every
+    model from the roots (`recompute`) unless frozen; a change of plain values does not."""
+    if "invalidate" in vars(document.models):
+        return False
+    document.models.invalidate = note  # type: ignore[method-assign]
+    return True
+
+
+def release_walks(document: Document) -> None:
+    """Undo `hold_walks`: Bokeh's own `invalidate` again."""
+    del document.models.invalidate
+
+
+def walk(document: Document) -> None:
+    """Walk `document`'s models now (unless Bokeh itself holds a `models.freeze()`)."""
+    document.models.invalidate()
+
+
+# --- Bokeh's serializer --------------------------------------------------------------------
+
+
+def encode_as_list(kind: type[list[Any]]) -> None:
+    """Make Bokeh's serializer write instances of `kind` (a list subclass whose values are
+    valid JSON already) as a JSON list, whole, instead of checking value by value.
+
+    Relies on Bokeh 3.9's `Serializer.register`: an encoder is looked up by the exact type of
+    a value before the built-in ones, and what it returns goes into the message unchanged
+    (BokehJS reads a plain JSON list of numbers as the column). A stream keeps the values it
+    is given in its event until the PATCH-DOC is built. Registering a type twice raises."""
+    Serializer.register(kind, lambda values, serializer: list(values))
+
+
+# --- BokehJS's data ranges -----------------------------------------------------------------
+
+PADDING_NUDGE = 1e-9  # far below what a plot can show, far above a float's rounding
+
+
+def recompute_range_in_page(data_range: DataRange1d, padding: float) -> None:
+    """Make the page recompute `data_range` now, its padding left at `padding` to the eye.
+
+    BokehJS 3.9's DataRange1d recomputes itself when one of its settings changes (its
+    `connect_signals` watches range_padding among others), not when its `renderers` list
+    does: flip the padding between two values that look the same. Relies on Bokeh sending
+    the change (the two values differ as floats, and in the message's JSON)."""
+    data_range.range_padding = (padding + PADDING_NUDGE if data_range.range_padding == padding
+                                else padding)
