@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from bokeh.core.serialization import Serializer
+from playground.plots._compat import encode_as_list
 
 
 class Numbers(list):
@@ -25,8 +25,4 @@ def numbers(values: Sequence[Any]) -> list[Any]:
     return list(values)
 
 
-def _encode(values: Numbers, serializer: Serializer) -> list[Any]:
-    return list(values)  # checked finite when made: json.dumps writes it unchanged
-
-
-Serializer.register(Numbers, _encode)
+encode_as_list(Numbers)  # finite when made: json.dumps writes it unchanged
