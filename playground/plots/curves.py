@@ -42,6 +42,7 @@ from playground.plots._base import (
     step_axis,
     stream,
 )
+from playground.plots._compat import recompute_range_in_page
 from playground.plots.series import (
     CURVE_KEYS,
     Columns,
@@ -69,7 +70,6 @@ SPLIT_NAMES = {"train": "train", "val": "validation"}
 EXIT_KEYS = ("step", "y", "color", "text")
 EXIT_TEXT = "diverged"
 RANGE_PADDING = 0.1  # DataRange1d's default
-PADDING_NUDGE = 1e-9
 # A hover row "$name{lr}" shows the hovered line's value of field lr, read from the line's
 # tags (a dict set in Python: a property change when runs come and go, no column of data).
 SETTING_JS = """
@@ -295,12 +295,9 @@ class CurvePlot(RunPlot):
             y_range = part.figure.y_range
             if y_range.renderers != renderers:
                 y_range.renderers = renderers
-                # BokehJS recomputes a data range when one of its settings changes, not its
-                # list of renderers (bokeh 3.9, DataRange1d.connect_signals): flip the padding
-                # between two values that look the same, so that the page applies the list now.
-                y_range.range_padding = (RANGE_PADDING + PADDING_NUDGE
-                                         if y_range.range_padding == RANGE_PADDING
-                                         else RANGE_PADDING)
+                # BokehJS does not recompute a data range when only its list of renderers
+                # changes: nudge it so that the page applies the list now.
+                recompute_range_in_page(y_range, RANGE_PADDING)
         self._top = finite_max(source.data["y"] for run_id in kept
                                for split, source in self._sources[run_id].items()
                                if split in self._ranged_splits) if restrict else None
