@@ -8,26 +8,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from playground.config import HParams, HParamsError, Spec
+from playground.arguments import (
+    USAGE_ERROR,
+    Parser,
+    UsageError,
+    add_hparam_flags,
+    finite,
+    hparams_from_args,
+)
+from playground.config import HParams, HParamsError
+from playground.engine.events import Callback
+from playground.lessons.commands import add_commands as add_lesson_commands
+from playground.serve import serve
 from playground.store import RunNotFound, RunStore
-
-USAGE_ERROR = 2
-
-
-class UsageError(Exception):
-    """Bad input from the command line: printed as one line, exit code 2."""
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse prints usage on top; we want one line
-        raise UsageError(message)
+from playground.sweeps.commands import add_commands as add_sweep_commands
+from playground.tabular import read_csv
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,60 +105,21 @@ def build_parser() -> Parser:
 
     data = commands.add_parser("data", help="list data sets, download the image sets")
     data_commands = data.add_subparsers(metavar="action", parser_class=Parser, required=True)
-    data_commands.add_parser("list", help="the data sets").set_defaults(handler=cmd_data_list)
+    data_list = data_commands.add_parser("list", help="the data sets")
+    data_list.set_defaults(handler=cmd_data, action="list")
     download = data_commands.add_parser("download", help="download mnist, fashion_mnist or "
                                         "cifar10 (needs the internet)")
     download.add_argument("name")
-    download.set_defaults(handler=cmd_data_download)
+    download.set_defaults(handler=cmd_data, action="download")
 
     # Commands that live with their feature: each module adds its own parsers here.
-    from playground.lessons.commands import add_commands as add_lesson_commands
     add_lesson_commands(commands)
-    from playground.sweeps.commands import add_commands as add_sweep_commands
     add_sweep_commands(commands)
     return parser
 
 
-def add_hparam_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per HParams field, read as text and validated by HParams itself."""
-    group = parser.add_argument_group("hyperparameters")
-    defaults = HParams()
-    for name, spec in HParams.specs().items():
-        default = getattr(defaults, name)
-        group.add_argument("--" + name.replace("_", "-"), dest=name, metavar=spec.kind.upper(),
-                           help=f"{spec.help}; {headless_allowed(spec)} (default {default})")
-
-
-def headless_allowed(spec: Spec) -> str:
-    """What a flag allows: the Spec's range, less a 0 that means "until stopped" (nobody is
-    there to press Stop on the command line)."""
-    if spec.zero is None:
-        return spec.allowed()
-    return f"a whole number 1 to {spec.high:g} for a headless run (0, {spec.zero}, is the app's)"
-
-
-def hparams_from_args(args: argparse.Namespace) -> HParams:
-    values: dict[str, Any] = {}
-    if args.config:
-        try:
-            values = HParams.from_json(Path(args.config).read_text()).to_dict()
-        except OSError as error:
-            raise UsageError(f"config: cannot read {args.config!r} ({error.strerror})") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"config: {args.config!r} is not allowed; allowed: a JSON object "
-                             "in UTF-8 text") from None
-    values.update({name: getattr(args, name) for name in HParams.specs()
-                   if getattr(args, name) is not None})
-    hp = HParams.from_dict(values)
-    for name, spec in HParams.specs().items():  # a saved app config may say "until stopped"
-        if spec.zero is not None and getattr(hp, name) == 0:
-            raise HParamsError(name, 0, headless_allowed(spec))
-    return hp
-
-
 # --- serve ---------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    from playground.serve import serve
     return serve(port=args.port, ip=args.ip, open_browser=not args.no_browser, token=args.token,
                  threads=args.threads, cull_after=args.cull_after,
                  max_sessions=args.max_sessions, closed_tab_grace=args.closed_tab_grace)
@@ -164,16 +127,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # --- train ---------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
+    table = None
     if args.data_file:
-        from playground.data import use_table
-        from playground.tabular import read_csv
         features = args.features.split(",") if args.features else None
-        use_table(read_csv(args.data_file, target=args.target, features=features,
-                           name=Path(args.data_file).name))
+        table = read_csv(args.data_file, target=args.target, features=features,
+                         name=Path(args.data_file).name)
         args.dataset = "custom"
     hp = hparams_from_args(args)
-    from playground.engine.events import Callback
-    from playground.engine.runner import Runner  # torch loads only once the input is valid
+    # torch loads only once the input is valid
+    from playground import data
+    from playground.engine.runner import Runner
+
+    if table is not None:
+        data.use_table(table)
 
     class Progress(Callback):
         def on_points(self, trainer, rows):
@@ -221,17 +187,6 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  {summary['error']}")
 
 
-def finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: they become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [finite(item) for item in value]
-    return value
-
-
 # --- runs ----------------------------------------------------------------------------------
 def cmd_runs_list(args: argparse.Namespace) -> int:
     runs = RunStore().list_runs(limit=args.limit)
@@ -256,7 +211,6 @@ def number(value: float | None, width: int) -> str:
 
 
 def run_as_dict(run: Any) -> dict[str, Any]:
-    from dataclasses import asdict
     return asdict(run)
 
 
@@ -296,17 +250,15 @@ def cmd_runs_delete(args: argparse.Namespace) -> int:
 
 
 # --- data ----------------------------------------------------------------------------------
-def cmd_data_list(args: argparse.Namespace) -> int:
-    from playground.data import DATASETS
-    for info in DATASETS.values():
+def cmd_data(args: argparse.Namespace) -> int:
+    from playground import data  # loads torch: only when a data command runs
+
+    if args.action == "download":
+        print(data.download(args.name))
+        return 0
+    for info in data.DATASETS.values():
         note = f" (download: playground data download {info.name})" if info.downloadable else ""
         print(f"{info.name:<14} {info.kind:<8} {info.task:<15} {info.description}{note}")
-    return 0
-
-
-def cmd_data_download(args: argparse.Namespace) -> int:
-    from playground.data import download
-    print(download(args.name))
     return 0
 
 

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from playground.arguments import finite
 from playground.lessons import LESSONS, LessonOutcome, get_lesson, run_lesson
 
 
@@ -42,8 +43,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from playground.cli import finite
-
     lesson = get_lesson(args.name)  # a bad name ends here, before torch is imported
     progress = None if args.json else _progress(len(lesson.runs))
     outcomes = run_lesson(lesson.name, device=args.device, on_outcome=progress)

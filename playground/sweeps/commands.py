@@ -12,15 +12,16 @@ import json
 import sys
 from typing import Any
 
-from playground.config import DEFAULT_SEARCH, RACE_FIELDS
+from playground import paths
+from playground.arguments import UsageError, add_hparam_flags, finite, hparams_from_args
+from playground.config import DEFAULT_SEARCH, RACE_FIELDS, HParams, HParamsError
+from playground.store import RunStore
 
 JOURNAL = "sweeps.journal"  # the default storage, in PLAYGROUND_HOME: any sweep can resume
 
 
 def add_commands(commands: Any) -> None:
     """Add `sweep`, `race` and `importance` to the CLI's subparsers."""
-    from playground.cli import add_hparam_flags
-
     sweep = commands.add_parser("sweep", help="search hyperparameters (grid, random, TPE, GP)")
     add_hparam_flags(sweep)
     sweep.add_argument("--config", metavar="FILE", help="the base config (JSON) to search from")
@@ -76,8 +77,6 @@ def add_commands(commands: Any) -> None:
 
 # --- sweep ---------------------------------------------------------------------------------
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from playground.cli import UsageError, finite, hparams_from_args
-
     base = hparams_from_args(args)
     options = _backend_options(args)
     try:
@@ -132,14 +131,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
     """Options of the chosen backend, each checked: a wrong one is a one-line error."""
-    from playground.cli import UsageError
-
     if args.backend == "local":
         if args.address:
             raise UsageError(f"address: {args.address!r} is not allowed; allowed: only "
                              "with --backend ray")
-        from playground import paths
-
         storage = args.storage or str(paths.home() / JOURNAL)
         return {"storage": storage, "pruner": args.pruner}
     if args.backend == "ray":
@@ -204,9 +199,6 @@ def print_importance(values: dict[str, float]) -> None:
 
 # --- race ----------------------------------------------------------------------------------
 def cmd_race(args: argparse.Namespace) -> int:
-    from playground.cli import finite, hparams_from_args
-    from playground.config import HParams, HParamsError
-
     base = hparams_from_args(args)
     specs = HParams.specs()
     field = args.field.replace("-", "_")
@@ -240,9 +232,6 @@ def cmd_race(args: argparse.Namespace) -> int:
 
 # --- importance ----------------------------------------------------------------------------
 def cmd_importance(args: argparse.Namespace) -> int:
-    from playground.cli import UsageError, finite
-    from playground.store import RunStore
-
     store = RunStore()
     if args.runs == "all":
         runs = store.list_runs(source=args.source)

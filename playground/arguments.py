@@ -1,0 +1,72 @@
+"""What the `playground` commands share: one-line usage errors, a flag per HParams field, and
+JSON without NaN. `cli.py` and the command modules of each feature import it; it imports
+nothing heavier than `config`, so `playground --help` stays quick."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any, NoReturn
+
+from playground.config import HParams, HParamsError, Spec
+
+USAGE_ERROR = 2  # the exit code of bad input
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse prints usage on top; we want one line
+        raise UsageError(message)
+
+
+def add_hparam_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per HParams field, read as text and validated by HParams itself."""
+    group = parser.add_argument_group("hyperparameters")
+    defaults = HParams()
+    for name, spec in HParams.specs().items():
+        default = getattr(defaults, name)
+        group.add_argument("--" + name.replace("_", "-"), dest=name, metavar=spec.kind.upper(),
+                           help=f"{spec.help}; {headless_allowed(spec)} (default {default})")
+
+
+def headless_allowed(spec: Spec) -> str:
+    """What a flag allows: the Spec's range, less a 0 that means "until stopped" (nobody is
+    there to press Stop on the command line)."""
+    if spec.zero is None:
+        return spec.allowed()
+    return f"a whole number 1 to {spec.high:g} for a headless run (0, {spec.zero}, is the app's)"
+
+
+def hparams_from_args(args: argparse.Namespace) -> HParams:
+    """The HParams of `--config FILE` (if given) with every flag given on top."""
+    values: dict[str, Any] = {}
+    if args.config:
+        try:
+            values = HParams.from_json(Path(args.config).read_text()).to_dict()
+        except OSError as error:
+            raise UsageError(f"config: cannot read {args.config!r} ({error.strerror})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"config: {args.config!r} is not allowed; allowed: a JSON object "
+                             "in UTF-8 text") from None
+    values.update({name: getattr(args, name) for name in HParams.specs()
+                   if getattr(args, name) is not None})
+    hp = HParams.from_dict(values)
+    for name, spec in HParams.specs().items():  # a saved app config may say "until stopped"
+        if spec.zero is not None and getattr(hp, name) == 0:
+            raise HParamsError(name, 0, headless_allowed(spec))
+    return hp
+
+
+def finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite(item) for item in value]
+    return value
