@@ -6,9 +6,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from playground.lessons.catalog import get_lesson
+from playground.store import RunStore
+
 if TYPE_CHECKING:
     from playground.engine.events import Callback
-    from playground.store import RunStore
 
 
 @dataclass
@@ -44,10 +46,9 @@ def run_lesson(name: str, *, device: str | None = "cpu", store: RunStore | None 
     Each run is saved in the store (source "lesson:<name>", named by its label). `callbacks`
     are added to every run; `on_outcome` is called as each run ends (for progress).
     """
-    from playground.engine.runner import Runner  # torch loads only when a lesson is run
-    from playground.lessons import get_lesson
+    # torch loads only when a lesson is run
+    from playground.engine.runner import Runner
     from playground.lessons._measure import Measure
-    from playground.store import RunStore
 
     lesson = get_lesson(name)
     store = store if store is not None else RunStore()

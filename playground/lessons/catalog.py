@@ -1,4 +1,4 @@
-"""The lessons, in the order a workshop teaches them.
+"""The lessons, in the order a workshop teaches them, and `get_lesson`, which finds one by name.
 
 Each one is a base config and a few runs that differ in one idea. The data are kept small
 so a whole lesson trains in well under a minute on a laptop CPU; tests/test_lessons.py runs
@@ -167,3 +167,21 @@ CAPACITY = Lesson(
 
 CATALOG: tuple[Lesson, ...] = (LEARNING_RATE, SCHEDULES, BATCH_SIZE, OPTIMIZERS,
                                REGULARISATION, INITIALISATION, CAPACITY)
+
+LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in CATALOG}  # by name
+
+
+class LessonNotFound(ValueError):
+    """A lesson name that does not exist: names the value and the allowed names."""
+
+    def __init__(self, name: object):
+        self.name = name
+        super().__init__(f"lesson: {name!r} is not allowed; allowed: one of "
+                         + ", ".join(LESSONS))
+
+
+def get_lesson(name: str) -> Lesson:
+    """The lesson called `name`; LessonNotFound (a ValueError) lists the names there are."""
+    if not isinstance(name, str) or name not in LESSONS:
+        raise LessonNotFound(name)
+    return LESSONS[name]
