@@ -29,6 +29,7 @@ from playground.lessons import LESSONS, get_lesson
 from playground.plots import Plots, Pump
 from playground.plots._batch import one_patch
 from playground.plots.widget import FigureGrid
+from playground.status import Status
 from playground.store import RunNotFound, RunStore
 from playground.ui import (
     DataUpload,
@@ -393,7 +394,7 @@ class Playground:
             drawn = self.plots.runs
             key = (tuple(drawn), self.runner.run_id, self.runner.status)
             now = time.monotonic()
-            listed_running = any(row.get("status") == "running" for row in self._table_rows)
+            listed_running = any(row.get("status") == Status.RUNNING for row in self._table_rows)
             due = listed_running and now - self._table_time >= TABLE_REFRESH
             if (key == self._table_key and not due) or self._first_points_pending():
                 return
@@ -422,7 +423,7 @@ class Playground:
         points of one that trains."""
         scores = {"val_loss": run.summary.get("val_loss"),
                   "val_accuracy": run.summary.get("val_accuracy")}
-        if run.status == "running" and run.id in self.plots.runs:
+        if run.status == Status.RUNNING and run.id in self.plots.runs:
             for key, plot in (("val_loss", self.plots.loss), ("val_accuracy", self.plots.accuracy)):
                 source = plot.sources(run.id).get("val")
                 if source is not None and len(source.data["y"]):
@@ -454,7 +455,8 @@ class Playground:
         run_id = self.runner.run_id
         if run_id in self._new_runs:  # its lines are not drawn yet
             return True
-        return (self.runner.status in ("starting", "running") and run_id in self.plots.runs
+        return (self.runner.status in (Status.STARTING, Status.RUNNING)
+                and run_id in self.plots.runs
                 and not any(source.data["step"]
                             for source in self.plots.loss.sources(run_id).values()))
 

@@ -24,6 +24,7 @@ from playground.engine.loop import RunFailed
 from playground.engine.lr_range import find_lr
 from playground.engine.record import RunRecord
 from playground.engine.sinks import RecordSink
+from playground.status import Status
 from playground.store import RunStore
 from playground.sweeps.live import StopWhenSet
 from playground.sweeps.race import Race, check_raceable
@@ -171,7 +172,7 @@ class Background:
             for run_id, hp, name in zip(race.run_ids, race.configs, names):
                 self.host.show_run(run_id, hp.to_dict(), name)
             statuses = race.fit()
-            if race.status == "failed":
+            if race.status == Status.FAILED:
                 raise RunFailed(f"the race failed: {race.error}")
             return RaceOutcome([(value, status, self.host.store.get(run_id).summary)
                                 for value, status, run_id in zip(values, statuses, race.run_ids)],
@@ -225,7 +226,7 @@ class Background:
                 runs = [run for run in self.host.store.list_runs()
                         if run.config.get("dataset") == dataset]
                 # free play ends with Stop: stopped runs count, with the loss they reached
-                study = study_from_runs(runs, statuses=("finished", "stopped"))
+                study = study_from_runs(runs, statuses=(Status.FINISHED, Status.STOPPED))
                 label = f"{len(runs)} saved runs on {dataset}"
             values = importances(study, evaluator)
             if not values:

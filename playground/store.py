@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from playground import paths
+from playground.status import LIVE, SAVED, Status
 
-STATUSES = ("running", "paused", "finished", "stopped", "diverged", "failed", "interrupted",
-            "pruned")  # pruned: stopped early by a sweep because it was not promising
-LIVE = ("running", "paused")
+STATUSES = tuple(status for status in Status if status in SAVED)  # what a saved run can be
 COMMIT_EVERY = 0.5  # seconds between a writer's commits: a killed process loses less than 1 s
 STALE_AFTER = 60.0  # seconds without a heartbeat before a run on another host is interrupted
 BUSY_TIMEOUT = 30.0  # seconds a connection waits for another writer's lock
@@ -299,7 +298,7 @@ class RunStore:
     def _info(self, row: dict) -> RunInfo:
         """A RunInfo from a runs row, marking (and saving) a run whose process is gone."""
         if row["status"] in LIVE and self._dead(row):
-            row["status"] = "interrupted"
+            row["status"] = Status.INTERRUPTED
             row["error"] = row["error"] or (f"its process (pid {row['pid']} on {row['host']})"
                                             " stopped before the run finished")
             with _transaction(self._db()) as db:
@@ -327,7 +326,7 @@ class RunWriter:
         self._points: list[tuple] = []
         self._norms: list[tuple] = []
         self._events: list[tuple] = []
-        self._steps, self._seconds, self._status = 0, 0.0, "running"
+        self._steps, self._seconds, self._status = 0, 0.0, Status.RUNNING
         self._summary: str | None = None  # set by finish, with the final status
         self._error: str | None = None
         self._last_commit = time.monotonic()
@@ -357,7 +356,7 @@ class RunWriter:
         A change of status (pause, resume) is committed at once: a paused thread adds nothing
         that would trigger the next commit.
         """
-        status = status or "running"
+        status = status or Status.RUNNING
         changed = status != self._status
         self._steps, self._seconds, self._status = int(steps), float(seconds), status
         if changed:

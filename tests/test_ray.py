@@ -10,7 +10,7 @@ import pytest
 
 from playground.cli import main
 from playground.config import HParams, HParamsError
-from playground.engine.events import TERMINAL
+from playground.status import TERMINAL
 from playground.store import RunStore
 from playground.sweeps import run_sweep
 

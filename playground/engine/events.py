@@ -8,28 +8,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from playground.status import Status
+
 if TYPE_CHECKING:
     from playground.engine.trainer import Trainer
 
-TERMINAL = ("finished", "stopped", "diverged", "failed", "pruned")  # pruned: by a sweep
 
 
 class CancelRun(Exception):
     """Leave the training loop at a step boundary; `status` is what the run becomes."""
 
-    status = "stopped"
+    status = Status.STOPPED
 
 
 class StopRun(CancelRun):
-    status = "stopped"
+    status = Status.STOPPED
 
 
 class PauseRun(CancelRun):
-    status = "paused"
+    status = Status.PAUSED
 
 
 class DivergedRun(CancelRun):
-    status = "diverged"
+    status = Status.DIVERGED
 
 
 class Callback:

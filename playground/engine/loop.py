@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from playground.engine.events import HOOKS, Callback, CancelRun, DivergedRun
+from playground.status import Status
 
 EXPLODE_FACTOR = 1e4  # a loss this many times the first loss counts as diverged
 
@@ -44,7 +45,7 @@ class Loop:
         self.callbacks = list(callbacks)
         self.step = 0  # optimizer updates so far
         self.epoch = 0  # completed passes over the training data
-        self.status = "created"
+        self.status = Status.CREATED
         self.error: str | None = None
         self.seconds = 0.0  # time spent training, pauses excluded
         self._fit_started = 0.0
@@ -54,7 +55,7 @@ class Loop:
     def fit(self) -> Any:
         """Train until there is nothing more to do or a callback cancels; returns the status."""
         self._fit_started = time.perf_counter()
-        self.status, self.error = "running", None
+        self.status, self.error = Status.RUNNING, None
         self._hooks = self._find_hooks()
         try:
             self._trigger("before_fit")
@@ -68,12 +69,12 @@ class Loop:
                 self._train_step()
                 self._trigger("after_step")
             self._flush()
-            self._end("finished")
+            self._end(Status.FINISHED)
         except CancelRun as cancel:
             self._flush_quietly()
             self._end(cancel.status, str(cancel) if isinstance(cancel, DivergedRun) else None)
         except Exception as error:  # noqa: BLE001 - the runs end with the reason, kept
-            self._end("failed", self._describe(error))
+            self._end(Status.FAILED, self._describe(error))
         finally:
             self.seconds = self._elapsed()
             self._closing()
@@ -85,9 +86,9 @@ class Loop:
         try:
             self._end_runs(status, error)
         except Exception as failure:  # noqa: BLE001 - ending the runs failed: say so, as failed
-            self.status = "failed"
+            self.status = Status.FAILED
             self.error = f"{error or status}; then {type(failure).__name__}: {failure}"
-            self._end_runs("failed", self.error)
+            self._end_runs(Status.FAILED, self.error)
 
     def _describe(self, error: Exception) -> str:
         if isinstance(error, torch.cuda.OutOfMemoryError):

@@ -20,6 +20,7 @@ from playground.engine.record import RunRecord
 from playground.engine.saved_run import SavedRun
 from playground.engine.sinks import RecordSink
 from playground.engine.trainer import LOG_EVERY, Trainer
+from playground.status import Status
 from playground.store import RunStore
 
 
@@ -37,7 +38,7 @@ class Runner:
         self.name_runs = name_runs  # a new run's name (the app: "run 7"); else its id
         self.run_id: str | None = None
         self.trainer: Trainer | None = None
-        self.status = "idle"  # idle, starting, running, paused, or a terminal status
+        self.status = Status.IDLE  # idle, starting, running, paused, or a terminal status
         self.error: str | None = None
         self._hp = hp or HParams()
         self._cond = threading.Condition()
@@ -85,7 +86,7 @@ class Runner:
             name = self.name_runs() if self.name_runs is not None else None
             self.run_id = self.store.create_run(hp.to_dict(), str(self.device), name=name,
                                                 source=self.source, parent=parent)
-            self.status, self.error, self.trainer = "starting", None, None
+            self.status, self.error, self.trainer = Status.STARTING, None, None
             self._thread = threading.Thread(target=self._main, args=(self._generation, hp,
                                             self.run_id), daemon=True,
                                             name=f"playground-run-{self.run_id}")
@@ -119,7 +120,7 @@ class Runner:
         """Stop the run; the next start begins fresh weights with the current settings."""
         self.stop()
         with self._cond:
-            self.trainer, self.run_id, self.status, self.error = None, None, "idle", None
+            self.trainer, self.run_id, self.status, self.error = None, None, Status.IDLE, None
 
     def wait(self, timeout: float | None = None) -> str:
         """Block until the run's thread ends (or the timeout passes); returns the status."""
@@ -136,7 +137,7 @@ class Runner:
             RecordSink(self.record, run_id, live=lambda: generation == self._generation),
             *self.callbacks], log_every=self.log_every)
         if trainer is None:  # a missing data set, say: the run ends, the app goes on
-            self._set_status(generation, "failed", run.error)
+            self._set_status(generation, Status.FAILED, run.error)
             return
         with self._cond:
             if generation == self._generation:
@@ -144,7 +145,7 @@ class Runner:
         while True:
             status = trainer.fit()
             self._set_status(generation, status, trainer.error)
-            if status != "paused":
+            if status != Status.PAUSED:
                 return
             with self._cond:
                 self._cond.wait_for(lambda: self._stop or not self._paused or bool(self._budget)
@@ -163,7 +164,7 @@ class _Controls(Callback):
         self.runner, self.generation = runner, generation
 
     def before_fit(self, trainer: Trainer) -> None:
-        self.runner._set_status(self.generation, "running", None)
+        self.runner._set_status(self.generation, Status.RUNNING, None)
 
     def before_step(self, trainer: Trainer) -> None:
         runner = self.runner

@@ -16,6 +16,7 @@ from playground.data import Dataset
 from playground.engine.events import Callback
 from playground.engine.sinks import StoreSink
 from playground.engine.trainer import LOG_EVERY, Trainer
+from playground.status import Status
 from playground.store import RunInfo, RunStore
 
 
@@ -41,13 +42,13 @@ class SavedRun:
         except Exception as error:  # noqa: BLE001 - a missing data set, say: this run fails
             self.error = f"{type(error).__name__}: {error}"
             self.writer.add_event(0, "status", self.error)
-            self.writer.finish("failed", 0, 0.0, {}, error=self.error)
+            self.writer.finish(Status.FAILED, 0, 0.0, {}, error=self.error)
         return self.trainer
 
-    def end_paused(self, status: str = "stopped") -> None:
+    def end_paused(self, status: str = Status.STOPPED) -> None:
         """A run paused by a callback that nobody will resume (a sweep moves on) ends."""
         trainer = self.trainer
-        assert trainer is not None and trainer.status == "paused"
+        assert trainer is not None and trainer.status == Status.PAUSED
         self.writer.finish(status, trainer.step, trainer.seconds, trainer.summary())
 
     def info(self) -> RunInfo:

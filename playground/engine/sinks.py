@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from playground.engine.events import TERMINAL, Callback
+from playground.engine.events import Callback
 from playground.engine.record import RunRecord
+from playground.status import TERMINAL, Status
 from playground.store import RunWriter
 
 
@@ -40,7 +41,7 @@ class StoreSink(Callback):
             self.writer.heartbeat(trainer.step, trainer.seconds, status=trainer.status)
             self.writer.flush()
             return
-        summary = trainer.summary() if trainer.status != "failed" else {}
+        summary = trainer.summary() if trainer.status != Status.FAILED else {}
         self.writer.finish(trainer.status, trainer.step, trainer.seconds, summary,
                            error=trainer.error)
 

@@ -22,6 +22,7 @@ from playground.engine.loop import Loop, divergence_reason, exploded
 from playground.engine.optim import apply_live, build_loss, build_optimizer
 from playground.engine.schedule import SCHEDULE_FIELDS, LrSchedule
 from playground.models import build_model, mode_matters, set_dropout, weight_layers
+from playground.status import Status
 
 EVAL_SAMPLES = 2000  # validation samples scored for the curves; the final summary uses all
 EVAL_CHUNK = 4096  # examples per forward pass when evaluating
@@ -120,7 +121,7 @@ class Trainer(Loop):
             self._flush()
 
     def _closing(self) -> None:
-        if self.status != "paused":  # the run's store sink ends it in after_fit
+        if self.status != Status.PAUSED:  # the run's store sink ends it in after_fit
             self.emit_event("status", self.error or self.status)
 
     # --- batches ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from playground.plots.gradnorms import GradNormPlot
 from playground.plots.samples import SamplesGrid
 from playground.plots.series import ColorCycle
 from playground.plots.weights import WeightHistogram
+from playground.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class Plots:
         whose loss went non-finite or exploded in the rows is left out whatever its status."""
         with self.lock:
             for plot in self.plots.values():
-                plot.set_diverged(run_id, status == "diverged")
+                plot.set_diverged(run_id, status == Status.DIVERGED)
 
     def set_visible(self, run_id: str, visible: bool) -> None:
         with self.lock:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from playground.config import HParams, HParamsError
 from playground.data import Dataset, load_dataset
-from playground.engine.events import TERMINAL, Callback, CancelRun
+from playground.engine.events import Callback, CancelRun
 from playground.engine.saved_run import SavedRun
+from playground.status import TERMINAL, Status
 
 if TYPE_CHECKING:
     import optuna
@@ -28,7 +29,7 @@ DATA_FIELDS = HParams.fields_where(group="data")  # a change of these means new 
 class PrunedRun(CancelRun):
     """A sweep's pruner judged the run not promising: it ends at the next step boundary."""
 
-    status = "pruned"
+    status = Status.PRUNED
 
 
 class TrialOutcome(NamedTuple):
@@ -112,7 +113,7 @@ def train_trial(hp: HParams, callbacks: Sequence[Callback], name: str, *, store:
     extra = list(run_callbacks(run.run_id, hp)) if run_callbacks is not None else []
     trainer = run.build(data, [*extra, *callbacks])
     if trainer is None:  # a data set that is missing, say: this trial fails, not all
-        return TrialOutcome(run.run_id, "failed", 0, 0.0, {}, run.error)
+        return TrialOutcome(run.run_id, Status.FAILED, 0, 0.0, {}, run.error)
     if trainer.fit() not in TERMINAL:  # paused by a callback: a sweep does not come back to it
         run.end_paused()
     info = run.info()

@@ -27,10 +27,11 @@ from playground.config import RACE_FIELDS, HParams, HParamsError, with_an_end
 from playground.data import Dataset, load_dataset
 from playground.engine.batches import BatchOrder, eval_every
 from playground.engine.events import Callback
-from playground.engine.schedule import LrSchedule
 from playground.engine.loop import Loop, RunFailed, divergence_reason, exploded
+from playground.engine.schedule import LrSchedule
 from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, LOG_EVERY
 from playground.models import build_model
+from playground.status import Status
 from playground.store import RunStore, RunWriter
 from playground.sweeps._stacked import StackedMLP, StackedOptimizer, member_losses
 
@@ -92,7 +93,7 @@ class Race(Loop):
         self.generator = torch.Generator().manual_seed(base.seed + 1)  # the Trainer's order
         self.dropout_generator = torch.Generator(self.device).manual_seed(base.seed + 2)
         self.active = list(range(self.k))
-        self.statuses = ["created"] * self.k
+        self.statuses = [Status.CREATED] * self.k
         self.member_steps = [0] * self.k
         self.lr = [hp.lr for hp in self.configs]
         self._lr = self._tensor(self.lr)
@@ -127,7 +128,7 @@ class Race(Loop):
         returns each member's status. Any error ends every member still racing as failed,
         with the reason (`status` and `error` say it for the race)."""
         for k in self.active:
-            self.statuses[k] = "running"
+            self.statuses[k] = Status.RUNNING
         super().fit()
         return list(self.statuses)
 
@@ -175,18 +176,18 @@ class Race(Loop):
             self.writers[k].heartbeat(self.step, self._elapsed())
 
     def _end_runs(self, status: str, error: str | None) -> None:
-        if status == "paused":
+        if status == Status.PAUSED:
             for k in self.active:
-                self.statuses[k] = "paused"
-        elif status == "failed":
-            self._fail(error or "failed")
+                self.statuses[k] = Status.PAUSED
+        elif status == Status.FAILED:
+            self._fail(error or Status.FAILED)
         else:
             self._end_members(self.active, status, error)
 
     def _closing(self) -> None:
-        if self.status == "paused":
+        if self.status == Status.PAUSED:
             for k in self.active:
-                self.writers[k].heartbeat(self.step, self.seconds, status="paused")
+                self.writers[k].heartbeat(self.step, self.seconds, status=Status.PAUSED)
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         index = self._batches.next(self.hp.batch_size)  # the Trainer's batches, in its order
@@ -228,7 +229,8 @@ class Race(Loop):
         self._emit_points(rows)
         for k, (step, loss) in diverged.items():
             self.member_steps[k] = step
-            self._end_members([k], "diverged", error=divergence_reason(step, loss, self.configs[k].lr))
+            self._end_members([k], Status.DIVERGED,
+                              error=divergence_reason(step, loss, self.configs[k].lr))
 
     def _log_layer_norms(self) -> None:
         """Each member's gradient and weight norm per layer, the Trainer's rows ("layer1",
@@ -307,9 +309,9 @@ class Race(Loop):
         be written (the error may have come from the tensors a summary would read)."""
         members, self.active = self.active, []
         for k in members:
-            self.statuses[k] = "failed"
+            self.statuses[k] = Status.FAILED
             try:
-                self.writers[k].finish("failed", self.member_steps[k], self._elapsed(), {},
+                self.writers[k].finish(Status.FAILED, self.member_steps[k], self._elapsed(), {},
                                        error=reason)
             except Exception:  # noqa: BLE001 - the others still get theirs
                 log.exception("race %s: run %s could not be marked failed", self.race_id,
@@ -370,6 +372,6 @@ def race(base: HParams, field: str, values: Sequence[Any], *, device: str = "cpu
     runner = Race(configs, data=data, device=_device(device), store=store, callbacks=callbacks,
                   log_every=log_every, names=names)
     runner.fit()
-    if runner.status == "failed":
+    if runner.status == Status.FAILED:
         raise RunFailed(f"the race failed: {runner.error}")
     return runner.result(field, [getattr(hp, field) for hp in configs])

@@ -23,9 +23,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from playground import paths
 from playground.config import HParams, HParamsError
 from playground.data import load_dataset
-from playground.engine.events import TERMINAL, Callback
+from playground.engine.events import Callback
 from playground.engine.optim import apply_live
 from playground.engine.saved_run import SavedRun
+from playground.status import TERMINAL, Status
 from playground.store import RunStore
 from playground.sweeps._base import Progress, SweepBackend, SweepPlan, SweepResult, TrialRow
 from playground.sweeps._trial import check_has_an_end
@@ -151,14 +152,15 @@ class RayBackend(SweepBackend):
             return TrialRow(number, "FAIL", config, None, error=str(result.error))
         info = store.get(run_id)
         if info.status not in TERMINAL:  # stopped by the scheduler, or its worker was lost
-            status = "failed" if result.error else "pruned"
+            status = Status.FAILED if result.error else Status.PRUNED
             writer = store.writer(run_id)
             summary = {plan.metric: last} if last is not None else {}
             writer.finish(status, metrics.get("step", info.steps), info.seconds, summary,
                           error=str(result.error) if result.error else None)
             info = store.get(run_id)
-        value = info.summary.get(plan.metric) if info.status == "finished" else last
-        state = {"finished": "COMPLETE", "pruned": "PRUNED", "diverged": "PRUNED"}.get(
+        value = info.summary.get(plan.metric) if info.status == Status.FINISHED else last
+        state = {Status.FINISHED: "COMPLETE", Status.PRUNED: "PRUNED",
+                 Status.DIVERGED: "PRUNED"}.get(
             info.status, "FAIL")
         return TrialRow(number, state, config, value, run_id, info.status, info.steps,
                         info.seconds, info.error)
@@ -181,7 +183,7 @@ def train_ray_trial(config: dict[str, Any], *, base: dict[str, Any], store_path:
     report = _ReportToTune(tune, run_id, metric, checkpoints)
     trainer = run.build(lambda hp: load_dataset(hp, device), [report])
     if trainer is None:  # saved as failed, with the reason; Ray sees the worst value
-        tune.report({metric: worst, "step": 0, "run_id": run_id, "status": "failed"})
+        tune.report({metric: worst, "step": 0, "run_id": run_id, "status": Status.FAILED})
         return
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:  # PBT: restart from the weights of a better trial
@@ -191,12 +193,12 @@ def train_ray_trial(config: dict[str, Any], *, base: dict[str, Any], store_path:
         status = trainer.fit()
     except SystemExit:  # Ray stopped the trial between reports
         if checkpoints:  # PBT pauses trials it will resume
-            writer.heartbeat(trainer.step, trainer.seconds, status="paused")
+            writer.heartbeat(trainer.step, trainer.seconds, status=Status.PAUSED)
             writer.close()
         else:
-            writer.finish("pruned", trainer.step, trainer.seconds, trainer.summary())
+            writer.finish(Status.PRUNED, trainer.step, trainer.seconds, trainer.summary())
         raise
-    if status == "finished":  # the last report comes once the run is saved as finished:
+    if status == Status.FINISHED:  # the last report comes once the run is saved as finished:
         # Ray ends a trial that reached max_t inside this report, which must not cut it short
         summary = store.get(run_id).summary
         tune.report({**{key: _finite(summary[key]) for key in ("val_loss", "val_accuracy")
@@ -311,7 +313,7 @@ class _ProgressToCallback:
                 run_id, status = result.get("run_id"), None
                 if run_id is not None and state == "COMPLETE":  # or stopped early by ASHA
                     status = self._store().get(run_id).status
-                    state = "COMPLETE" if status == "finished" else "PRUNED"
+                    state = "COMPLETE" if status == Status.FINISHED else "PRUNED"
                 progress(TrialRow(self.count, state, params, result.get(plan.metric),
                                   run_id, status, result.get("step") or 0))
                 self.count += 1

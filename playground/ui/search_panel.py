@@ -22,6 +22,7 @@ from playground.config import (
     HParamsError,
     values_around,
 )
+from playground.status import Status
 from playground.ui.theme import ROOT_CLASS, error_html
 
 METHODS = (("Bayesian (TPE)", "tpe"), ("random", "random"), ("grid", "grid"),
@@ -252,7 +253,7 @@ class SweepTab:
 def trial_state(row: Any) -> str:
     """What happened to a trial in words: its run's status where Optuna's state says less
     (a diverged run is PRUNED to Optuna, with or without a pruner)."""
-    if row.state == "PRUNED" and row.status == "diverged":
+    if row.state == "PRUNED" and row.status == Status.DIVERGED:
         return "diverged"
     return row.state.lower()
 

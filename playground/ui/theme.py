@@ -11,6 +11,8 @@ import html
 
 import ipywidgets as widgets
 
+from playground.status import Status
+
 ROOT_CLASS = "pg-root"  # on every container this package builds; scopes the style sheet
 
 # Okabe-Ito
@@ -25,15 +27,15 @@ GREY = "#666666"
 ERROR_COLOR = VERMILLION
 
 STATUS_COLORS = {
-    "idle": GREY,
-    "starting": SKY_BLUE,
-    "running": GREEN,
-    "paused": ORANGE,
-    "finished": BLUE,
-    "stopped": GREY,
-    "interrupted": PURPLE,
-    "diverged": VERMILLION,
-    "failed": VERMILLION,
+    Status.IDLE: GREY,
+    Status.STARTING: SKY_BLUE,
+    Status.RUNNING: GREEN,
+    Status.PAUSED: ORANGE,
+    Status.FINISHED: BLUE,
+    Status.STOPPED: GREY,
+    Status.INTERRUPTED: PURPLE,
+    Status.DIVERGED: VERMILLION,
+    Status.FAILED: VERMILLION,
 }
 
 

@@ -15,12 +15,12 @@ from typing import Any, Protocol
 
 import ipywidgets as widgets
 
+from playground.status import ACTIVE, TROUBLE, Status
 from playground.ui.theme import ROOT_CLASS, error_html, status_color
 
-ACTIVE = ("starting", "running", "paused")  # a run is loading, training or paused
 # the status a successful click leads to, shown on the buttons until the next status comes
-AFTER_PRESS = {"start": "running", "pause": "paused", "step": "paused", "stop": "stopped",
-               "reset": "idle"}
+AFTER_PRESS = {"start": Status.RUNNING, "pause": Status.PAUSED, "step": Status.PAUSED,
+               "stop": Status.STOPPED, "reset": Status.IDLE}
 
 # description -> (controller method, icon, tooltip)
 BUTTONS: dict[str, tuple[str, str, str]] = {
@@ -45,13 +45,13 @@ class RunController(Protocol):
 
 def button_states(status: str | None) -> dict[str, bool]:
     """Which buttons are enabled in a run status (idle, running, paused, finished, ...)."""
-    status = status or "idle"
+    status = status or Status.IDLE
     return {
-        "Start": status not in ("starting", "running"),
-        "Pause": status in ("starting", "running"),
+        "Start": status not in (Status.STARTING, Status.RUNNING),
+        "Pause": status in (Status.STARTING, Status.RUNNING),
         "Step": True,
         "Stop": status in ACTIVE,
-        "Reset": status != "idle",
+        "Reset": status != Status.IDLE,
     }
 
 
@@ -63,7 +63,7 @@ def format_status(status: Mapping[str, Any]) -> str:
     `epochs` is the length of the run that is training (its trainer's, not the sliders'):
     0 means until Stop. An epoch past it (a stale total) shows the epoch alone.
     """
-    state = status.get("status") or "idle"
+    state = status.get("status") or Status.IDLE
     run = status.get("run")
     parts = [f"<b>{html.escape(str(run))}</b>" if run else "no run yet",
              f'<b style="color:{status_color(state)}">{html.escape(str(state))}</b>']
@@ -74,13 +74,13 @@ def format_status(status: Mapping[str, Any]) -> str:
     if step is not None:
         parts.append(f"step {step}")
     speed = status.get("steps_per_second")
-    if speed is not None and state == "running":
+    if speed is not None and state == Status.RUNNING:
         parts.append(f"{speed:.0f} steps/s" if speed >= 10 else f"{speed:.1f} steps/s")
     device = status.get("device")
     if device:
         parts.append(f"on {html.escape(str(device))}")
     text = " · ".join(parts)
-    if state in ("diverged", "failed"):
+    if state in TROUBLE:
         where = f" at step {step}" if step is not None else ""
         error = first_line(status.get("error")) or "no error message"
         # the trainer's message already says "diverged at step N: ..." (said twice before)
