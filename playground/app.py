@@ -7,7 +7,6 @@ before the browser has attached.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import os
 import threading
@@ -20,6 +19,7 @@ from bokeh.resources import INLINE
 
 from playground import data, tabular
 from playground.config import HParams
+from playground.drawn_runs import DrawnRuns
 from playground.engine.probes import default_probes
 from playground.engine.record import RunRecord
 from playground.engine.runner import Runner
@@ -29,8 +29,7 @@ from playground.lessons import LESSONS, get_lesson
 from playground.plots import Plots, Pump
 from playground.plots._batch import one_patch
 from playground.plots.widget import FigureGrid
-from playground.status import Status
-from playground.store import RunNotFound, RunStore
+from playground.store import RunStore
 from playground.ui import (
     DataUpload,
     HParamControls,
@@ -43,8 +42,6 @@ from playground.ui import (
 from playground.ui.lr_range import LrRangePanel
 from playground.ui.search_panel import SearchPanel
 
-RUNS_LISTED = 20  # newest saved runs in the runs table (drawn ones are always listed)
-TABLE_REFRESH = 1.0  # seconds between runs-table updates while a listed run trains
 # Rounds a second that bring new points to the page. At 10 the page's main thread spent 65%
 # of its time in long tasks (a click took up to 6 s with 10 runs drawn); at 2 it spends
 # 20-34% and clicks register in under 0.6 s (benchmark item 4). The buttons show a click's
@@ -93,20 +90,10 @@ class Playground:
         self._readers = (self.runner.record.reader(), self.record.reader())
         self._last_tick = (time.monotonic(), 0)
         self._rate = 0.0
-        self._table_key: tuple = ()
-        self._table_time = 0.0  # when the runs table was last filled
-        self._table_rows: list[dict[str, Any]] = []
         self._points_key: tuple | None = None
-        # run id -> (config, name, waited a round): see _draw_new_runs
-        self._new_runs: dict[str, tuple[dict[str, Any], str | None, bool]] = {}
-        self._new_runs_lock = threading.Lock()  # the click's thread adds, the pump's takes
-        self.focus = widgets.Dropdown(
-            description="focus", options=[], style={"description_width": "3.5em"},
-            layout=widgets.Layout(width="16em"),
-            tooltip="The run drawn bold, and whose gradient norms, weights and decision "
-            "boundary the plots show: pick another to compare")
-        self.focus.observe(self._focus_run, "value")
-        self._refresh_runs_table()  # saved runs are listed; drawn only when asked for
+        self.drawn = DrawnRuns(self.store, self.plots, self.runs_table,
+                               main_run=lambda: (self.runner.run_id, self.runner.status))
+        self.drawn.refresh()  # saved runs are listed; drawn only when asked for
         self.plots.prepare()  # the first Start only shows lines made now
         self.widget = self._layout()
         self.pump = Pump(self._fetch, self._sink, hz=PUMP_HZ)
@@ -216,9 +203,7 @@ class Playground:
 
     def show_run(self, run_id: str, config: dict[str, Any], name: str | None = None) -> None:
         """Give a run of a race or sweep its line (and legend) with its first rows."""
-        if run_id not in self.plots.runs:
-            with self._new_runs_lock:
-                self._new_runs.setdefault(run_id, (dict(config), name, False))
+        self.drawn.show(run_id, config, name)
 
     @property
     def device(self) -> Any:
@@ -235,43 +220,20 @@ class Playground:
         self._show_run()
 
     def rename_run(self, run_id: str, name: str) -> None:
-        self.store.rename(run_id, name)
-        self.plots.rename_run(run_id, name)
-        self._table_key = ()
+        self.drawn.rename(run_id, name)
 
     def set_run_visible(self, run_id: str, visible: bool) -> None:
-        """Draw a saved run from the store (show), or take it off the plots (it stays
-        saved and listed)."""
-        if not visible:
-            with self._new_runs_lock:
-                self._new_runs.pop(run_id, None)
-            self.plots.remove_run(run_id)
-        elif run_id not in self.plots.runs:
-            run = self.store.get(run_id)
-            self.plots.load_history(run.id, run.config, {
-                "points": self.store.points(run.id), "events": self.store.events(run.id),
-                "layer_norms": self.store.layer_norms(run.id)}, name=run.name, status=run.status)
-        self._table_key = ()
+        """Draw a saved run (show), or take it off the plots: it stays saved and listed."""
+        self.drawn.set_visible(run_id, visible)
 
     def clear_plots(self) -> None:
         """Take every run off the plots but the one training; all stay saved and listed."""
-        training = self.runner.run_id if self.runner.active else None
-        with self._new_runs_lock:
-            self._new_runs = {run_id: new for run_id, new in self._new_runs.items()
-                              if run_id == training}
-        for run_id in self.plots.runs:
-            if run_id != training:
-                self.plots.remove_run(run_id)
-        self._table_key = ()
+        self.drawn.clear(keep=self.runner.run_id if self.runner.active else None)
 
     def delete_run(self, run_id: str) -> None:
         if run_id == self.runner.run_id and self.runner.active:
             self.runner.stop()
-        with self._new_runs_lock:
-            self._new_runs.pop(run_id, None)
-        self.plots.remove_run(run_id)
-        self.store.delete(run_id)
-        self._table_key = ()
+        self.drawn.delete(run_id)
 
     def export_run(self, run_id: str, fmt: str = "csv") -> tuple[str, str]:
         """A run's curves as (file name, text): the runs table offers them as a download in
@@ -327,30 +289,14 @@ class Playground:
     def _sink(self, batch: dict[str, list[dict]]) -> None:
         rows = {key: value for key, value in batch.items() if key != "status"}
         with one_patch():  # the round's figure changes go to the browser as one message
-            self._draw_new_runs(rows)
+            self.drawn.draw_new(rows)
             if rows:
                 self.plots.push(rows)
             self._show_data_points()
         self.status_line.update(batch["status"][-1])
         self.jobs.deliver()  # what races, sweeps and tests have to show, on this thread
-        self._refresh_runs_table()
+        self.drawn.refresh()
         self._next_in_queue()
-
-    def _draw_new_runs(self, rows: dict[str, list[dict]]) -> None:
-        """Runs started since the last round get their lines in the round that brings their
-        first rows, or one round later without: the page then builds a new line and draws its
-        first points in one go. Drawn by the click's thread, the new lines went out on their
-        own and the first points queued behind their layout and paint in the page."""
-        with self._new_runs_lock:
-            if not self._new_runs:
-                return
-            with_rows = {row.get("run") for channel in rows.values() for row in channel}
-            ready = {run_id: (config, name) for run_id, (config, name, waited)
-                     in self._new_runs.items() if waited or run_id in with_rows}
-            self._new_runs = {run_id: (config, name, True) for run_id, (config, name, _)
-                              in self._new_runs.items() if run_id not in ready}
-        for run_id, (config, name) in ready.items():
-            self.plots.add_run(run_id, config, name=name)
 
     def _status(self) -> dict[str, Any]:
         runner, trainer = self.runner, self.runner.trainer
@@ -386,80 +332,6 @@ class Playground:
             self.plots.set_points(data.x_train.tolist(), y_train, data.x_val.tolist(), y_val,
                                   data.n_classes or None)
 
-    def _refresh_runs_table(self) -> None:
-        """The newest saved runs and every drawn one, "show" ticked where drawn. Filled when
-        the drawn runs or the main run's status change, and every TABLE_REFRESH seconds while
-        a listed run trains (a race's or sweep's too), so steps and scores follow."""
-        with self.plots.lock:  # the click's thread may be adding a run to the figures
-            drawn = self.plots.runs
-            key = (tuple(drawn), self.runner.run_id, self.runner.status)
-            now = time.monotonic()
-            listed_running = any(row.get("status") == Status.RUNNING for row in self._table_rows)
-            due = listed_running and now - self._table_time >= TABLE_REFRESH
-            if (key == self._table_key and not due) or self._first_points_pending():
-                return
-            self._table_key, self._table_time = key, now
-            differences = self.plots.differences
-            runs = self.store.list_runs(limit=RUNS_LISTED)
-            listed = {run.id for run in runs}
-            for run_id in drawn:
-                if run_id not in listed and run_id not in self._new_runs:
-                    with contextlib.suppress(RunNotFound):  # deleted by another tab
-                        runs.append(self.store.get(run_id))
-            rows = [{"id": run.id, "name": run.name, "status": run.status,
-                     "color": self.plots.color(run.id) if run.id in drawn else None,
-                     "visible": run.id in drawn, "steps": run.steps,
-                     **self._scores(run), "legend": differences.get(run.id, "")}
-                    for run in runs]
-            for run in runs:
-                if run.id in drawn:  # a diverged run leaves the loss axis to the others
-                    self.plots.set_status(run.id, run.status)
-        self._table_rows = rows
-        self.runs_table.set_runs(rows)
-        self._show_focus(drawn)
-
-    def _scores(self, run: Any) -> dict[str, Any]:
-        """Validation loss and accuracy: the summary of a finished run, the latest drawn
-        points of one that trains."""
-        scores = {"val_loss": run.summary.get("val_loss"),
-                  "val_accuracy": run.summary.get("val_accuracy")}
-        if run.status == Status.RUNNING and run.id in self.plots.runs:
-            for key, plot in (("val_loss", self.plots.loss), ("val_accuracy", self.plots.accuracy)):
-                source = plot.sources(run.id).get("val")
-                if source is not None and len(source.data["y"]):
-                    scores[key] = source.data["y"][-1]
-        return scores
-
-    def _focus_run(self, change: dict[str, Any]) -> None:
-        if change["new"] in self.plots.runs:
-            self.plots.set_active(change["new"])
-
-    def _show_focus(self, drawn: list[str]) -> None:
-        """The focus list: the drawn runs by their legend names, the bold one first and
-        chosen (new options make the page's list choose its first: that stays the bold run,
-        where a run ticked "show" used to take the focus)."""
-        legend = self.plots.legend
-        active = self.plots.loss.active
-        order = sorted(drawn, key=lambda run_id: run_id != active)  # stable: the rest as drawn
-        options = [(legend.get(run_id, run_id), run_id) for run_id in order]
-        if list(self.focus.options) != options:
-            self.focus.options = options
-        active = self.plots.loss.active
-        if active in drawn and self.focus.value != active:
-            self.focus.value = active
-
-    def _first_points_pending(self) -> bool:
-        """A run that is starting has not drawn its first point yet. Its row in the runs table
-        waits until it has: a row is a dozen widgets for the page to build, and built first
-        they held the first points back by a few hundred milliseconds."""
-        run_id = self.runner.run_id
-        if run_id in self._new_runs:  # its lines are not drawn yet
-            return True
-        return (self.runner.status in (Status.STARTING, Status.RUNNING)
-                and run_id in self.plots.runs
-                and not any(source.data["step"]
-                            for source in self.plots.loss.sources(run_id).values()))
-
     # --- layout ----------------------------------------------------------------------------
     def _layout(self) -> widgets.Widget:
         log_toggle = widgets.ToggleButton(description="log scale", value=False,
@@ -477,7 +349,7 @@ class Playground:
                             layout=widgets.Layout(width="460px", flex="0 0 auto"))
         right = widgets.VBox([
             self.lesson_panel.widget,
-            widgets.HBox([self.toolbar.widget, log_toggle, clear, self.focus]),
+            widgets.HBox([self.toolbar.widget, log_toggle, clear, self.drawn.focus]),
             self.status_line.widget,
             self.message, self.figures.widget, self.runs_table.widget, self._tools(),
         ], layout=widgets.Layout(flex="1 1 auto", min_width="0"))

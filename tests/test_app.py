@@ -47,7 +47,7 @@ def test_a_starting_runs_row_waits_for_its_first_points(app):
     app.runner.update(epochs=1000)
     app.start()
     run_id = app.runner.run_id
-    app._refresh_runs_table()  # what each pump round ends with; nothing is drawn yet
+    app.drawn.refresh()  # what each pump round ends with; nothing is drawn yet
     assert run_id not in app.plots.runs and run_id not in app.runs_table.run_ids
     wait_until(lambda: app.runner.trainer is not None
                and app.runner.trainer.step > app.runner.log_every)  # train rows logged
@@ -286,11 +286,11 @@ def test_focus_picks_the_run_whose_snapshots_the_plots_show(app):
     app.start()
     app.runner.wait(60)
     second = app.runner.run_id
-    wait_until(lambda: (app.pump.tick(), app._table_key and second in app.plots.runs)[1])
-    app._table_key = ()
-    app._refresh_runs_table()
-    assert [value for _, value in app.focus.options] == [second, first]  # the bold one first
-    assert app.focus.value == second and app.plots.weights.active == second
-    app.focus.value = first  # a person picks the first run: its weights come back
+    wait_until(lambda: (app.pump.tick(), app.drawn._table_key and second in app.plots.runs)[1])
+    app.drawn.changed()
+    app.drawn.refresh()
+    assert [value for _, value in app.drawn.focus.options] == [second, first]  # the bold one first
+    assert app.drawn.focus.value == second and app.plots.weights.active == second
+    app.drawn.focus.value = first  # a person picks the first run: its weights come back
     assert app.plots.loss.active == first and app.plots.weights.active == first
     assert app.plots.weights.latest(first) is not None
