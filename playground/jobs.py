@@ -26,13 +26,18 @@ from playground.engine.record import RunRecord
 from playground.engine.sinks import RecordSink
 from playground.status import Status
 from playground.store import RunStore
+from playground.sweeps import views
+from playground.sweeps.importance import importances, study_from_runs
 from playground.sweeps.live import StopWhenSet
 from playground.sweeps.race import Race, check_raceable
+from playground.sweeps.sensitivity import one_at_a_time
+from playground.sweeps.space import parse_search
+from playground.sweeps.study import make_plan, run_sweep
 
 log = logging.getLogger(__name__)
 
-# Optuna and scikit-learn load with the sweep and importance jobs, not with the app: those
-# imports stay inside the jobs that need them.
+# Optuna and scikit-learn load with the first sweep or importance job, not with the app: the
+# sweep modules import them where they use them.
 STOP_TIMEOUT = 30.0  # seconds cancel() waits for a job to leave at a step boundary
 Done = Callable[[Any], None]
 Failed = Callable[[str], None]
@@ -183,10 +188,6 @@ class Background:
     def sweep(self, search: str, method: str, trials: int, pruner: str,
               progress: Callable[[Any], None], done: Done, failed: Failed) -> None:
         """A sweep from the sliders; `progress(trial_row)` after each trial, `done(result)`."""
-        from playground.sweeps._local import LocalBackend
-        from playground.sweeps.space import parse_search
-        from playground.sweeps.study import make_plan, run_sweep
-
         base = self.host.current_hparams()
         fields, ranges = parse_search(search)
         plan = make_plan(base, fields, ranges=ranges, method=method, trials=trials)
@@ -199,12 +200,11 @@ class Background:
             import optuna
 
             optuna.logging.set_verbosity(optuna.logging.WARNING)
-            backend = LocalBackend(pruner=pruner, run_callbacks=run_callbacks)
             return run_sweep(base, space=plan.space, method=plan.method, trials=plan.trials,
                              study_name=plan.study_name, device=self.host.device,
                              store=self.host.store, callbacks=[self._stop_when_cancelled()],
                              progress=lambda row: self.runner.post(progress, row),
-                             backend=backend)
+                             pruner=pruner, run_callbacks=run_callbacks)
 
         self.runner.start("a sweep", work, done, failed)
 
@@ -217,9 +217,6 @@ class Background:
         dataset = self.host.current_hparams().dataset
 
         def work() -> Importance:
-            from playground.sweeps import views
-            from playground.sweeps.importance import importances, study_from_runs
-
             if source == "sweep":
                 study, label = sweep_result.study, "the last sweep"
             else:  # one data set: losses on different data say nothing of the fields
@@ -249,8 +246,6 @@ class Background:
             base.replace(**{field: value})  # checked now, named in the panel
 
         def work() -> tuple[HParams, list[Any]]:
-            from playground.sweeps.importance import one_at_a_time
-
             return base, one_at_a_time(base, field, list(values), device=self.host.device,
                                        store=self.host.store,
                                        callbacks=[self._stop_when_cancelled()])

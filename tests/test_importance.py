@@ -13,12 +13,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from playground.config import HParams, HParamsError
 from playground.store import RunStore
 from playground.sweeps import views
-from playground.sweeps.importance import (
-    importance_from_runs,
-    importances,
-    one_at_a_time,
-    study_from_runs,
-)
+from playground.sweeps.importance import importance_from_runs, importances, study_from_runs
+from playground.sweeps.sensitivity import one_at_a_time
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -23,7 +23,7 @@ from playground.store import RunStore
 from playground.sweeps import default_space, grid_from_space, make_plan, parse_search, run_sweep
 from playground.sweeps._local import LocalBackend
 from playground.sweeps._trial import TrialOutcome
-from playground.sweeps.study import make_storage
+from playground.sweeps.samplers import make_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 TINY = HParams(dataset="moons", samples=200, epochs=2, width=8)
@@ -296,7 +296,7 @@ def test_a_trial_with_no_end_is_refused_naming_epochs():
 @pytest.mark.parametrize("field, values", [("lr", [0.01, 0.1]), ("width", [4, 8])])
 def test_a_curve_from_settings_with_no_end_finishes_at_the_default_length(field, values):
     from playground.config import DEFAULT_EPOCHS
-    from playground.sweeps.importance import one_at_a_time
+    from playground.sweeps.sensitivity import one_at_a_time
 
     store = RunStore()
     rows = one_at_a_time(ENDLESS, field, values, store=store)  # batched race, then in turn
@@ -306,7 +306,7 @@ def test_a_curve_from_settings_with_no_end_finishes_at_the_default_length(field,
 
 
 def test_a_curve_over_epochs_refuses_zero():
-    from playground.sweeps.importance import one_at_a_time
+    from playground.sweeps.sensitivity import one_at_a_time
 
     with pytest.raises(HParamsError) as error:
         one_at_a_time(TINY, "epochs", [0, 2])

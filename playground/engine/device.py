@@ -7,8 +7,11 @@ import torch
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
-def choose_device(preference: str | None = "auto") -> torch.device:
-    """The device to train on; raises ValueError naming the device when it is not available."""
+def choose_device(preference: str | torch.device | None = "auto") -> torch.device:
+    """The device to train on; raises ValueError naming the device when it is not available.
+    A torch.device is taken as it is (a caller that already chose one passes it on)."""
+    if isinstance(preference, torch.device):
+        return preference
     preference = (preference or "auto").lower()
     if preference not in DEVICE_CHOICES and not preference.startswith("cuda:"):
         raise ValueError(f"device: {preference!r} is not allowed; allowed: one of "

@@ -15,11 +15,13 @@ _EXPORTS = {
     "SweepResult": "_base", "TrialRow": "_base",
     "PrunedRun": "_trial", "ReportToTrial": "_trial",
     "default_space": "space", "grid_from_space": "space", "parse_search": "space",
-    "PRUNERS": "study", "make_plan": "study", "make_pruner": "study", "make_sampler": "study",
-    "run_sweep": "study",
+    "make_plan": "study", "run_sweep": "study",
+    "PRUNERS": "samplers", "make_pruner": "samplers", "make_sampler": "samplers",
+    "make_storage": "samplers",
     "Race": "race",
     "importances": "importance", "importance_from_runs": "importance",
-    "one_at_a_time": "importance", "study_from_runs": "importance",
+    "study_from_runs": "importance",
+    "SensitivityRow": "sensitivity", "one_at_a_time": "sensitivity",
 }
 
 __all__ = sorted(_EXPORTS)

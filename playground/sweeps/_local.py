@@ -12,6 +12,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from playground.config import HParamsError
+from playground.engine.device import choose_device
 from playground.sweeps._base import Progress, SweepBackend, SweepPlan, SweepResult, TrialRow
 from playground.sweeps._trial import (
     DataCache,
@@ -21,7 +22,7 @@ from playground.sweeps._trial import (
     TrialOutcome,
     train_trial,
 )
-from playground.sweeps.study import make_pruner, make_sampler, make_storage
+from playground.sweeps.samplers import make_pruner, make_sampler, make_storage
 
 if TYPE_CHECKING:
     from playground.engine.events import Callback
@@ -47,7 +48,7 @@ class LocalBackend(SweepBackend):
     def run(self, plan: SweepPlan, *, store: RunStore, device: str,
             callbacks: Sequence[Callback] = (), progress: Progress | None = None) -> SweepResult:
         study = self.open_study(plan)
-        device = _device(device)
+        device = choose_device(device)
         train = self.train or functools.partial(
             train_trial, store=store, device=device, source=plan.source,
             data=DataCache(device).get,
@@ -127,7 +128,4 @@ def trial_row(trial: FrozenTrial) -> TrialRow:
                     error=attrs.get("error"))
 
 
-def _device(device: Any) -> Any:
-    from playground.engine.device import choose_device
-
-    return choose_device(device) if isinstance(device, str) else device
+_device = choose_device  # the old name, until race.py imports choose_device itself

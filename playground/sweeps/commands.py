@@ -1,7 +1,8 @@
 """The `sweep`, `race` and `importance` commands of the `playground` CLI.
 
-Only argparse at import time: optuna, torch and ray load inside the handlers, once the input
-is known to be good, so `playground --help` stays quick.
+Nothing heavy at import time: optuna, torch and ray load once a handler runs and the input
+is known to be good (the sweep modules import optuna where they use it; a race imports
+torch), so `playground --help` stays quick.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from playground import paths
 from playground.arguments import UsageError, add_hparam_flags, finite, hparams_from_args
 from playground.config import DEFAULT_SEARCH, RACE_FIELDS, HParams, HParamsError
 from playground.store import RunStore
+from playground.sweeps.importance import EVALUATORS, importances, study_from_runs
+from playground.sweeps.space import parse_search
+from playground.sweeps.study import make_plan, run_sweep
 
 JOURNAL = "sweeps.journal"  # the default storage, in PLAYGROUND_HOME: any sweep can resume
 
@@ -81,10 +85,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     options = _backend_options(args)
     try:
         import optuna
-
-        from playground.sweeps.importance import EVALUATORS, importances
-        from playground.sweeps.space import parse_search
-        from playground.sweeps.study import make_plan, run_sweep
     except ImportError as error:
         raise UsageError(f"sweeps need optuna ({error}); pip install optuna") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -207,7 +207,7 @@ def cmd_race(args: argparse.Namespace) -> int:
     values = [specs[field].parse(field, text) for text in args.values.split(",") if text.strip()]
     if not values:
         raise HParamsError("values", args.values, "at least one value of " + field)
-    from playground.sweeps.race import check_raceable, race
+    from playground.sweeps.race import check_raceable, race  # loads torch
 
     if field not in RACE_FIELDS:
         raise HParamsError(field, values, "a field a race can vary: " + ", ".join(RACE_FIELDS)
@@ -237,8 +237,6 @@ def cmd_importance(args: argparse.Namespace) -> int:
         runs = store.list_runs(source=args.source)
     else:
         runs = [store.get(run_id.strip()) for run_id in args.runs.split(",") if run_id.strip()]
-    from playground.sweeps.importance import EVALUATORS, importances, study_from_runs
-
     if args.evaluator not in EVALUATORS:
         raise UsageError(f"evaluator: {args.evaluator!r} is not allowed; allowed: one of "
                          + ", ".join(EVALUATORS))

@@ -1,9 +1,10 @@
-"""Which hyperparameters matter: importance over a study or over saved runs, and
-one-at-a-time sensitivity curves.
+"""Which hyperparameters matter: importance over a study or over saved runs.
 
 Importance is Optuna's: PED-ANOVA by default (fast, fine with few trials), fANOVA on request
 (a random forest; slower, smoother). Saved runs become a study of their own, built with
-create_trial/add_trials over only the fields that vary between them.
+create_trial/add_trials over only the fields that vary between them. Optuna (and, for
+fANOVA, scikit-learn) load when importance is first computed, not with this module.
+One-at-a-time sensitivity curves, which train, are in `sweeps.sensitivity`.
 """
 
 from __future__ import annotations
@@ -11,23 +12,16 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
-from optuna.trial import TrialState
-
-from playground.config import RACE_FIELDS, HParams, HParamsError, with_an_end
+from playground.config import HParams, HParamsError
 from playground.sweeps._base import METRICS
 
 if TYPE_CHECKING:
-    from playground.engine.events import Callback
-    from playground.store import RunInfo, RunStore
+    import optuna
+    from optuna.distributions import BaseDistribution
+
+    from playground.store import RunInfo
 
 EVALUATORS = ("ped_anova", "fanova")
 
@@ -35,6 +29,8 @@ EVALUATORS = ("ped_anova", "fanova")
 def make_evaluator(name: str, n_trials: int = 100) -> optuna.importance.BaseImportanceEvaluator:
     """PED-ANOVA compares the top trials against all; with few trials its top quantile is
     widened so that it holds at least two."""
+    import optuna
+
     if name == "ped_anova":
         quantile = min(0.5, max(0.1, 2.0 / max(n_trials, 1)))
         return optuna.importance.PedAnovaImportanceEvaluator(target_quantile=quantile)
@@ -47,7 +43,9 @@ def importances(study: optuna.Study, evaluator: str = "ped_anova",
                 params: list[str] | None = None) -> dict[str, float]:
     """Field -> importance (they sum to 1), most important first; {} with fewer than two
     COMPLETE trials or nothing that varies."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    import optuna
+
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     varying = {name for trial in done for name in trial.params
                if len({_key(t.params.get(name)) for t in done}) > 1}
     names = [name for name in (params or sorted(varying)) if name in varying]
@@ -72,6 +70,8 @@ def study_from_runs(runs: Iterable[RunInfo], metric: str = "val_loss",
     Its params are the HParams fields that vary between those runs (or `fields`); each
     field's distribution spans the values seen (log where the field is log and above 0).
     """
+    import optuna
+
     if metric not in METRICS:
         raise HParamsError("metric", metric, "one of " + ", ".join(METRICS))
     kept = [(run.config, run.summary.get(metric)) for run in runs if run.status in statuses]
@@ -91,6 +91,8 @@ def study_from_runs(runs: Iterable[RunInfo], metric: str = "val_loss",
 
 
 def _observed(name: str, values: list[Any]) -> BaseDistribution:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     spec = HParams.specs()[name]
     values = [value for value in values if value is not None]
     if spec.kind in ("choice", "bool") or len(set(values)) < 2:
@@ -106,55 +108,3 @@ def importance_from_runs(runs: Iterable[RunInfo], metric: str = "val_loss",
                          evaluator: str = "ped_anova") -> dict[str, float]:
     """Importance of the fields that vary between saved runs (a sweep's, say)."""
     return importances(study_from_runs(runs, metric), evaluator)
-
-
-class SensitivityRow(NamedTuple):
-    value: Any  # of the field varied
-    metric: float | None  # the final metric; None when the run failed
-    run_id: str | None
-    status: str
-    note: str | None = None  # said when the curve changed the settings (epochs 0 -> default)
-
-
-def one_at_a_time(base: HParams, field: str, values: Sequence[Any], *,
-                  metric: str = "val_loss", device: str = "cpu", store: RunStore | None = None,
-                  callbacks: Sequence[Callback] = (), batched: bool = True,
-                  ) -> list[SensitivityRow]:
-    """Vary one field over `values`, holding the rest at `base`: a sensitivity curve.
-
-    Fields a race can vary train together as one batched race (see config.RACE_FIELDS);
-    others train one run after another. Every run is saved in the store. A curve must end:
-    a base that trains until Stop (epochs 0) trains the default length instead, and each
-    row's note says so; a curve over epochs itself cannot include 0.
-    """
-    from playground.sweeps.race import race
-
-    if metric not in METRICS:
-        raise HParamsError("metric", metric, "one of " + ", ".join(METRICS))
-    if field == "epochs" and any(value == 0 for value in values):
-        spec = HParams.specs()["epochs"]
-        raise HParamsError("epochs", list(values), f"whole numbers 1 to {spec.high:g} for a "
-                           f"curve (0, {spec.zero}, never ends)")
-    base, note = with_an_end(base, "a curve")
-    configs = [base.replace(**{field: value}) for value in values]  # checks every value
-    if batched and field in RACE_FIELDS and len(configs) > 1:
-        result = race(base, field, list(values), device=device, store=store,
-                      callbacks=callbacks)
-        return [SensitivityRow(member.value, member.summary.get(metric), member.run_id,
-                               member.status, note) for member in result.members]
-    from playground.sweeps._local import _device
-    from playground.sweeps._trial import DataCache, train_trial
-
-    if store is None:
-        from playground.store import RunStore
-
-        store = RunStore()
-    device = _device(device)
-    cache = DataCache(device)
-    rows = []
-    for value, hp in zip(values, configs):
-        outcome = train_trial(hp, list(callbacks), f"{field}={value}", store=store,
-                              device=device, source=f"sensitivity:{field}", data=cache.get)
-        rows.append(SensitivityRow(getattr(hp, field), outcome.summary.get(metric),
-                                   outcome.run_id, outcome.status, note))
-    return rows

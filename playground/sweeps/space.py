@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
 
 from playground.config import HParams, HParamsError, Spec
 
-Space = dict[str, BaseDistribution]
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+# Optuna loads when a distribution is made, not with this module: the CLI and the app read
+# --search and check plans without it.
+Space: TypeAlias = "dict[str, BaseDistribution]"
 # An override: (low, high) narrows a numeric range; a list gives the values to try;
 # an Optuna distribution is taken as it is (its bounds still checked).
 Override = Any
@@ -55,6 +54,13 @@ def default_space(fields: Iterable[str] = (), ranges: Mapping[str, Override] | N
 
 def distribution(name: str, spec: Spec, override: Override = None) -> BaseDistribution:
     """The distribution of one field: its whole range, or the override checked against it."""
+    from optuna.distributions import (
+        BaseDistribution,
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
     log = spec.scale == "log"
     if override is None:
         if spec.kind == "choice":
@@ -109,6 +115,8 @@ def _value(name: str, spec: Spec, value: Any) -> Any:
 
 
 def _checked_distribution(name: str, spec: Spec, dist: BaseDistribution) -> BaseDistribution:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     if isinstance(dist, CategoricalDistribution):
         for value in dist.choices:
             _value(name, spec, value)
@@ -161,6 +169,8 @@ def grid_from_space(space: Space, points: int = GRID_POINTS) -> dict[str, list[A
 
 
 def _axis(dist: BaseDistribution, points: int) -> list[Any]:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     if isinstance(dist, CategoricalDistribution):
         return list(dist.choices)
     if isinstance(dist, IntDistribution):

@@ -1,8 +1,8 @@
-"""Sweeps: Optuna samplers, pruners and storages built by name, and `run_sweep`, the entry.
+"""Sweeps: `make_plan` checks a sweep, `run_sweep` runs it on a backend (local or Ray).
 
-Storage: None keeps the study in memory; a file path is an Optuna JournalStorage, which
-several worker processes on one machine may share and which lets an interrupted sweep
-resume; a URL (postgresql://..., mysql://...) is an RDB for several machines.
+Imports neither optuna nor torch: the backend chosen loads them when a sweep runs, so the
+app and the CLI can import this at the top. Samplers, pruners and storages are built by
+name in `sweeps.samplers`.
 """
 
 from __future__ import annotations
@@ -13,76 +13,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import optuna
-
 from playground.config import HParams, HParamsError
+from playground.store import RunStore
 from playground.sweeps._base import METHODS, METRICS, Progress, SweepBackend, SweepPlan, SweepResult
-from playground.sweeps._trial import QUARTERS
 from playground.sweeps.space import GRID_POINTS, Override, Space, default_space, grid_from_space
 
 if TYPE_CHECKING:
     from playground.engine.events import Callback
-    from playground.store import RunStore
 
-PRUNERS = ("median", "hyperband")
 BACKENDS = ("local", "ray")
-
-
-class GridSweepSampler(optuna.samplers.GridSampler):
-    """Optuna's grid sampler for ask/tell: it stops nothing itself (GridSampler calls
-    study.stop(), which only works inside study.optimize); the sweep loop asks
-    `is_exhausted` instead."""
-
-    def after_trial(self, study: optuna.Study, trial: Any, state: Any, values: Any) -> None:
-        pass
-
-
-def make_sampler(method: str, space: Space, *, seed: int | None = None,
-                 trials: int | None = None, grid_points: int = GRID_POINTS,
-                 ) -> optuna.samplers.BaseSampler:
-    """The sampler of a method: grid, random, tpe (Tree-structured Parzen) or gp (Gaussian
-    process). TPE samples at random for its first trials: a third of the sweep, 3 to 10."""
-    if method == "grid":
-        return GridSweepSampler(grid_from_space(space, grid_points), seed=seed)
-    if method == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if method == "tpe":
-        startup = 10 if trials is None else max(3, min(10, trials // 3))
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
-    if method == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
-    raise HParamsError("method", method, "one of " + ", ".join(METHODS))
-
-
-def make_pruner(pruner: str | optuna.pruners.BasePruner | None, base: HParams,
-                searched: Iterable[str] = ()) -> optuna.pruners.BasePruner:
-    """None never prunes; median and Hyperband wait for the first epoch. Steps are quarter
-    epochs (see ReportToTrial)."""
-    if pruner is None or pruner == "none":
-        return optuna.pruners.NopPruner()
-    if isinstance(pruner, optuna.pruners.BasePruner):
-        return pruner
-    if pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=QUARTERS)
-    if pruner == "hyperband":
-        most = "auto" if "epochs" in searched else QUARTERS * base.epochs
-        return optuna.pruners.HyperbandPruner(min_resource=QUARTERS, max_resource=most,
-                                              reduction_factor=3)
-    raise HParamsError("pruner", pruner, "none or one of " + ", ".join(PRUNERS))
-
-
-def make_storage(storage: str | Path | None) -> Any:
-    """None: in memory; a URL: an RDB, passed through; anything else: a journal file."""
-    if storage is None or isinstance(storage, optuna.storages.BaseStorage):
-        return storage
-    text = str(storage)
-    if "://" in text:
-        return text
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    path = Path(text).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path)))
 
 
 def new_study_name() -> str:
@@ -109,7 +48,7 @@ def run_sweep(base: HParams, fields: Iterable[str] = ("lr",), *,
                      metric=metric, study_name=study_name, seed=seed, grid_points=grid_points)
     if isinstance(backend, SweepBackend):
         runner = backend
-    elif backend == "local":
+    elif backend == "local":  # optuna and torch load here, with the backend that uses them
         from playground.sweeps._local import LocalBackend
 
         runner = LocalBackend(storage=storage, pruner=pruner, **backend_options)
@@ -120,8 +59,6 @@ def run_sweep(base: HParams, fields: Iterable[str] = ("lr",), *,
     else:
         raise HParamsError("backend", backend, "one of " + ", ".join(BACKENDS))
     if store is None:
-        from playground.store import RunStore
-
         store = RunStore()
     return runner.run(plan, store=store, device=device, callbacks=callbacks, progress=progress)
 
@@ -153,3 +90,12 @@ def make_plan(base: HParams, fields: Iterable[str] = ("lr",), *,
     return SweepPlan(base=base, space=space, method=method, trials=trials, metric=metric,
                      study_name=study_name or new_study_name(), seed=seed,
                      grid_points=grid_points)
+
+
+def __getattr__(name: str) -> Any:
+    """The factories' old home, until every caller imports them from `sweeps.samplers`."""
+    if name in ("PRUNERS", "GridSweepSampler", "make_sampler", "make_pruner", "make_storage"):
+        from playground.sweeps import samplers
+
+        return getattr(samplers, name)
+    raise AttributeError(f"module 'playground.sweeps.study' has no attribute {name!r}")

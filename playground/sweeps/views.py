@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 import numpy as np
-import optuna
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import FrozenTrial, TrialState
 
 from playground.sweeps.importance import importances
 
-Trials = optuna.Study | Sequence[FrozenTrial]
+if TYPE_CHECKING:  # optuna loads with the first study these views read, not with the app
+    import optuna
+    from optuna.trial import FrozenTrial
+
+Trials: TypeAlias = "optuna.Study | Sequence[FrozenTrial]"
 
 
 class ImportanceInfo(NamedTuple):
@@ -73,11 +74,13 @@ class ContourInfo(NamedTuple):
 
 def complete_trials(source: Trials) -> tuple[list[FrozenTrial], str]:
     """COMPLETE trials with a finite value, in number order, and the direction."""
+    import optuna
+
     if isinstance(source, optuna.Study):
         trials, direction = source.get_trials(deepcopy=False), source.direction.name.lower()
     else:
         trials, direction = list(source), "minimize"
-    kept = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None
+    kept = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
             and math.isfinite(t.value)]
     return sorted(kept, key=lambda t: t.number), direction
 
@@ -99,6 +102,8 @@ def history_info(source: Trials, direction: str | None = None) -> HistoryInfo:
 
 def axes(trials: Sequence[FrozenTrial], params: Sequence[str] | None = None) -> list[AxisInfo]:
     """One axis per param seen in the trials (or those named), from their distributions."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     names = list(params) if params is not None else sorted(
         {name for trial in trials for name in trial.params})
     result = []
