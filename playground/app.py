@@ -26,6 +26,7 @@ from playground.engine.runner import Runner
 from playground.engine.warmup import warm_up_in_background
 from playground.jobs import Background, JobRunner
 from playground.lessons import LESSONS, get_lesson
+from playground.links import make_link, parse_link
 from playground.plots import Plots, Pump
 from playground.plots._batch import one_patch
 from playground.plots.widget import FigureGrid
@@ -107,8 +108,6 @@ class Playground:
 
         Under Voilà the page's query is in QUERY_STRING. A bad part of the link is shown, not
         raised: the app opens with the rest of it and says which part was refused."""
-        from playground.links import parse_link
-
         query = os.environ.get("QUERY_STRING", "") if query is None else query
         link = parse_link(query, free_play=HParams.free_play())  # the same in link()
         message = ("<b>Settings from the link were not used:</b> "  # the link's text, escaped
@@ -184,8 +183,6 @@ class Playground:
 
     def link(self) -> str:
         """A URL that opens the app with the current settings, lesson and hidden fields."""
-        from playground.links import make_link
-
         host, port = os.environ.get("SERVER_NAME"), os.environ.get("SERVER_PORT")
         base = f"http://{host}:{port}{os.environ.get('SCRIPT_NAME', '/')}" if host else ""
         return make_link(self.runner.hparams, self.lesson.name if self.lesson else None,

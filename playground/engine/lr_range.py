@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 
 from playground.config import HParams
+from playground.data import load_dataset
+from playground.engine.device import choose_device
 from playground.engine.trainer import Trainer
 
 START_LR = 1e-5
@@ -77,9 +79,6 @@ def find_lr(hp: HParams, device: str | None = "cpu", **kwargs: float) -> LrRange
     """The range test on a fresh model built from `hp` (what the app's button runs). It is
     `steps` updates long whatever `hp.epochs` says, so settings that train until Stop
     (epochs 0) end too."""
-    from playground.data import load_dataset
-    from playground.engine.device import choose_device
-
     chosen = choose_device(device)
     trainer = Trainer(hp, load_dataset(hp, chosen), chosen)
     return lr_range_test(trainer, **kwargs)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import ipywidgets as widgets
+from bokeh.layouts import column
 
 from playground.config import (
     DEFAULT_SEARCH,
@@ -22,6 +23,8 @@ from playground.config import (
     HParamsError,
     values_around,
 )
+from playground.plots import search
+from playground.plots.widget import FiguresWidget
 from playground.status import Status
 from playground.ui.theme import ROOT_CLASS, error_html
 
@@ -346,11 +349,6 @@ class SensitivityTab:
                                          f"({result.finished} finished)")
 
     def _show_figures(self, infos: dict[str, Any]) -> None:
-        from bokeh.layouts import column
-
-        from playground.plots import search
-        from playground.plots.widget import FiguresWidget
-
         figures = [search.importance_figure(infos["importance"])]
         if infos["history"] is not None:
             figures.append(search.history_figure(infos["history"]))
@@ -377,16 +375,12 @@ class SensitivityTab:
 
     def show_curve(self, field: str, result: tuple[HParams, list[Any]]) -> None:
         """The one-at-a-time curve: the metric against the field's values."""
-        from bokeh.layouts import column
-
-        from playground.plots.search import sensitivity_figure
-        from playground.plots.widget import FiguresWidget
-
         base, rows = result
         self.curve_rows = rows
         spec = HParams.specs()[field]
-        figure = sensitivity_figure(field, [r.value for r in rows], [r.metric for r in rows],
-                                    current=getattr(base, field), log=spec.scale == "log")
+        figure = search.sensitivity_figure(field, [r.value for r in rows],
+                                           [r.metric for r in rows],
+                                           current=getattr(base, field), log=spec.scale == "log")
         self.curve.children = [FiguresWidget(column(figure, sizing_mode="stretch_width"),
                                              layout=widgets.Layout(width="100%"))]
         best = min((r for r in rows if r.metric is not None), key=lambda r: r.metric,
