@@ -120,16 +120,19 @@ def load_dataset(hp: HParams, device: torch.device | str = "cpu") -> Dataset:
         x, y, class_names = _digits()
     else:
         x, y, class_names = _images(info.name)
-    bounds = None
-    if info.kind == "points" or x.shape[1:] == (2,):
-        lim = max(1.5, math.ceil(2 * x.abs().max().item()) / 2)  # a tidy square holding all
-        bounds = (-lim, lim, -lim, lim)
+    bounds = plane_bounds(x) if info.kind == "points" or x.shape[1:] == (2,) else None
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(hp.seed))
     n_train = round(hp.train_fraction * len(x))
     train, val = order[:n_train], order[n_train:]
     return Dataset(info, x[train].to(device), y[train].to(device), x[val].to(device),
                    y[val].to(device), n_classes=len(class_names), input_shape=tuple(x.shape[1:]),
                    class_names=class_names, bounds=bounds)
+
+
+def plane_bounds(x: torch.Tensor) -> tuple[float, float, float, float]:
+    """(xmin, xmax, ymin, ymax) of a tidy square around 2-D points, for the boundary plot."""
+    lim = max(1.5, math.ceil(2 * x.abs().max().item()) / 2)
+    return (-lim, lim, -lim, lim)
 
 
 # --- your own table ---------------------------------------------------------------------------

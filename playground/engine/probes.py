@@ -89,11 +89,11 @@ class HistogramProbe(Probe):
 
     def snapshot(self, trainer: Trainer) -> None:
         layers = {}
-        for i, layer in enumerate(trainer.layers):
+        for name, layer in zip(trainer.layer_names, trainer.layers):
             weights = layer.weight.detach().flatten().float().cpu()
             edge = max(float(weights.abs().max()), 1e-6)
             counts, edges = torch.histogram(weights, bins=self.bins, range=(-edge, edge))
-            layers[f"layer{i + 1}"] = {"edges": edges.tolist(), "counts": counts.tolist()}
+            layers[name] = {"edges": edges.tolist(), "counts": counts.tolist()}
         trainer.publish("histogram", {"layers": layers})
 
 

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from playground.config import HParams
-from playground.data import load_dataset
 from playground.engine.device import choose_device
 from playground.engine.events import Callback, PauseRun, StopRun
 from playground.engine.record import RunRecord
 from playground.engine.saved_run import SavedRun
 from playground.engine.sinks import RecordSink
 from playground.engine.trainer import LOG_EVERY, Trainer
+from playground.own import Own, OwnModelArg
 from playground.status import Status
 from playground.store import RunStore
 
@@ -28,7 +28,11 @@ class Runner:
     def __init__(self, hp: HParams | None = None, *, device: str | None = "auto",
                  store: RunStore | None = None, callbacks: list[Callback] | tuple = (),
                  source: str = "manual", log_every: int = LOG_EVERY,
-                 name_runs: Callable[[], str] | None = None):
+                 name_runs: Callable[[], str] | None = None,
+                 model: OwnModelArg | None = None, data: Any = None):
+        """`model`, `data`: your own network (an nn.Module, or a function hp -> nn.Module)
+        and data (tensors, arrays or torch Datasets), see playground/own.py; checked here,
+        before anything trains (OwnError, a ValueError, names what does not fit)."""
         self.device = choose_device(device)
         self.store = store if store is not None else RunStore()
         self.record = RunRecord()
@@ -40,7 +44,8 @@ class Runner:
         self.trainer: Trainer | None = None
         self.status = Status.IDLE  # idle, starting, running, paused, or a terminal status
         self.error: str | None = None
-        self._hp = hp or HParams()
+        self.own = Own(model, data)
+        self._hp = self.own.hparams(hp or HParams())
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._generation = 0
@@ -132,10 +137,10 @@ class Runner:
     # --- the training thread -------------------------------------------------------------
     def _main(self, generation: int, hp: HParams, run_id: str) -> None:
         run = SavedRun(self.store, hp, self.device, source=self.source, run_id=run_id)
-        trainer = run.build(lambda hp: load_dataset(hp, self.device), [
+        trainer = run.build(lambda hp: self.own.load(hp, self.device), [
             _Controls(self, generation),
             RecordSink(self.record, run_id, live=lambda: generation == self._generation),
-            *self.callbacks], log_every=self.log_every)
+            *self.callbacks], log_every=self.log_every, network=self.own.network)
         if trainer is None:  # a missing data set, say: the run ends, the app goes on
             self._set_status(generation, Status.FAILED, run.error)
             return

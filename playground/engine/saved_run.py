@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from torch import nn
+
 from playground.config import HParams
 from playground.data import Dataset
 from playground.engine.events import Callback
 from playground.engine.sinks import StoreSink
 from playground.engine.trainer import LOG_EVERY, Trainer
+from playground.own import OwnError, describe
 from playground.status import Status
 from playground.store import RunInfo, RunStore
 
@@ -33,16 +36,25 @@ class SavedRun:
         self.error: str | None = None
 
     def build(self, data: Callable[[HParams], Dataset], callbacks: Sequence[Callback] = (),
-              log_every: int = LOG_EVERY) -> Trainer | None:
+              log_every: int = LOG_EVERY,
+              network: Callable[[HParams], nn.Module | None] | None = None) -> Trainer | None:
         """The run's Trainer, saving as it trains; None when it cannot be built: the run has
-        then ended as failed, and `error` says why."""
+        then ended as failed, and `error` says why. `network`: a person's own model for
+        these settings (None: the built-in one); the run keeps its description."""
         try:
+            model = network(self.hp) if network is not None else None
             self.trainer = Trainer(self.hp, data(self.hp), self.device, log_every=log_every,
-                                   callbacks=[StoreSink(self.writer), *callbacks])
+                                   callbacks=[StoreSink(self.writer), *callbacks], model=model)
         except Exception as error:  # noqa: BLE001 - a missing data set, say: this run fails
-            self.error = f"{type(error).__name__}: {error}"
+            self.error = str(error) if isinstance(error, OwnError) else \
+                f"{type(error).__name__}: {error}"
             self.writer.add_event(0, "status", self.error)
             self.writer.finish(Status.FAILED, 0, 0.0, {}, error=self.error)
+            return None
+        if model is not None:  # what a config alone cannot rebuild
+            self.writer.add_event(0, "model", describe(model))
+        if self.trainer.data.name == "custom":
+            self.writer.add_event(0, "data", self.trainer.data.info.description)
         return self.trainer
 
     def end_paused(self, status: str = Status.STOPPED) -> None:

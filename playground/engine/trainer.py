@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import torch
+from torch import nn
 
 from playground.config import HParams
 from playground.data import Dataset
@@ -22,6 +23,7 @@ from playground.engine.loop import Loop, divergence_reason, exploded
 from playground.engine.optim import apply_live, build_loss, build_optimizer
 from playground.engine.schedule import SCHEDULE_FIELDS, LrSchedule
 from playground.models import build_model, mode_matters, set_dropout, weight_layers
+from playground.own import layer_names
 from playground.status import Status
 
 EVAL_SAMPLES = 2000  # validation samples scored for the curves; the final summary uses all
@@ -33,23 +35,30 @@ LOG_EVERY = 25  # steps between samples of the layer norms (every 10 cost 3.5% o
 class Trainer(Loop):
     def __init__(self, hp: HParams, data: Dataset, device: torch.device | str = "cpu",
                  callbacks: list[Callback] | tuple[Callback, ...] = (),
-                 log_every: int = LOG_EVERY):
+                 log_every: int = LOG_EVERY, model: nn.Module | None = None):
+        """`model`: a person's own network (see playground/own.py) instead of the one built
+        from hp (an MLP, or a CNN for images)."""
         super().__init__(callbacks)
         self.hp = hp
         self.data = data
         self.device = torch.device(device)
         self.log_every = log_every
-        self.model = build_model(hp, data.input_shape, max(data.n_classes, 1)).to(self.device)
+        self.own_model = model is not None
+        if model is None:
+            model = build_model(hp, data.input_shape, max(data.n_classes, 1))
+        self.model = model.to(self.device)
         self.optimizer = build_optimizer(self.model, hp)
         self.loss_fn = build_loss(hp, data.task)
         self.layers = weight_layers(self.model)
+        self.layer_names = (layer_names(self.model, self.layers) if self.own_model else
+                            [f"layer{i + 1}" for i in range(len(self.layers))])
         self.generator = torch.Generator().manual_seed(hp.seed + 1)  # batch order, on the CPU
         self.schedule = LrSchedule(hp, self.steps_per_epoch)
         self._eval_every = eval_every(self.steps_per_epoch)  # kept: read every step
         self.lr = hp.lr
         self._batches = BatchOrder(data.n_train, self.generator, self.device)
         self._pending: list[tuple[Any, ...]] = []  # step, epoch, lr, loss, output, target
-        self._modal = mode_matters(hp)  # dropout or batch norm: eval mode differs from train
+        self._modal = self._mode_matters()  # eval mode differs from train
         self._first_loss: float | None = None
         self._flushed = 0.0  # perf_counter at the last read-back
 
@@ -68,9 +77,10 @@ class Trainer(Loop):
             fixed = sorted(set(changes) - HParams.live_fields())
             raise ValueError(f"{', '.join(fixed)} cannot change during a run; start a new run")
         self.hp = hp
-        self._modal = mode_matters(hp)
+        self._modal = self._mode_matters()
         apply_live(self.optimizer, hp)
-        set_dropout(self.model, hp.dropout)
+        if "dropout" in changes:
+            set_dropout(self.model, hp.dropout)
         if any(name in changes for name in SCHEDULE_FIELDS + ("batch_size",)):
             self.schedule = LrSchedule(hp, self.steps_per_epoch)
             self._eval_every = eval_every(self.steps_per_epoch)
@@ -123,6 +133,10 @@ class Trainer(Loop):
     def _closing(self) -> None:
         if self.status != Status.PAUSED:  # the run's store sink ends it in after_fit
             self.emit_event("status", self.error or self.status)
+
+    def _mode_matters(self) -> bool:
+        """Dropout or batch norm (a person's own model: assume so): eval() changes outputs."""
+        return self.own_model or mode_matters(self.hp)
 
     # --- batches ---------------------------------------------------------------------------
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,8 +196,10 @@ class Trainer(Loop):
         norms = torch.stack([*torch._foreach_norm([w.grad for w in weights]),
                              *torch._foreach_norm([w.detach() for w in weights])]).tolist()
         count = len(weights)
-        rows = [{"step": self.step, "layer": f"layer{i + 1}", "grad_norm": grad, "weight_norm": w}
-                for i, (grad, w) in enumerate(zip(norms[:count], norms[count:]))]
+        names = [name for layer, name in zip(self.layers, self.layer_names)
+                 if layer.weight.grad is not None]
+        rows = [{"step": self.step, "layer": name, "grad_norm": grad, "weight_norm": w}
+                for name, grad, w in zip(names, norms[:count], norms[count:])]
         self._trigger("on_layer_norms", rows)
 
     @torch.no_grad()
