@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from fresh import modules_loaded
 
 PACKAGE = Path(__file__).resolve().parent.parent / "playground"
 PAGE_LIBRARIES = ("ipywidgets", "traitlets", "bokeh", "jupyter_bokeh", "IPython")
@@ -14,6 +15,11 @@ TRAINING = ("torch", "torchvision", "playground.engine", "playground.sweeps", "p
             "playground.data", "playground.models", "playground.lessons._run")
 # What the training layers may not reach: the page, and the app that composes it.
 PAGE = (*PAGE_LIBRARIES, "playground.ui", "playground.plots", "playground.app")
+# Optional and slow to import (issue 18): loaded when their tab or command is first used.
+HEAVY_OPTIONAL = ("optuna", "sklearn", "ray")
+# Imports of our own modules inside functions: only where a module loads torch (the CLI's
+# handlers, a lesson run, a race), a backend chosen by name, or the app from the package.
+MOST_LAZY_IMPORTS = 10
 
 
 def sources(*parts: str) -> list[Path]:
@@ -70,3 +76,44 @@ def test_the_rule_catches_a_lazy_import(tmp_path):
     panel.write_text("def press():\n    from playground.sweeps.race import Race\n")
     assert reaches(imported(panel), TRAINING) == ["playground.sweeps.race",
                                                   "playground.sweeps.race.Race"]
+
+
+def lazy_imports(path: Path, root: Path = PACKAGE.parent) -> list[str]:
+    """Each import of a playground module made inside a function, as "file:line module"."""
+    tree = ast.parse(path.read_text(), str(path))
+    found = {}
+    for function in ast.walk(tree):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(function):  # a nested function's imports are seen once
+            if isinstance(node, ast.ImportFrom) and (
+                    node.level or (node.module or "").startswith("playground")):
+                names = [node.module or "." * node.level]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names if alias.name.startswith("playground")]
+            else:
+                continue
+            found.update({(node.lineno, name): None for name in names})
+    return [f"{path.relative_to(root)}:{line} {name}" for line, name in sorted(found)]
+
+
+def test_few_imports_of_our_own_modules_hide_inside_functions():
+    """Issue 17: imports inside functions dodged cycles between our modules. Laziness
+    belongs at the boundary to a heavy library, which the modules keep to themselves."""
+    lazy = [found for path in sources(".") for found in lazy_imports(path)]
+    assert len(lazy) <= MOST_LAZY_IMPORTS, "\n".join(lazy)
+
+
+def test_the_counter_sees_each_lazy_import_once(tmp_path):
+    module = tmp_path / "module.py"
+    module.write_text("import json\nfrom playground import paths\n"
+                      "def outer():\n    def inner():\n        from . import config\n"
+                      "    import playground.data, json\n")
+    assert lazy_imports(module, tmp_path) == ["module.py:5 .", "module.py:6 playground.data"]
+
+
+@pytest.mark.parametrize("module", ["playground.cli", "playground.jobs", "playground.app"])
+def test_composition_roots_load_no_optional_heavy_library(module):
+    """Optuna, scikit-learn and Ray load when a sweep, an importance or a data set needs
+    them, not with the app's kernel or `playground --help` (issue 18)."""
+    assert modules_loaded(f"import {module}", HEAVY_OPTIONAL) == []

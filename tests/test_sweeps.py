@@ -10,11 +10,10 @@ import itertools
 import json
 import math
 import statistics
-import subprocess
-import sys
 
 import optuna
 import pytest
+from fresh import modules_loaded
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from playground.cli import main
@@ -228,21 +227,21 @@ def test_cli_race_and_importance_json(capsys):
 
 
 def test_help_loads_neither_torch_nor_optuna_nor_ray():
-    code = ("import sys; from playground.cli import build_parser; build_parser(); "
-            "print([m for m in ('torch', 'optuna', 'ray') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip() == "[]"
+    code = "from playground.cli import build_parser; build_parser()"
+    assert modules_loaded(code, ("torch", "optuna", "ray")) == []
 
 
 def test_sweeps_import_no_widget_or_plot_libraries_and_no_ray():
     modules = ", ".join(f"playground.sweeps.{name}" for name in (
-        "study", "_local", "race", "importance", "views", "ray_backend", "commands", "live"))
-    code = (f"import sys, {modules}; "
-            "print([m for m in ('ipywidgets', 'traitlets', 'bokeh', 'ray') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip() == "[]"
+        "study", "_local", "race", "importance", "views", "ray_backend", "commands", "live",
+        "samplers", "sensitivity"))
+    assert modules_loaded(f"import {modules}", ("ipywidgets", "traitlets", "bokeh", "ray")) == []
+
+
+def test_the_sweep_modules_the_app_and_cli_import_load_no_optuna():
+    modules = ", ".join(f"playground.sweeps.{name}" for name in (
+        "study", "space", "importance", "views", "commands"))
+    assert modules_loaded(f"import {modules}", ("optuna", "sklearn", "ray")) == []
 
 
 # --- settings that train until Stop (epochs 0) ----------------------------------------------
