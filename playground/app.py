@@ -17,7 +17,8 @@ import ipywidgets as widgets
 from bokeh.io import output_notebook
 from bokeh.resources import INLINE
 
-from playground import data, tabular
+from playground import data as datasets
+from playground import tabular
 from playground.config import HParams
 from playground.drawn_runs import DrawnRuns
 from playground.engine.probes import default_probes
@@ -27,6 +28,7 @@ from playground.engine.warmup import warm_up_in_background
 from playground.jobs import Background, JobRunner
 from playground.lessons import LESSONS, get_lesson
 from playground.links import make_link, parse_link
+from playground.own import OwnModelArg
 from playground.plots import Plots, Pump
 from playground.plots._batch import one_patch
 from playground.plots.widget import FigureGrid
@@ -55,7 +57,12 @@ class Playground:
 
     def __init__(self, hp: HParams | None = None, *, lesson: str | None = None,
                  hidden: tuple[str, ...] = (), device: str | None = "auto",
-                 store: RunStore | None = None, message: str = ""):
+                 store: RunStore | None = None, message: str = "",
+                 model: OwnModelArg | None = None, data: Any = None):
+        """`model` and `data`: your own network (an nn.Module, or a function hp -> nn.Module
+        that the sliders it reads rebuild) and data (tensors, arrays or torch Datasets), see
+        playground/own.py. Controls that cannot apply to them are hidden, and a line says why.
+        """
         threads = os.environ.get("PLAYGROUND_THREADS")
         if threads:  # set by `playground serve` so several tabs share the cores
             import torch
@@ -69,11 +76,14 @@ class Playground:
             hp = hp or self.lesson.configs()[0]
         hp = hp or HParams.free_play()  # free play trains until Stop
         self.runner = Runner(hp, device=device, store=self.store, callbacks=default_probes(),
-                             name_runs=self._next_run_name)
+                             name_runs=self._next_run_name, model=model, data=data)
+        self.own = self.runner.own
+        not_applicable = self.own.not_applicable(self.runner.hparams) if self.own else {}
         self.plots = Plots()
         self.controls = HParamControls(self.runner.hparams, on_change=self.update,
-                                       hidden=set(hidden),
-                                       choices={"dataset": data.available()})
+                                       hidden=set(hidden) | set(not_applicable),
+                                       choices={"dataset": datasets.available()})
+        self.own_note = widgets.HTML(_own_note(not_applicable))
         self._focus_controls()
         self.status_line = StatusLine()
         self.toolbar = Toolbar(self, status_line=self.status_line)
@@ -242,10 +252,10 @@ class Playground:
     def use_csv(self, content: bytes, name: str, target: str) -> str:
         """Train on an uploaded table from now on (dataset "custom"); errors name the row."""
         table = tabular.read_csv(content, target=target, name=name)
-        data.use_table(table)
+        datasets.use_table(table)
         self.runner.stop()
         self.runner.update(dataset="custom", loss="auto")
-        self.controls.set_choices("dataset", data.available())
+        self.controls.set_choices("dataset", datasets.available())
         self.controls.set_values(self.runner.hparams)
         return (f"{name}: {len(table.x)} rows, {len(table.feature_names)} features, "
                 f"{table.task} of {target!r}; press Start")
@@ -339,10 +349,15 @@ class Playground:
                                "they stay saved and listed below (tick show to draw one)")
         clear.on_click(lambda _: self.clear_plots())
         self.figures = FigureGrid(self.plots.figures())
-        self._show_plane(data.DATASETS[self.runner.hparams.dataset].kind == "points")
+        own = self.own.data
+        self._show_plane(own.bounds is not None if own is not None else
+                         datasets.DATASETS[self.runner.hparams.dataset].kind == "points")
         own_data = widgets.Accordion([self.upload.widget], titles=("your own data",))
         own_data.selected_index = None
-        left = widgets.VBox([widgets.HTML("<h2>playground</h2>"), self.controls.widget, own_data],
+        if self.own.data is not None:  # yours is given: no table to upload
+            own_data.layout.display = "none"
+        left = widgets.VBox([widgets.HTML("<h2>playground</h2>"), self.own_note,
+                             self.controls.widget, own_data],
                             layout=widgets.Layout(width="460px", flex="0 0 auto"))
         right = widgets.VBox([
             self.lesson_panel.widget,
@@ -359,6 +374,15 @@ class Playground:
         tools.set_title(0, "race · sweep · sensitivity")
         tools.set_title(1, "find learning rate")
         return tools
+
+
+def _own_note(not_applicable: dict[str, str]) -> str:
+    """Which controls are hidden for your model or data, and why (one line per reason)."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in not_applicable.items():
+        by_reason.setdefault(reason, []).append(HParams.specs()[name].label)
+    lines = [f"{', '.join(labels)}: hidden, {reason}" for reason, labels in by_reason.items()]
+    return "".join(f'<div style="color:#555">{html.escape(line)}</div>' for line in lines)
 
 
 def _error_html(text: str) -> str:

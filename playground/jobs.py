@@ -24,6 +24,7 @@ from playground.engine.loop import RunFailed
 from playground.engine.lr_range import find_lr
 from playground.engine.record import RunRecord
 from playground.engine.sinks import RecordSink
+from playground.own import Own
 from playground.status import Status
 from playground.store import RunStore
 from playground.sweeps import views
@@ -123,6 +124,7 @@ class Host(Protocol):
 
     store: RunStore
     record: RunRecord  # rows of races and sweeps, streamed by the pump like the runner's
+    own: Own  # your own model and data, or neither
 
     def current_hparams(self) -> HParams: ...
     def load_config(self, hp: HParams) -> None: ...
@@ -257,7 +259,7 @@ class Background:
         hp = self.host.current_hparams()
 
         def work() -> Any:
-            return find_lr(hp, device=str(self.host.device))
+            return find_lr(hp, device=str(self.host.device), own=self.host.own)
 
         self.runner.start("the learning-rate test", work, done, failed)
 

@@ -97,10 +97,12 @@ def test_panel_finds_a_rate_draws_the_curve_and_uses_it():
     from bokeh.models import LogScale
 
     from playground.jobs import Background, JobRunner
+    from playground.own import Own
     from playground.ui.lr_range import LrRangePanel
 
     class Host:
         device = "cpu"
+        own = Own()  # the built-in model and data
 
         def current_hparams(self):
             return HParams(samples=300, optimizer="sgd")

@@ -13,6 +13,7 @@ import pytest
 from playground.config import HParams
 from playground.engine.record import RunRecord
 from playground.jobs import Background, JobRunner
+from playground.own import Own
 from playground.store import RunStore
 from playground.ui.search_panel import SearchPanel, parse_values, trials_table
 
@@ -28,6 +29,7 @@ class FakeHost:
         self.record = RunRecord()
         self.store = RunStore()
         self.device = "cpu"
+        self.own = Own()  # the built-in model and data
         self.loaded: list[HParams] = []
         self.shown: list[str] = []
         self.threads: set[str] = set()

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import torch
 
 from playground.config import HParams
-from playground.data import load_dataset
 from playground.engine.device import choose_device
 from playground.engine.trainer import Trainer
+from playground.own import Own
 
 START_LR = 1e-5
 END_LR = 10.0
@@ -75,12 +75,14 @@ def lr_range_test(trainer: Trainer, *, start_lr: float = START_LR, end_lr: float
     return _result(lrs, raw, smoothed, start_lr, end_lr, steps)
 
 
-def find_lr(hp: HParams, device: str | None = "cpu", **kwargs: float) -> LrRangeResult:
-    """The range test on a fresh model built from `hp` (what the app's button runs). It is
-    `steps` updates long whatever `hp.epochs` says, so settings that train until Stop
-    (epochs 0) end too."""
+def find_lr(hp: HParams, device: str | None = "cpu", own: Own | None = None,
+            **kwargs: float) -> LrRangeResult:
+    """The range test on a fresh model built from `hp` (what the app's button runs), or
+    from your own model and data (`own`). It is `steps` updates long whatever `hp.epochs`
+    says, so settings that train until Stop (epochs 0) end too."""
     chosen = choose_device(device)
-    trainer = Trainer(hp, load_dataset(hp, chosen), chosen)
+    own = own or Own()
+    trainer = Trainer(hp, own.load(hp, chosen), chosen, model=own.network(hp))
     return lr_range_test(trainer, **kwargs)
 
 

@@ -26,6 +26,7 @@ import torch
 from playground.config import RACE_FIELDS, HParams, HParamsError, with_an_end
 from playground.data import Dataset, load_dataset
 from playground.engine.batches import BatchOrder, eval_every
+from playground.engine.device import choose_device
 from playground.engine.events import Callback
 from playground.engine.loop import Loop, RunFailed, divergence_reason, exploded
 from playground.engine.schedule import LrSchedule
@@ -359,8 +360,6 @@ def race(base: HParams, field: str, values: Sequence[Any], *, device: str = "cpu
     """Race one field over `values`, holding the rest at `base`; every member is saved.
     A base that trains until Stop (epochs 0) races for the default length (see the result's
     note)."""
-    from playground.sweeps._local import _device
-
     if field not in RACE_FIELDS:
         if field not in HParams.specs():
             raise HParamsError(field, list(values), "a field of HParams: "
@@ -369,8 +368,8 @@ def race(base: HParams, field: str, values: Sequence[Any], *, device: str = "cpu
                            + ", ".join(RACE_FIELDS) + " (sweep the others)")
     configs = [base.replace(**{field: value}) for value in values]
     names = [f"{field}={value}" for value in values]
-    runner = Race(configs, data=data, device=_device(device), store=store, callbacks=callbacks,
-                  log_every=log_every, names=names)
+    runner = Race(configs, data=data, device=choose_device(device), store=store,
+                  callbacks=callbacks, log_every=log_every, names=names)
     runner.fit()
     if runner.status == Status.FAILED:
         raise RunFailed(f"the race failed: {runner.error}")
