@@ -231,6 +231,8 @@ def test_zero_init_cannot_break_symmetry():
 
 def test_device_choice():
     assert choose_device("cpu").type == "cpu"
+    chosen = torch.device("cpu")
+    assert choose_device(chosen) is chosen  # a caller's choice passes through (sweeps, races)
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     if not torch.backends.mps.is_available():
         assert choose_device("auto").type == expected
