@@ -127,5 +127,3 @@ def trial_row(trial: FrozenTrial) -> TrialRow:
                     steps=attrs.get("steps") or 0, seconds=attrs.get("seconds") or 0.0,
                     error=attrs.get("error"))
 
-
-_device = choose_device  # the old name, until race.py imports choose_device itself
