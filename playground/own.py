@@ -74,6 +74,9 @@ def own_dataset(data: Any, name: str = "your data") -> Dataset:
 
 
 def _kind(value: Any) -> str:
+    """What a person passed, shortly: "'resnet' (a str)", "a list of 3", "a dict"."""
+    if isinstance(value, (str, int, float)):
+        return f"{str(value)[:40]!r} (a {type(value).__name__})"
     size = f" of {len(value)}" if isinstance(value, Sequence) else ""
     return f"a {type(value).__name__}{size}"
 

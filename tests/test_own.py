@@ -1,0 +1,184 @@
+"""Your own model and data: Runner(model=..., data=...) and Playground(model=..., data=...)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from playground.config import HParams
+from playground.engine.lr_range import find_lr
+from playground.engine.probes import default_probes
+from playground.engine.runner import Runner
+from playground.own import Own, OwnError, own_dataset
+from playground.store import RunStore
+
+HP = HParams(epochs=3, batch_size=32, lr=0.01, seed=0)
+
+
+def quadrants(n: int = 400, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """2-D points labelled by the sign of x*y, split 3:1."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=generator)
+    y = (x[:, 0] * x[:, 1] > 0).long()
+    split = n * 3 // 4
+    return x[:split], y[:split], x[split:], y[split:]
+
+
+class Net(nn.Module):
+    def __init__(self, width: int = 16, p: float = 0.2):
+        super().__init__()
+        self.fc1 = nn.Linear(2, width)
+        self.drop = nn.Dropout(p)
+        self.out = nn.Linear(width, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.drop(torch.relu(self.fc1(x))))
+
+
+def train(runner: Runner) -> str:
+    runner.start()
+    return runner.wait(120)
+
+
+def test_a_factory_and_tensors_train_a_saved_run_named_after_the_persons_layers():
+    runner = Runner(HP, model=lambda hp: Net(hp.width), data=quadrants(), device="cpu",
+                    callbacks=default_probes())
+    assert runner.hparams.dataset == "custom"
+    assert train(runner) == "finished", runner.error
+    run = runner.store.get(runner.run_id)
+    assert run.summary["val_accuracy"] > 0.8  # xor-like quadrants need the hidden layer
+    kinds = {event["kind"]: event["message"] for event in runner.store.events(run.id)}
+    assert kinds["model"].startswith("Net, 162 parameters: Net(")  # 2*32+32 + 32*2+2 at width 32
+    assert "300 training and 100 validation rows of shape (2,), classification" in kinds["data"]
+    assert {row["layer"] for row in runner.store.layer_norms(run.id)} == {"fc1", "out"}
+    histogram = runner.record.reader().fetch()["histogram"][-1]
+    assert set(histogram["layers"]) == {"fc1", "out"}
+    assert runner.record.reader().fetch()["boundary"]  # 2-D inputs: the decision boundary
+
+
+def test_a_module_starts_every_run_from_its_initial_weights():
+    net = Net()
+    initial = net.fc1.weight.detach().clone()
+    runner = Runner(HP.replace(epochs=1), model=net, data=quadrants(), device="cpu")
+    losses = []
+    for _ in range(2):
+        assert train(runner) == "finished"
+        losses.append(runner.store.points(runner.run_id, "val")[0]["loss"])
+        runner.reset()
+    assert losses[0] == losses[1]  # the same start, not the last run's weights
+    assert torch.equal(net.fc1.weight, initial)  # the person's module is left as it was
+
+
+def test_a_change_the_factory_reads_starts_a_new_run_with_the_new_model():
+    runner = Runner(HP.replace(epochs=0), model=lambda hp: Net(hp.width), data=quadrants(),
+                    device="cpu")
+    not_applicable = runner.own.not_applicable(runner.hparams)
+    assert "width" not in not_applicable and not_applicable["depth"] == \
+        "your function does not read it"
+    first = runner.start()
+    wait_for_steps(runner, 5)
+    runner.update(width=8)
+    second = runner.run_id
+    wait_for_steps(runner, 5)
+    runner.stop()
+    assert second != first and runner.store.get(first).status == "stopped"
+    model = {event["kind"]: event["message"] for event in runner.store.events(second)}["model"]
+    assert model.startswith("Net, 42 parameters")  # 2*8+8 + 8*2+2
+
+
+def test_dropout_sets_p_of_every_dropout_in_the_persons_model_at_the_next_step():
+    net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Dropout(0.1), nn.Linear(8, 8),
+                        nn.Dropout(0.3), nn.Linear(8, 2))
+    runner = Runner(HP.replace(epochs=0), model=net, data=quadrants(), device="cpu")
+    assert runner.hparams.dropout == 0.1  # the slider starts at the model's first rate
+    runner.start()
+    wait_for_steps(runner, 3)
+    runner.update(lr=0.02)  # another live change leaves the model's own rates alone
+    wait_for_steps(runner, runner.trainer.step + 3)
+    rates = [m.p for m in runner.trainer.model.modules() if isinstance(m, nn.Dropout)]
+    assert rates == [0.1, 0.3]
+    runner.update(dropout=0.5)
+    wait_for_steps(runner, runner.trainer.step + 3)
+    rates = [m.p for m in runner.trainer.model.modules() if isinstance(m, nn.Dropout)]
+    runner.stop()
+    assert rates == [0.5, 0.5]
+
+
+def test_arrays_torch_datasets_and_regression_are_recognised():
+    x_train, y_train, x_val, y_val = quadrants()
+    arrays = own_dataset(tuple(t.numpy() for t in (x_train, y_train * 3 + 4, x_val, y_val * 3 + 4)))
+    assert arrays.task == "classification" and arrays.class_names == ("4", "7")
+    assert arrays.y_train.tolist() == y_train.tolist()  # 4 and 7 became classes 0 and 1
+    pair = own_dataset((torch.utils.data.TensorDataset(x_train, y_train),
+                        torch.utils.data.TensorDataset(x_val, y_val)))
+    assert torch.equal(pair.x_train, x_train) and pair.n_classes == 2
+    targets = (x_train.sum(1) * 0.37, x_val.sum(1) * 0.37)
+    regression = own_dataset((x_train, targets[0], x_val, targets[1]))
+    assert regression.task == "regression" and regression.y_train.shape == (300, 1)
+    runner = Runner(HP.replace(epochs=10, lr=0.1), model=nn.Linear(2, 1), data=(
+        x_train, targets[0], x_val, targets[1]), device="cpu")
+    assert train(runner) == "finished"
+    assert runner.store.get(runner.run_id).summary["val_loss"] < 0.05  # a line fits a line
+
+
+@pytest.mark.parametrize(("model", "data", "message"), [
+    (Net(), (torch.full((300, 2), float("nan")), *quadrants()[1:]),
+     "data: x_train row 0 has [nan, nan]...; allowed: finite numbers"),
+    (Net(), (quadrants()[0], quadrants()[1][:10], *quadrants()[2:]),
+     "data: y_train has 10 values for 300 rows of x_train; allowed: one label per row"),
+    (Net(), [1, 2, 3], "data: a list of 3 is not allowed; allowed: (x_train, y_train"),
+    (nn.Linear(2, 3), quadrants(), "model: its output has shape (2, 3) for 2 examples; "
+     "allowed: (2, 2) (2 classes need one score per class)"),
+    (nn.Linear(5, 2), quadrants(), "model: forward() on 2 examples of shape (2,) raised "
+     "RuntimeError"),
+    (lambda hp: 1 / 0, quadrants(), "model: your function raised ZeroDivisionError: "
+     "division by zero"),
+    ("resnet", quadrants(), "model: 'resnet' (a str) is not allowed; allowed: an nn.Module"),
+])
+def test_bad_model_or_data_is_refused_by_name_before_anything_trains(model, data, message):
+    store = RunStore()
+    with pytest.raises(OwnError) as error:
+        Runner(HP, model=model, data=data, device="cpu", store=store)
+    assert message in str(error.value)
+    assert store.list_runs() == []  # nothing was created, nothing trains
+
+
+def test_the_learning_rate_test_runs_on_your_model():
+    result = find_lr(HP, own=Own(Net(), quadrants()), steps=40)
+    assert len(result.lrs) == len(result.losses) > 10 and result.suggestion > 0
+
+
+def test_the_app_hides_what_cannot_apply_and_says_why():
+    from playground import Playground
+
+    app = Playground(model=Net(), data=quadrants(), device="cpu")
+    try:
+        assert {"dataset", "depth", "width", "activation"} <= app.controls.hidden
+        assert "dropout" not in app.controls.hidden and "lr" not in app.controls.hidden
+        note = app.own_note.value
+        assert "dataset, noise, samples, train fraction: hidden, your own data" in note
+        assert "depth, width, activation, initialisation, batch norm: hidden, your model " \
+            "sets its own architecture" in note
+    finally:
+        app.close()
+
+
+def wait_for_steps(runner: Runner, steps: int, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        trainer = runner.trainer
+        if trainer is not None and trainer.step >= steps and runner.status == "running":
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"no {steps} steps in {timeout} s: {runner.status} {runner.error}")
+
+
+def test_own_data_must_have_enough_rows():
+    x = np.zeros((5, 2), dtype=np.float32)
+    with pytest.raises(OwnError, match="data: 5 training and 5 validation rows; allowed: at "
+                       "least 20 and 1"):
+        own_dataset((x, np.array([0, 1, 0, 1, 0]), x, np.array([0, 1, 0, 1, 0])))
