@@ -171,9 +171,14 @@ class Background:
         configs = [base.replace(**{field: value}) for value in values]
         check_raceable(configs)
         names = [f"{field}={_fmt(value)}" for value in values]
+        own = self.host.own
+        if own.model is not None:
+            self._race_one_by_one(base, field, values, done, failed)
+            return
 
         def work() -> list[tuple[Any, str, dict[str, Any]]]:
-            race = Race(configs, device=self.host.device, store=self.host.store,
+            data = own.load(base, self.host.device) if own.data is not None else None
+            race = Race(configs, device=self.host.device, store=self.host.store, data=data,
                         callbacks=[self._stop_when_cancelled(), RecordSink(self.host.record)],
                         names=names)
             for run_id, hp, name in zip(race.run_ids, race.configs, names):
@@ -187,16 +192,35 @@ class Background:
 
         self.runner.start("a race", work, done, failed)
 
+    def _race_one_by_one(self, base: HParams, field: str, values: Sequence[Any], done: Done,
+                         failed: Failed) -> None:
+        """A race of your own model: a race stacks the members of the built-in MLP into one
+        model; yours train one after another, each drawn as it starts."""
+        def work() -> RaceOutcome:
+            rows = one_at_a_time(base, field, list(values), device=self.host.device,
+                                 store=self.host.store, own=self.host.own, batched=False,
+                                 callbacks=[self._stop_when_cancelled()], source="race:yours",
+                                 run_callbacks=self._draw_each_run(field))
+            return RaceOutcome([(row.value, row.status, self.host.store.get(row.run_id).summary)
+                                for row in rows], RACE_ONE_BY_ONE)
+
+        self.runner.start("a race", work, done, failed)
+
+    def _draw_each_run(self, field: str | None = None) -> Callable[[str, HParams], list[Any]]:
+        """Callbacks that draw a run of a sweep or curve as it trains, named by `field`."""
+        def run_callbacks(run_id: str, hp: HParams) -> list[Any]:
+            name = f"{field}={_fmt(getattr(hp, field))}" if field else None
+            self.host.show_run(run_id, hp.to_dict(), name)
+            return [RecordSink(self.host.record, run_id)]
+
+        return run_callbacks
+
     def sweep(self, search: str, method: str, trials: int, pruner: str,
               progress: Callable[[Any], None], done: Done, failed: Failed) -> None:
         """A sweep from the sliders; `progress(trial_row)` after each trial, `done(result)`."""
         base = self.host.current_hparams()
         fields, ranges = parse_search(search)
         plan = make_plan(base, fields, ranges=ranges, method=method, trials=trials)
-
-        def run_callbacks(run_id: str, hp: HParams) -> list[Any]:
-            self.host.show_run(run_id, hp.to_dict(), None)
-            return [RecordSink(self.host.record, run_id)]
 
         def work() -> Any:
             import optuna
@@ -206,7 +230,8 @@ class Background:
                              study_name=plan.study_name, device=self.host.device,
                              store=self.host.store, callbacks=[self._stop_when_cancelled()],
                              progress=lambda row: self.runner.post(progress, row),
-                             pruner=pruner, run_callbacks=run_callbacks)
+                             pruner=pruner, run_callbacks=self._draw_each_run(),
+                             own=self.host.own)
 
         self.runner.start("a sweep", work, done, failed)
 
@@ -249,7 +274,7 @@ class Background:
 
         def work() -> tuple[HParams, list[Any]]:
             return base, one_at_a_time(base, field, list(values), device=self.host.device,
-                                       store=self.host.store,
+                                       store=self.host.store, own=self.host.own,
                                        callbacks=[self._stop_when_cancelled()])
 
         self.runner.start("a curve", work, done, failed)
@@ -262,6 +287,10 @@ class Background:
             return find_lr(hp, device=str(self.host.device), own=self.host.own)
 
         self.runner.start("the learning-rate test", work, done, failed)
+
+
+RACE_ONE_BY_ONE = ("your own model: the values trained one after another (a race trains the "
+                   "built-in MLP's members together, stacked in one model)")
 
 
 class RaceOutcome(NamedTuple):

@@ -182,3 +182,53 @@ def test_own_data_must_have_enough_rows():
     with pytest.raises(OwnError, match="data: 5 training and 5 validation rows; allowed: at "
                        "least 20 and 1"):
         own_dataset((x, np.array([0, 1, 0, 1, 0]), x, np.array([0, 1, 0, 1, 0])))
+
+
+def test_a_race_of_your_model_trains_its_values_one_after_another_and_says_so():
+    from tests.test_search_panel import FakeHost, finish, make_panel
+
+    host = FakeHost(HP.replace(epochs=2))
+    host.own = Own(lambda hp: Net(hp.width), quadrants())
+    panel = make_panel(host)
+    panel.race.field.value = "lr"
+    panel.race.values.value = "0.001, 0.1"
+    assert panel.race.start()
+    finish(panel)
+    assert [host.store.get(run).name for run in host.shown] == ["lr=0.001", "lr=0.1"]
+    assert all(host.store.get(run).status == "finished" for run in host.shown)
+    assert {row["run"] for row in host.record.reader().fetch()["points"]} == set(host.shown)
+    assert "trained one after another" in panel.race.message.value
+    events = host.store.events(host.shown[0])
+    assert any(event["kind"] == "model" and event["message"].startswith("Net")
+               for event in events)
+
+
+def test_a_race_on_your_data_with_the_built_in_model_stays_stacked():
+    from playground.sweeps.race import race
+
+    result = race(HP.replace(epochs=2), "lr", [0.01, 0.1],
+                  data=Own(data=quadrants()).load(HP, "cpu"), store=RunStore())
+    assert [member.status for member in result.members] == ["finished", "finished"]
+    assert result.members[0].summary["val_accuracy"] is not None
+
+
+def test_a_sweep_and_a_curve_train_your_model():
+    from playground.sweeps.sensitivity import one_at_a_time
+    from playground.sweeps.study import run_sweep
+
+    own = Own(lambda hp: Net(hp.width), quadrants())
+    store = RunStore()
+    result = run_sweep(HP.replace(epochs=1), ["lr", "width"], method="random", trials=2,
+                       seed=0, store=store, own=own)
+    assert [row.status for row in result.trials] == ["finished", "finished"]
+    widths = {row.params["width"] for row in result.trials}
+    described = {event["message"].split(",")[0] for row in result.trials
+                 for event in store.events(row.run_id) if event["kind"] == "model"}
+    assert described == {"Net"} and len(widths) == 2
+    rows = one_at_a_time(HP.replace(epochs=1), "lr", [0.01, 0.1], store=store, own=own)
+    assert [row.status for row in rows] == ["finished", "finished"]
+    assert all(any(event["kind"] == "model" for event in store.events(row.run_id))
+               for row in rows)
+    with pytest.raises(Exception, match="backend: 'ray' is not allowed; allowed: local for "
+                       "your own model"):
+        run_sweep(HP, ["lr"], trials=1, store=store, own=own, backend="ray")

@@ -26,6 +26,7 @@ from playground.sweeps.samplers import make_pruner, make_sampler, make_storage
 
 if TYPE_CHECKING:
     from playground.engine.events import Callback
+    from playground.own import Own
     from playground.store import RunStore
 
 MAX_FAILURES = 10  # failed trials in a row before a sweep gives up
@@ -41,9 +42,9 @@ class LocalBackend(SweepBackend):
 
     def __init__(self, storage: str | Path | None = None, pruner: Any = None,
                  train: TrainFn | None = None,
-                 run_callbacks: RunCallbacks | None = None):
+                 run_callbacks: RunCallbacks | None = None, own: Own | None = None):
         self.storage, self.pruner, self.train = storage, pruner, train
-        self.run_callbacks = run_callbacks
+        self.run_callbacks, self.own = run_callbacks, own
 
     def run(self, plan: SweepPlan, *, store: RunStore, device: str,
             callbacks: Sequence[Callback] = (), progress: Progress | None = None) -> SweepResult:
@@ -51,8 +52,8 @@ class LocalBackend(SweepBackend):
         device = choose_device(device)
         train = self.train or functools.partial(
             train_trial, store=store, device=device, source=plan.source,
-            data=DataCache(device).get,
-            run_callbacks=self.run_callbacks)
+            data=DataCache(device, self.own).get, run_callbacks=self.run_callbacks,
+            network=self.own.network if self.own else None)
         stopped, message, failures = False, None, 0
         while not self._finished(plan, study):
             row = self._run_trial(plan, study, train, callbacks)

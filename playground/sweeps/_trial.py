@@ -13,10 +13,12 @@ from playground.config import HParams, HParamsError
 from playground.data import Dataset, load_dataset
 from playground.engine.events import Callback, CancelRun
 from playground.engine.saved_run import SavedRun
+from playground.own import Own
 from playground.status import TERMINAL, Status
 
 if TYPE_CHECKING:
     import optuna
+    from torch import nn
 
     from playground.engine.trainer import Trainer
     from playground.store import RunStore
@@ -86,11 +88,14 @@ def check_has_an_end(hp: HParams) -> None:
 class DataCache:
     """Trials that share the data fields share one loaded data set."""
 
-    def __init__(self, device: Any):
-        self.device = device
+    def __init__(self, device: Any, own: Own | None = None):
+        self.device, self.own = device, own
         self._data: dict[tuple, Dataset] = {}
 
     def get(self, hp: HParams) -> Dataset:
+        """hp's data set, or your own data (`own`) whatever the data fields say."""
+        if self.own is not None and self.own.data is not None:
+            return self.own.load(hp, self.device)
         key = tuple(getattr(hp, name) for name in DATA_FIELDS)
         if key not in self._data:
             self._data[key] = load_dataset(hp, self.device)
@@ -104,6 +109,7 @@ RunCallbacks = Callable[[str, HParams], Sequence[Callback]]
 def train_trial(hp: HParams, callbacks: Sequence[Callback], name: str, *, store: RunStore,
                 device: Any, source: str, data: Callable[[HParams], Dataset],
                 run_callbacks: RunCallbacks | None = None,
+                network: Callable[[HParams], nn.Module | None] | None = None,
                 ) -> TrialOutcome:
     """Train one config with the Trainer as a run of the store; return how it ended.
     A trial must end: epochs 0 (until stopped) raises HParamsError (SweepPlan and the
@@ -111,7 +117,7 @@ def train_trial(hp: HParams, callbacks: Sequence[Callback], name: str, *, store:
     check_has_an_end(hp)
     run = SavedRun(store, hp, device, name=name, source=source)
     extra = list(run_callbacks(run.run_id, hp)) if run_callbacks is not None else []
-    trainer = run.build(data, [*extra, *callbacks])
+    trainer = run.build(data, [*extra, *callbacks], network=network)
     if trainer is None:  # a data set that is missing, say: this trial fails, not all
         return TrialOutcome(run.run_id, Status.FAILED, 0, 0.0, {}, run.error)
     if trainer.fit() not in TERMINAL:  # paused by a callback: a sweep does not come back to it

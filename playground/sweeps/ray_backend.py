@@ -30,8 +30,8 @@ from playground.status import TERMINAL, Status
 from playground.store import RunStore
 from playground.sweeps._base import Progress, SweepBackend, SweepPlan, SweepResult, TrialRow
 from playground.sweeps._trial import check_has_an_end
+from playground.sweeps.samplers import make_sampler
 from playground.sweeps.space import Space, grid_from_space
-from playground.sweeps.study import make_sampler
 
 if TYPE_CHECKING:
     from playground.engine.trainer import Trainer

@@ -13,9 +13,10 @@ from typing import Any, NamedTuple
 from playground.config import RACE_FIELDS, HParams, HParamsError, with_an_end
 from playground.engine.device import choose_device
 from playground.engine.events import Callback
+from playground.own import Own
 from playground.store import RunStore
 from playground.sweeps._base import METRICS
-from playground.sweeps._trial import DataCache, train_trial
+from playground.sweeps._trial import DataCache, RunCallbacks, train_trial
 from playground.sweeps.race import race
 
 
@@ -30,13 +31,16 @@ class SensitivityRow(NamedTuple):
 def one_at_a_time(base: HParams, field: str, values: Sequence[Any], *,
                   metric: str = "val_loss", device: str = "cpu", store: RunStore | None = None,
                   callbacks: Sequence[Callback] = (), batched: bool = True,
-                  ) -> list[SensitivityRow]:
+                  own: Own | None = None, source: str | None = None,
+                  run_callbacks: RunCallbacks | None = None) -> list[SensitivityRow]:
     """Vary one field over `values`, holding the rest at `base`: a sensitivity curve.
 
     Fields a race can vary train together as one batched race (see config.RACE_FIELDS);
     others train one run after another. Every run is saved in the store. A curve must end:
     a base that trains until Stop (epochs 0) trains the default length instead, and each
-    row's note says so; a curve over epochs itself cannot include 0.
+    row's note says so; a curve over epochs itself cannot include 0. `own`: your own model
+    and data (playground/own.py); a race stacks only the built-in MLP, so your model's
+    values train one after another. `source` and `run_callbacks` as for a sweep's trials.
     """
     if metric not in METRICS:
         raise HParamsError("metric", metric, "one of " + ", ".join(METRICS))
@@ -46,18 +50,21 @@ def one_at_a_time(base: HParams, field: str, values: Sequence[Any], *,
                            f"curve (0, {spec.zero}, never ends)")
     base, note = with_an_end(base, "a curve")
     configs = [base.replace(**{field: value}) for value in values]  # checks every value
-    if batched and field in RACE_FIELDS and len(configs) > 1:
+    own = own or Own()
+    if batched and field in RACE_FIELDS and len(configs) > 1 and own.model is None:
+        data = own.load(base, choose_device(device)) if own.data is not None else None
         result = race(base, field, list(values), device=device, store=store,
-                      callbacks=callbacks)
+                      callbacks=callbacks, data=data)
         return [SensitivityRow(member.value, member.summary.get(metric), member.run_id,
                                member.status, note) for member in result.members]
     store = store if store is not None else RunStore()
     device = choose_device(device)
-    cache = DataCache(device)
+    cache = DataCache(device, own)
     rows = []
     for value, hp in zip(values, configs):
         outcome = train_trial(hp, list(callbacks), f"{field}={value}", store=store,
-                              device=device, source=f"sensitivity:{field}", data=cache.get)
+                              device=device, source=source or f"sensitivity:{field}",
+                              data=cache.get, network=own.network, run_callbacks=run_callbacks)
         rows.append(SensitivityRow(getattr(hp, field), outcome.summary.get(metric),
                                    outcome.run_id, outcome.status, note))
     return rows

@@ -20,6 +20,7 @@ from playground.sweeps.space import GRID_POINTS, Override, Space, default_space,
 
 if TYPE_CHECKING:
     from playground.engine.events import Callback
+    from playground.own import Own
 
 BACKENDS = ("local", "ray")
 
@@ -35,7 +36,8 @@ def run_sweep(base: HParams, fields: Iterable[str] = ("lr",), *,
               study_name: str | None = None, seed: int | None = None,
               grid_points: int = GRID_POINTS, device: str = "cpu", store: RunStore | None = None,
               callbacks: Sequence[Callback] = (), progress: Progress | None = None,
-              backend: str | SweepBackend = "local", **backend_options: Any) -> SweepResult:
+              backend: str | SweepBackend = "local", own: Own | None = None,
+              **backend_options: Any) -> SweepResult:
     """Search `fields` of `base` (or an explicit Optuna `space`) for the best `metric`.
 
     Each trial trains our Trainer and is saved as a run with source "sweep:<study_name>".
@@ -43,6 +45,7 @@ def run_sweep(base: HParams, fields: Iterable[str] = ("lr",), *,
     study name runs only what is missing; for a grid, None means the whole grid.
     `callbacks` join every trial's Trainer (a StopRun from one ends the sweep); `progress`
     gets each finished trial's TrialRow. backend "ray" takes address=, scheduler=.
+    `own`: your own model and data (playground/own.py), trained by the local backend.
     """
     plan = make_plan(base, fields, ranges=ranges, space=space, method=method, trials=trials,
                      metric=metric, study_name=study_name, seed=seed, grid_points=grid_points)
@@ -51,8 +54,11 @@ def run_sweep(base: HParams, fields: Iterable[str] = ("lr",), *,
     elif backend == "local":  # optuna and torch load here, with the backend that uses them
         from playground.sweeps._local import LocalBackend
 
-        runner = LocalBackend(storage=storage, pruner=pruner, **backend_options)
+        runner = LocalBackend(storage=storage, pruner=pruner, own=own, **backend_options)
     elif backend == "ray":
+        if own:
+            raise HParamsError("backend", backend, "local for your own model or data (Ray's "
+                               "workers are not sent them)")
         from playground.sweeps.ray_backend import RayBackend
 
         runner = RayBackend(**backend_options)
@@ -91,11 +97,3 @@ def make_plan(base: HParams, fields: Iterable[str] = ("lr",), *,
                      study_name=study_name or new_study_name(), seed=seed,
                      grid_points=grid_points)
 
-
-def __getattr__(name: str) -> Any:
-    """The factories' old home, until every caller imports them from `sweeps.samplers`."""
-    if name in ("PRUNERS", "GridSweepSampler", "make_sampler", "make_pruner", "make_storage"):
-        from playground.sweeps import samplers
-
-        return getattr(samplers, name)
-    raise AttributeError(f"module 'playground.sweeps.study' has no attribute {name!r}")
