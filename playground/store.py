@@ -32,6 +32,7 @@ COMMIT_EVERY = 0.5  # seconds between a writer's commits: a killed process loses
 STALE_AFTER = 60.0  # seconds without a heartbeat before a run on another host is interrupted
 BUSY_TIMEOUT = 30.0  # seconds a connection waits for another writer's lock
 EXPORT_FORMATS = ("csv", "json")
+WEIGHTS_FOLDER = "weights"  # beside the store: <run id>.pt, written as a run ends (engine/sinks.py)
 
 POINT_COLUMNS = ("step", "epoch", "split", "loss", "accuracy", "lr", "seconds")
 NORM_COLUMNS = ("step", "layer", "grad_norm", "weight_norm")
@@ -259,12 +260,18 @@ class RunStore:
             db.execute("UPDATE runs SET name = ? WHERE id = ?", (name, self.resolve(run_id)))
 
     def delete(self, run_id: str) -> None:
-        """Remove the run and everything recorded for it."""
+        """Remove the run and everything recorded for it, its weights file too."""
         run_id = self.resolve(run_id)
         with _transaction(self._db()) as db:
             for table in ("points", "layer_norms", "events"):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        _weights_path(self.path, run_id).unlink(missing_ok=True)
+
+    def weights_path(self, run_id: str) -> Path:
+        """Where the run's trained weights are (or would be) saved: a file per run, beside the
+        store, written when the run ends (finished, stopped or diverged)."""
+        return _weights_path(self.path, self.resolve(run_id))
 
     def export(self, run_id: str, fmt: str, path: str | Path | None = None) -> Path:
         """Write the run's points as CSV, or the whole run as JSON; returns the file's path."""
@@ -321,6 +328,7 @@ class RunWriter:
 
     def __init__(self, path: Path, run_id: str):
         self.run_id = run_id
+        self.weights_path = _weights_path(path, run_id)  # the run's weights, saved as it ends
         self._db: sqlite3.Connection | None = _connect(path)
         self._lock = threading.Lock()  # one thread writes; this guards a stray close()
         self._points: list[tuple] = []
@@ -414,6 +422,10 @@ class RunWriter:
             raise RuntimeError(f"run {self.run_id!r}: its writer is closed")
         if time.monotonic() - self._last_commit >= COMMIT_EVERY:
             self.flush()
+
+
+def _weights_path(store_path: Path, run_id: str) -> Path:
+    return store_path.parent / WEIGHTS_FOLDER / f"{run_id}.pt"
 
 
 def _int(value: Any) -> int | None:

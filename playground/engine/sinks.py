@@ -7,7 +7,10 @@ Every way of training a saved run uses these two: the runner's thread, a sweep's
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import torch
 
 from playground.engine.events import Callback
 from playground.engine.record import RunRecord
@@ -42,8 +45,38 @@ class StoreSink(Callback):
             self.writer.flush()
             return
         summary = trainer.summary() if trainer.status != Status.FAILED else {}
+        if trainer.status != Status.FAILED:
+            keep_weights(trainer, self.writer)
         self.writer.finish(trainer.status, trainer.step, trainer.seconds, summary,
                            error=trainer.error)
+
+
+def save_weights(trainer: Any, path: Path) -> None:
+    """The trained weights and the settings that built them, in one file that
+    `torch.load(path, weights_only=True)` reads: plain tensors, numbers, text and lists.
+
+    config: the settings at the end of the run (live changes included); input_shape and
+    n_out: what `models.build_model(HParams.from_dict(config), input_shape, n_out)` needs.
+    """
+    state = {name: tensor.detach().cpu() for name, tensor in trainer.model.state_dict().items()}
+    data = trainer.data
+    checkpoint = {"state_dict": state, "config": trainer.hp.to_dict(),
+                  "input_shape": list(data.input_shape), "n_out": max(data.n_classes, 1),
+                  "step": trainer.step}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")  # a reader never sees half a file
+    torch.save(checkpoint, partial)
+    partial.replace(path)
+
+
+def keep_weights(trainer: Any, writer: RunWriter) -> None:
+    """Save the run's weights beside the store; a failure is an event of the run, not an
+    error of it (its curves and summary are saved all the same)."""
+    try:
+        save_weights(trainer, writer.weights_path)
+    except Exception as error:  # noqa: BLE001 - a full disk, say: the run still ends
+        writer.add_event(trainer.step, "weights", f"weights not saved: "
+                         f"{type(error).__name__}: {error}", seconds=trainer.seconds)
 
 
 class RecordSink(Callback):
