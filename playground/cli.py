@@ -93,11 +93,15 @@ def build_parser() -> Parser:
     show.add_argument("run_id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_runs_show)
-    export = runs_commands.add_parser("export", help="write a run's curves as CSV or JSON")
+    export = runs_commands.add_parser("export", help="write a run as a file: its curves, its "
+                                      "settings, its weights or a PyTorch script")
     export.add_argument("run_id")
-    export.add_argument("--format", default="csv", help="csv or json (default csv)")
+    export.add_argument("--format", default="csv", help="csv (the curves), json (the whole "
+                        "run), config (for train --config), weights (torch.save of state_dict "
+                        "and config) or script (plain PyTorch that trains it again); default csv")
     export.add_argument("--out", metavar="PATH", help="where to write (default: the store's "
                         "exports folder)")
+    export.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     export.set_defaults(handler=cmd_runs_export)
     delete = runs_commands.add_parser("delete", help="delete a run and its curves")
     delete.add_argument("run_id")
@@ -236,7 +240,9 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
-    path = RunStore().export(args.run_id, args.format, args.out)
+    from playground import exports  # a run as a file, in any format
+
+    path = exports.write(RunStore(), args.run_id, args.format, args.out, force=args.force)
     print(path)
     return 0
 
