@@ -28,6 +28,7 @@ from playground.own import Own
 from playground.status import Status
 from playground.store import RunStore
 from playground.sweeps import views
+from playground.sweeps._stacked import unstackable
 from playground.sweeps.importance import importances, study_from_runs
 from playground.sweeps.live import StopWhenSet
 from playground.sweeps.race import Race, check_raceable
@@ -172,15 +173,17 @@ class Background:
         check_raceable(configs)
         names = [f"{field}={_fmt(value)}" for value in values]
         own = self.host.own
-        if own.model is not None:
-            self._race_one_by_one(base, field, values, done, failed)
+        network = own.network(base)
+        why = unstackable(network) if network is not None else None
+        if why:
+            self._race_one_by_one(base, field, values, why, done, failed)
             return
 
         def work() -> list[tuple[Any, str, dict[str, Any]]]:
             data = own.load(base, self.host.device) if own.data is not None else None
             race = Race(configs, device=self.host.device, store=self.host.store, data=data,
                         callbacks=[self._stop_when_cancelled(), RecordSink(self.host.record)],
-                        names=names)
+                        names=names, network=network)
             for run_id, hp, name in zip(race.run_ids, race.configs, names):
                 self.host.show_run(run_id, hp.to_dict(), name)
             statuses = race.fit()
@@ -192,17 +195,17 @@ class Background:
 
         self.runner.start("a race", work, done, failed)
 
-    def _race_one_by_one(self, base: HParams, field: str, values: Sequence[Any], done: Done,
-                         failed: Failed) -> None:
-        """A race of your own model: a race stacks the members of the built-in MLP into one
-        model; yours train one after another, each drawn as it starts."""
+    def _race_one_by_one(self, base: HParams, field: str, values: Sequence[Any], why: str,
+                         done: Done, failed: Failed) -> None:
+        """A race of your own model that cannot be stacked (`why`): its values train one
+        after another, each drawn as it starts."""
         def work() -> RaceOutcome:
             rows = one_at_a_time(base, field, list(values), device=self.host.device,
                                  store=self.host.store, own=self.host.own, batched=False,
                                  callbacks=[self._stop_when_cancelled()], source="race:yours",
                                  run_callbacks=self._draw_each_run(field))
             return RaceOutcome([(row.value, row.status, self.host.store.get(row.run_id).summary)
-                                for row in rows], RACE_ONE_BY_ONE)
+                                for row in rows], RACE_ONE_BY_ONE.format(why=why))
 
         self.runner.start("a race", work, done, failed)
 
@@ -289,8 +292,8 @@ class Background:
         self.runner.start("the learning-rate test", work, done, failed)
 
 
-RACE_ONE_BY_ONE = ("your own model: the values trained one after another (a race trains the "
-                   "built-in MLP's members together, stacked in one model)")
+RACE_ONE_BY_ONE = ("your model cannot be stacked ({why}), so the values trained one after "
+                   "another")
 
 
 class RaceOutcome(NamedTuple):

@@ -1,21 +1,23 @@
 """K networks of one shape as stacked tensors, and their optimizer written out.
 
-Weights are (K, in, out) and biases (K, 1, out), so one `torch.baddbmm` runs a layer of every
-member. torch.optim keeps one learning rate per parameter group, not per slice of a tensor,
-so the updates of SGD (plain, momentum, Nesterov), Adam, AdamW and RMSprop are written here
-exactly as torch.optim computes them, with each member's rate, momentum and weight decay
-as a (K, 1, 1) tensor.
+The built-in MLP: weights are (K, in, out) and biases (K, 1, out), so one `torch.baddbmm`
+runs a layer of every member. A person's own network: torch.func stacks its parameters
+(`stack_module_state`) and maps one `functional_call` over them with `vmap`. torch.optim
+keeps one learning rate per parameter group, not per slice of a tensor, so the updates of SGD
+(plain, momentum, Nesterov), Adam, AdamW and RMSprop are written here exactly as torch.optim
+computes them, with each member's rate, momentum and weight decay along the first dimension.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.models import ACTIVATIONS
+from playground.models import ACTIVATIONS, weight_layers
 
 ADAM_BETA2 = 0.999  # what build_optimizer gives Adam and AdamW
 ADAM_EPS = 1e-8
@@ -41,6 +43,10 @@ class StackedMLP:
         self.biases = [_stack(layer.bias.detach().unsqueeze(0), k, device) for layer in linears]
         self.activation = ACTIVATIONS[activation]()
         self.k = k
+        self.layer_names = [f"layer{i + 1}" for i in range(len(linears))]
+
+    def train(self, mode: bool = True) -> None:
+        """Nothing differs: dropout is given to forward() by rate."""
 
     def parameters(self) -> list[torch.Tensor]:
         return [t for pair in zip(self.weights, self.biases) for t in pair]
@@ -61,6 +67,58 @@ class StackedMLP:
     def l1(self) -> torch.Tensor:
         """Sum of |weights| per member (biases excluded, as the Trainer does): (K,)."""
         return sum(w.abs().sum((1, 2)) for w in self.weights)
+
+
+class StackedModule:
+    """K copies of a person's own network, starting from the same weights: parameters
+    stacked by torch.func, one forward mapped over them. Its nn.Dropout layers drop
+    differently in every member; their rate is the model's, the same for all."""
+
+    def __init__(self, model: nn.Module, k: int, device: torch.device | str = "cpu"):
+        model = model.to(device)
+        params, self.buffers = torch.func.stack_module_state([model] * k)
+        self.params = {name: p.detach().clone().contiguous().requires_grad_()
+                       for name, p in params.items()}
+        layers = weight_layers(model)
+        names = {id(module): name for name, module in model.named_modules()}
+        self.layer_names = [names[id(layer)] or f"layer{i + 1}" for i, layer in enumerate(layers)]
+        self.weights = [self.params[f"{name}.weight"] for name in self.layer_names]
+        self.base = copy.deepcopy(model).to("meta")  # only its code and structure are used
+        self.k = k
+
+        def one(params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
+            return torch.func.functional_call(self.base, (params, buffers), (x,))
+
+        self._forward = torch.func.vmap(one, in_dims=(0, 0, None), randomness="different")
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.params.values())
+
+    def train(self, mode: bool = True) -> None:
+        self.base.train(mode)
+
+    def forward(self, x: torch.Tensor, dropout: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """x (B, ...) shared by every member -> outputs (K, B, n_out)."""
+        return self._forward(self.params, self.buffers, x)
+
+    def l1(self) -> torch.Tensor:
+        return sum(w.abs().flatten(1).sum(1) for w in self.weights)
+
+
+def unstackable(model: nn.Module) -> str | None:
+    """Why K copies of this network cannot train stacked (None: they can)."""
+    if any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))
+           for m in model.modules()):
+        return "it has batch norm, whose statistics the members would share"
+    if not weight_layers(model):
+        return "it has no linear or convolution layer"
+    return None
+
+
+def per_member(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(K,) values shaped to broadcast over a stacked tensor (K, ...)."""
+    return values.view(-1, *([1] * (like.dim() - 1)))
 
 
 def _stack(tensor: torch.Tensor, k: int, device: torch.device | str) -> torch.Tensor:
@@ -88,8 +146,8 @@ class StackedOptimizer:
                  momentum: torch.Tensor, weight_decay: torch.Tensor):
         self.params = list(params)
         self.kinds = list(kinds)
-        self.momentum = momentum.view(-1, 1, 1)  # momentum; beta1 for Adam and AdamW
-        self.weight_decay = weight_decay.view(-1, 1, 1)
+        self.momentum = momentum.flatten()  # momentum; beta1 for Adam and AdamW
+        self.weight_decay = weight_decay.flatten()
         self.t = 0
         self.state = [{} for _ in self.params]
         self.set_active(range(len(self.kinds)))
@@ -108,7 +166,6 @@ class StackedOptimizer:
     def step(self, lr: torch.Tensor) -> None:
         """One update with each member's rate this step, lr (K,)."""
         self.t += 1
-        lr = lr.view(-1, 1, 1)
         for param, state in zip(self.params, self.state):
             for kind, index in self.groups.items():
                 self._update(kind, index, param, state, lr)
@@ -119,7 +176,8 @@ class StackedOptimizer:
             return t if index is None else t[index]
 
         p, g = part(param), part(param.grad)
-        lr, beta, decay = part(lr), part(self.momentum), part(self.weight_decay)
+        lr, beta, decay = (part(per_member(values, param))
+                           for values in (lr.flatten(), self.momentum, self.weight_decay))
         if kind in ("sgd", "momentum", "nesterov"):
             g = g + decay * p
             if kind != "sgd":

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import torch
+from torch import nn
 
 from playground.config import RACE_FIELDS, HParams, HParamsError, with_an_end
 from playground.data import Dataset, load_dataset
@@ -32,9 +33,17 @@ from playground.engine.loop import Loop, RunFailed, divergence_reason, exploded
 from playground.engine.schedule import LrSchedule
 from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, LOG_EVERY
 from playground.models import build_model
+from playground.own import describe
 from playground.status import Status
 from playground.store import RunStore, RunWriter
-from playground.sweeps._stacked import StackedMLP, StackedOptimizer, member_losses
+from playground.sweeps._stacked import (
+    StackedMLP,
+    StackedModule,
+    StackedOptimizer,
+    member_losses,
+    per_member,
+    unstackable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +70,10 @@ class Race(Loop):
     def __init__(self, configs: Sequence[HParams], *, data: Dataset | None = None,
                  device: str | torch.device = "cpu", store: RunStore | None = None,
                  callbacks: Sequence[Callback] = (), log_every: int = 10,
-                 race_id: str | None = None, names: Sequence[str] | None = None):
+                 race_id: str | None = None, names: Sequence[str] | None = None,
+                 network: nn.Module | None = None):
+        """`network`: a person's own model, built for these settings, instead of the MLP
+        (see playground/own.py); it must stack (sweeps/_stacked.unstackable says why not)."""
         check_raceable(list(configs))
         ended = [with_an_end(hp, "a race") for hp in configs]
         self.configs = [hp for hp, _ in ended]  # what the members train
@@ -70,15 +82,26 @@ class Race(Loop):
         self.k = len(self.configs)
         self.device = torch.device(device)
         self.data = data if data is not None else load_dataset(base, self.device)
-        if len(self.data.input_shape) == 3:
+        if network is None and len(self.data.input_shape) == 3:
             raise HParamsError("dataset", base.dataset, "a data set of points or a table: a "
                                "race trains MLPs, image sets train a CNN")
+        rates = [hp.dropout for hp in self.configs]
+        if network is not None and len(set(rates)) > 1:
+            raise HParamsError("dropout", rates, "the same for every member of a race of your "
+                               "own model (its nn.Dropout layers have one rate)")
         super().__init__(callbacks)
         self.log_every = log_every
         self.race_id = race_id or time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) \
             + secrets.token_hex(2)
-        model = build_model(base, self.data.input_shape, max(self.data.n_classes, 1))
-        self.model = StackedMLP(model, self.k, base.activation, self.device)
+        if network is not None:
+            why = unstackable(network)
+            if why:
+                raise HParamsError("model", type(network).__name__, f"a model that stacks for a "
+                                   f"race ({why}): sweep or curve it instead")
+            self.model: StackedMLP | StackedModule = StackedModule(network, self.k, self.device)
+        else:
+            model = build_model(base, self.data.input_shape, max(self.data.n_classes, 1))
+            self.model = StackedMLP(model, self.k, base.activation, self.device)
         self.optimizer = StackedOptimizer(
             self.model.parameters(), [hp.optimizer for hp in self.configs],
             self._tensor([0.0 if hp.optimizer == "sgd" else hp.momentum for hp in self.configs]),
@@ -107,6 +130,11 @@ class Race(Loop):
                                               source=f"race:{self.race_id}")
                         for hp, name in zip(self.configs, names)]
         self.writers: list[RunWriter] = [self.store.writer(run) for run in self.run_ids]
+        for writer in self.writers:  # what a config alone cannot rebuild, as SavedRun keeps it
+            if network is not None:
+                writer.add_event(0, "model", describe(network))
+            if self.data.name == "custom":
+                writer.add_event(0, "data", self.data.info.description)
 
     def _tensor(self, values: list[float]) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.float32, device=self.device)
@@ -197,11 +225,11 @@ class Race(Loop):
     def _clip(self) -> None:
         """Each member's gradient norm to at most its grad_clip (0: no clipping)."""
         grads = [p.grad for p in self.model.parameters()]
-        norms = torch.stack([g.pow(2).sum((1, 2)) for g in grads]).sum(0).sqrt()
+        norms = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads]).sum(0).sqrt()
         scale = (self.grad_clip / (norms + 1e-6)).clamp(max=1.0)
-        scale = torch.where(self.grad_clip > 0, scale, torch.ones_like(scale)).view(-1, 1, 1)
+        scale = torch.where(self.grad_clip > 0, scale, torch.ones_like(scale))
         for g in grads:
-            g.mul_(scale)
+            g.mul_(per_member(scale, g))
 
     # --- metrics ---------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -237,9 +265,11 @@ class Race(Loop):
         """Each member's gradient and weight norm per layer, the Trainer's rows ("layer1",
         ...): the gradient-norm plot shows a race's members like any run."""
         weights = self.model.weights
-        grads = torch.stack([w.grad.pow(2).sum((1, 2)) for w in weights]).sqrt().T.tolist()
-        sizes = torch.stack([w.detach().pow(2).sum((1, 2)) for w in weights]).sqrt().T.tolist()
-        rows = [{"step": self.step, "layer": f"layer{i + 1}", "grad_norm": grads[k][i],
+        grads = torch.stack([w.grad.pow(2).flatten(1).sum(1) for w in weights]).sqrt().T.tolist()
+        sizes = torch.stack([w.detach().pow(2).flatten(1).sum(1)
+                             for w in weights]).sqrt().T.tolist()
+        names = self.model.layer_names
+        rows = [{"step": self.step, "layer": names[i], "grad_norm": grads[k][i],
                  "weight_norm": sizes[k][i], "member": k, "run": self.run_ids[k]}
                 for k in self.active for i in range(len(weights))]
         for k in self.active:
@@ -255,6 +285,7 @@ class Race(Loop):
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list | None]:
         """Each member's loss and accuracy (no dropout)."""
+        self.model.train(False)
         total = torch.zeros(self.k, device=self.device)
         correct = torch.zeros(self.k, device=self.device)
         for start in range(0, len(x), EVAL_CHUNK):
@@ -264,6 +295,7 @@ class Race(Loop):
             total += losses * len(target)
             if accuracy is not None:
                 correct += accuracy * len(target)
+        self.model.train(True)
         n = max(len(x), 1)
         return ((total / n).tolist(),
                 (correct / n).tolist() if self.data.task == "classification" else None)
@@ -356,7 +388,8 @@ def check_raceable(configs: Sequence[HParams]) -> None:
 
 def race(base: HParams, field: str, values: Sequence[Any], *, device: str = "cpu",
          store: RunStore | None = None, callbacks: Sequence[Callback] = (),
-         data: Dataset | None = None, log_every: int = 10) -> RaceResult:
+         data: Dataset | None = None, log_every: int = 10,
+         network: nn.Module | None = None) -> RaceResult:
     """Race one field over `values`, holding the rest at `base`; every member is saved.
     A base that trains until Stop (epochs 0) races for the default length (see the result's
     note)."""
@@ -369,7 +402,7 @@ def race(base: HParams, field: str, values: Sequence[Any], *, device: str = "cpu
     configs = [base.replace(**{field: value}) for value in values]
     names = [f"{field}={value}" for value in values]
     runner = Race(configs, data=data, device=choose_device(device), store=store,
-                  callbacks=callbacks, log_every=log_every, names=names)
+                  callbacks=callbacks, log_every=log_every, names=names, network=network)
     runner.fit()
     if runner.status == Status.FAILED:
         raise RunFailed(f"the race failed: {runner.error}")

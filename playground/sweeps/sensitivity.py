@@ -16,6 +16,7 @@ from playground.engine.events import Callback
 from playground.own import Own
 from playground.store import RunStore
 from playground.sweeps._base import METRICS
+from playground.sweeps._stacked import unstackable
 from playground.sweeps._trial import DataCache, RunCallbacks, train_trial
 from playground.sweeps.race import race
 
@@ -39,8 +40,8 @@ def one_at_a_time(base: HParams, field: str, values: Sequence[Any], *,
     others train one run after another. Every run is saved in the store. A curve must end:
     a base that trains until Stop (epochs 0) trains the default length instead, and each
     row's note says so; a curve over epochs itself cannot include 0. `own`: your own model
-    and data (playground/own.py); a race stacks only the built-in MLP, so your model's
-    values train one after another. `source` and `run_callbacks` as for a sweep's trials.
+    and data (playground/own.py); a model that cannot be stacked (batch norm) trains its
+    values one after another. `source` and `run_callbacks` as for a sweep's trials.
     """
     if metric not in METRICS:
         raise HParamsError("metric", metric, "one of " + ", ".join(METRICS))
@@ -51,10 +52,12 @@ def one_at_a_time(base: HParams, field: str, values: Sequence[Any], *,
     base, note = with_an_end(base, "a curve")
     configs = [base.replace(**{field: value}) for value in values]  # checks every value
     own = own or Own()
-    if batched and field in RACE_FIELDS and len(configs) > 1 and own.model is None:
+    network = own.network(base)
+    stacks = network is None or unstackable(network) is None
+    if batched and field in RACE_FIELDS and len(configs) > 1 and stacks:
         data = own.load(base, choose_device(device)) if own.data is not None else None
         result = race(base, field, list(values), device=device, store=store,
-                      callbacks=callbacks, data=data)
+                      callbacks=callbacks, data=data, network=network)
         return [SensitivityRow(member.value, member.summary.get(metric), member.run_id,
                                member.status, note) for member in result.members]
     store = store if store is not None else RunStore()
