@@ -242,12 +242,14 @@ class Playground:
             self.runner.stop()
         self.drawn.delete(run_id)
 
-    def export_run(self, run_id: str, fmt: str = "csv") -> tuple[str, str]:
-        """A run's curves as (file name, text): the runs table offers them as a download in
-        the person's browser; the served app writes no file."""
+    def export_run(self, run_id: str, fmt: str = "csv") -> tuple[str, bytes]:
+        """A run as (file name, bytes) in one of exports.FORMATS (curves, record, config,
+        weights, script): the runs table offers it as a download in the person's browser;
+        the served app writes no file."""
+        from playground import exports
+
         run = self.store.get(run_id)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run.name)[:60]
-        return f"{safe or run.id}.{fmt}", self.store.export_text(run.id, fmt)
+        return exports.file_name(run, fmt), exports.export_bytes(self.store, run.id, fmt)
 
     def use_csv(self, content: bytes, name: str, target: str) -> str:
         """Train on an uploaded table from now on (dataset "custom"); errors name the row."""
