@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from playground import exports
 from playground.arguments import (
     USAGE_ERROR,
     Parser,
@@ -240,8 +241,6 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
-    from playground import exports  # a run as a file, in any format
-
     path = exports.write(RunStore(), args.run_id, args.format, args.out, force=args.force)
     print(path)
     return 0

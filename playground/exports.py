@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from playground.script import script_text
 from playground.store import EXPORT_FORMATS, RunInfo, RunStore
 
 FORMATS = (*EXPORT_FORMATS, "config", "weights", "script")
@@ -32,8 +33,6 @@ def export_bytes(store: RunStore, run_id: str, fmt: str) -> bytes:
         return (json.dumps(info.config, indent=2, sort_keys=True) + "\n").encode()
     if fmt == "weights":
         return weights(store, info)
-    from playground.script import script_text  # reads the playground's source: only here
-
     return script_text(info, store.events(info.id)).encode()
 
 

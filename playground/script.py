@@ -6,22 +6,23 @@ optimizer and loss (engine/optim.py), the schedule (engine/schedule.py) and the 
 (engine/batches.py) are read from their source files here, so the script trains the way the
 playground does and cannot drift from it. It needs PyTorch and NumPy, not the playground.
 tests/test_export.py runs exported scripts and checks they reach the run's validation score.
+Reading source needs no torch: this module (and `playground runs export`) imports none.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.resources
-import inspect
+import importlib.util
 import math
 import re
 from pathlib import Path
 from typing import Any
 
-from playground import data, models, paths, points
-from playground.config import HParams
-from playground.engine import batches, optim, schedule
+from playground import paths
+from playground.config import DEFAULT_EPOCHS, REGRESSION_DATASETS, HParams
 from playground.store import RunInfo
+
+PACKAGE = Path(__file__).resolve().parent
 
 WORKING_FORMATS = "weights, config, csv, json"  # what a run that cannot be a script can be
 IMPORTS = {"points": ("json", "math", "sys", "warnings"),  # the script's standard library
@@ -34,12 +35,13 @@ class ScriptError(ValueError):
     """A run that a script cannot rebuild; the message says why and what can be exported."""
 
 
-def copied(module: Any, *names: str) -> str:
-    """The top-level definitions `names` of `module`, as written in its source file (whole
+def definitions(module: str) -> dict[str, tuple[str, ast.AST]]:
+    """Name -> (source, syntax tree) of each top-level def, class and assignment in the
+    playground's module `module` ("models", "engine/optim"), as written in its file (whole
     lines, so trailing comments come along)."""
-    source = inspect.getsource(module)
+    source = (PACKAGE / f"{module}.py").read_text()
     lines = source.splitlines()
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, ast.AST]] = {}
     for node in ast.parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             name = node.name
@@ -47,13 +49,25 @@ def copied(module: Any, *names: str) -> str:
             name = node.targets[0].id
         else:
             continue
-        if name in names:
-            found[name] = "\n".join(lines[node.lineno - 1:node.end_lineno])
+        found[name] = ("\n".join(lines[node.lineno - 1:node.end_lineno]), node)
+    return found
+
+
+def copied(module: str, *names: str) -> str:
+    """The definitions `names` of the playground's `module`, as source, in this order."""
+    found = definitions(module)
     missing = [name for name in names if name not in found]
     if missing:
-        raise ScriptError(f"script: {module.__name__} has no {', '.join(missing)} any more; "
-                          f"allowed formats for now: {WORKING_FORMATS}")
-    return "\n\n\n".join(found[name] for name in names)
+        raise ScriptError(f"script: playground/{module}.py has no {', '.join(missing)} any more;"
+                          f" allowed formats for now: {WORKING_FORMATS}")
+    return "\n\n\n".join(found[name][0] for name in names)
+
+
+def constant(module: str, name: str) -> Any:
+    """The value of a constant written as a literal in the playground's `module`."""
+    node = definitions(module)[name][1]
+    assert isinstance(node, ast.Assign)
+    return ast.literal_eval(node.value)
 
 
 def check_scriptable(info: RunInfo, events: list[dict]) -> None:
@@ -76,7 +90,10 @@ def script_text(info: RunInfo, events: list[dict]) -> str:
     """The standalone script of a saved run (see the module's text)."""
     check_scriptable(info, events)
     hp = HParams.from_dict({key: value for key, value in info.config.items() if key != "model"})
-    dataset = data.DATASETS[hp.dataset]
+    images = constant("data", "_FOLDER")  # image set -> its folder
+    kind = ("image" if hp.dataset in images else "tabular" if hp.dataset == "digits"
+            else "points")
+    task = "regression" if hp.dataset in REGRESSION_DATASETS else "classification"
     changes: dict[int, dict[str, Any]] = {}
     for event in events:
         if event["kind"] == "change" and event["field"] in HParams.specs():
@@ -86,7 +103,7 @@ def script_text(info: RunInfo, events: list[dict]) -> str:
                        if isinstance(value, (int, float))) or "no final score")
     fill = {
         "TITLE": info.id if info.name == info.id else f"{_plain(info.name)} ({info.id})",
-        "IMPORTS": "\n".join(f"import {name}" for name in sorted(IMPORTS[dataset.kind]
+        "IMPORTS": "\n".join(f"import {name}" for name in sorted(IMPORTS[kind]
                               + (("pickle",) if hp.dataset == "cifar10" else ()))),
         "STATUS": info.status, "STEPS": info.steps,
         "ENDED": ended,
@@ -94,16 +111,16 @@ def script_text(info: RunInfo, events: list[dict]) -> str:
         "TOTAL_STEPS": info.steps,
         "CHANGES": _changes(changes),
         "SAVED": repr(summary),
-        "DATA": _data_code(hp, dataset.kind, dataset.task),
-        "TASK": dataset.task,
-        "N_OUT": N_OUT.get(dataset.kind, 10) if dataset.task == "classification" else 1,
-        "MODEL": copied(models, "ACTIVATIONS", "hidden_block", "MLP", "CNN", "build_model",
+        "DATA": _data_code(hp, kind, images),
+        "TASK": task,
+        "N_OUT": N_OUT.get(kind, 10) if task == "classification" else 1,
+        "MODEL": copied("models", "ACTIVATIONS", "hidden_block", "MLP", "CNN", "build_model",
                         "initialise", "weight_layers", "set_dropout"),
-        "OPTIM": copied(optim, "build_optimizer", "apply_live", "build_loss"),
-        "SCHEDULE": copied(schedule, "SCHEDULE_FIELDS", "ENDLESS", "planned_epochs",
-                           "LrSchedule", "_build"),
-        "OPEN_HORIZON": schedule.OPEN_HORIZON,
-        "BATCHES": copied(batches, "BatchOrder"),
+        "OPTIM": copied("engine/optim", "build_optimizer", "apply_live", "build_loss"),
+        "SCHEDULE": copied("engine/schedule", "SCHEDULE_FIELDS", "OPEN_HORIZON", "ENDLESS",
+                           "planned_epochs", "LrSchedule", "_build"),
+        "DEFAULT_EPOCHS": DEFAULT_EPOCHS,
+        "BATCHES": copied("engine/batches", "BatchOrder"),
     }
     # one pass, so that nothing filled in is read as a placeholder in its turn
     return re.sub(r"\{\{(\w+)\}\}", lambda match: str(fill[match[1]]), TEMPLATE)
@@ -136,20 +153,21 @@ def _changes(changes: dict[int, dict[str, Any]]) -> str:
             "sliders)\n" + rows + "\n}")
 
 
-def _data_code(hp: HParams, kind: str, task: str) -> str:
+def _data_code(hp: HParams, kind: str, images: dict[str, str]) -> str:
     """The function `read_data(hp) -> (x, y)` for this run's data set, as source."""
     if kind == "points":
-        return (copied(points, "make_points") + "\n\n\n" + POINTS_READER.strip())
+        return copied("points", "make_points") + "\n\n\n" + POINTS_READER.strip()
     if kind == "tabular":  # digits: scikit-learn's bundled file, read as load_digits reads it
-        path = importlib.resources.files("sklearn.datasets") / "data" / "digits.csv.gz"
+        spec = importlib.util.find_spec("sklearn")  # finds it without importing it
+        sklearn = Path(spec.origin).parent if spec and spec.origin else Path("sklearn")
+        path = sklearn / "datasets" / "data" / "digits.csv.gz"
         return DIGITS_READER.strip().replace("{{PATH}}", repr(str(path)))
-    try:
-        root = data._find_root(hp.dataset)
-    except data.DatasetMissingError:
-        root = paths.datasets_dir()
-    stats = data._STATS[hp.dataset]
+    folder = images[hp.dataset]  # the first root holding the set's folder, as data.py looks
+    roots = [root for root in paths.dataset_roots() if (root / folder).is_dir()]
+    root = roots[0] if roots else paths.datasets_dir()
+    stats = constant("data", "_STATS")[hp.dataset]
     reader = CIFAR_READER if hp.dataset == "cifar10" else MNIST_READER
-    return (reader.strip().replace("{{ROOT}}", repr(str(Path(root) / data._FOLDER[hp.dataset])))
+    return (reader.strip().replace("{{ROOT}}", repr(str(root / folder)))
             .replace("{{MEAN}}", repr(stats[0])).replace("{{STD}}", repr(stats[1])))
 
 
@@ -269,7 +287,7 @@ SAVED = {{SAVED}}
 DEVICE = "cpu"  # or "cuda"
 TASK = "{{TASK}}"
 N_OUT = {{N_OUT}}  # the model's outputs: one per class, or one value for regression
-OPEN_HORIZON = {{OPEN_HORIZON}}  # epochs a cosine or one-cycle schedule spans when epochs is 0
+DEFAULT_EPOCHS = {{DEFAULT_EPOCHS}}  # the playground's default length of a run
 
 
 # --- the data -------------------------------------------------------------------------------

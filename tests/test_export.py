@@ -210,3 +210,39 @@ def test_out_refuses_to_overwrite_without_force_and_names_bad_paths(tmp_path, ca
     assert taken.read_text() == "keep me"
     assert main(["runs", "export", run_id, "--out", str(taken), "--force"]) == 0
     assert taken.read_text().startswith("step,epoch")
+
+
+# --- in the app: the same exports as downloads ---------------------------------------------------
+def test_the_runs_table_downloads_every_format_as_base64_of_its_bytes():
+    import base64
+    import io
+    import re
+
+    from playground.app import Playground
+
+    store, run_id = train(HParams(samples=200, epochs=2))
+    app = Playground(device="cpu", store=store)
+    try:
+        app.pump.stop()
+        table = app.runs_table
+        assert table.format.options == exports.FORMATS  # the same list in the app and the CLI
+        for fmt in exports.FORMATS:
+            table.format.value = fmt
+            table.rows[run_id].export.click()
+            assert table.message.value == "", table.message.value
+            link = table.rows[run_id].file.value
+            (name,) = re.findall(r'download="([^"]+)"', link)
+            assert name == run_id + exports.SUFFIX[fmt]
+            (encoded,) = re.findall(r'href="data:[^;]+;base64,([^"]+)"', link)
+            content = base64.b64decode(encoded)
+            assert content == exports.export_bytes(store, run_id, fmt)
+        weights = torch.load(io.BytesIO(exports.export_bytes(store, run_id, "weights")),
+                             weights_only=True)
+        assert set(weights) >= {"state_dict", "config"}
+
+        store.weights_path(run_id).unlink()  # a run whose weights are gone says so
+        table.format.value = "weights"
+        table.rows[run_id].export.click()
+        assert "no saved weights" in table.message.value
+    finally:
+        app.close()

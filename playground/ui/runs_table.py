@@ -36,7 +36,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("", "auto"),
 )
 MAX_DOWNLOAD = 20 * 2**20  # bytes a download link may carry; bigger: the CLI's export
-MIME = {"csv": "text/csv", "json": "application/json"}
+EXPORTS = {  # format -> (MIME type, what a person gets), in the table's "export as" list
+    "csv": ("text/csv", "the run's curves, one row a step"),
+    "json": ("application/json", "the whole run: settings, curves, events"),
+    "config": ("application/json", "the settings, for `playground train --config`"),
+    "weights": ("application/octet-stream", "the trained weights (torch.load)"),
+    "script": ("text/x-python", "a PyTorch script that trains the run again"),
+}
+MIME = {fmt: mime for fmt, (mime, _) in EXPORTS.items()}
 
 
 class RunsController(Protocol):
@@ -45,7 +52,7 @@ class RunsController(Protocol):
     def rename_run(self, run_id: str, name: str) -> Any: ...
     def set_run_visible(self, run_id: str, visible: bool) -> Any: ...
     def delete_run(self, run_id: str) -> Any: ...
-    def export_run(self, run_id: str, fmt: str) -> tuple[str, str]: ...  # file name, text
+    def export_run(self, run_id: str, fmt: str) -> tuple[str, str | bytes]: ...  # name, data
 
 
 def format_loss(value: Any) -> str:
@@ -79,10 +86,11 @@ def differs_html(text: str) -> str:
             f'overflow:hidden;text-overflow:ellipsis">{escaped}</div>')
 
 
-def download_html(file_name: str, text: str, fmt: str) -> str:
-    """A link that saves `text` as `file_name` in the person's browser (a data: URL, so the
-    served app writes nothing on the server and needs no file route)."""
-    data = text.encode()
+def download_html(file_name: str, content: str | bytes, fmt: str) -> str:
+    """A link that saves `content` (text, or bytes such as weights) as `file_name` in the
+    person's browser (a base64 data: URL, so the served app writes nothing on the server and
+    needs no file route)."""
+    data = content.encode() if isinstance(content, str) else content
     if len(data) > MAX_DOWNLOAD:
         raise ValueError(f"export: {len(data) / 2**20:.0f} MB is too large for the browser; "
                          f"allowed: up to {MAX_DOWNLOAD // 2**20} MB (use `playground runs "
@@ -125,22 +133,44 @@ class RunsTable:
 
     def __init__(self, controller: RunsController, export_format: str = "csv"):
         self.controller = controller
-        self.export_format = export_format
+        # what Export downloads, for every row: chosen in the header above the buttons
+        self.format = widgets.Dropdown(
+            options=list(EXPORTS), value=export_format,
+            tooltip="What Export downloads",
+            layout=widgets.Layout(width=COLUMNS[9][1]))
+        self.format.observe(self._describe_exports, names="value")
         self.rows: dict[str, _Row] = {}
         self._names: dict[str, str] = {}  # last name the controller knows, per run
         self._visible: dict[str, bool] = {}
         self._order: tuple[str, ...] = ()
         self._quiet = Quiet()  # true while the code, not a person, sets values
         self.message = widgets.HTML(value="")
-        self.header = widgets.HBox([widgets.HTML(value=f"<b>{html.escape(title)}</b>",
-                                                 layout=_cell(width))
-                                    for title, width in COLUMNS])
+        titles = [widgets.HTML(value=f"<b>{html.escape(title)}</b>", layout=_cell(width))
+                  for title, width in COLUMNS]
+        titles[9] = widgets.Box([self.format], layout=_cell(COLUMNS[9][1]))
+        self.header = widgets.HBox(titles)
         self.body = widgets.VBox([])
         self.empty = widgets.HTML(value='<span class="pg-muted">no runs yet</span>')
         self.widget = widgets.VBox([self.message, self.header, self.empty, self.body],
                                    layout=widgets.Layout(overflow="auto"))
         self.widget.add_class(ROOT_CLASS)
         self.widget.add_class("pg-runs")
+
+    @property
+    def export_format(self) -> str:
+        """What Export downloads: one of EXPORTS."""
+        return self.format.value
+
+    @export_format.setter
+    def export_format(self, fmt: str) -> None:
+        self.format.value = fmt
+
+    def _describe_exports(self, _change: Any = None) -> None:
+        for row in self.rows.values():
+            row.export.tooltip = self._export_tooltip()
+
+    def _export_tooltip(self) -> str:
+        return f"Download {EXPORTS[self.export_format][1]} ({self.export_format})"
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -174,7 +204,7 @@ class RunsTable:
                                 tooltip="Delete the run and its metrics (asks once more)",
                                 layout=_cell(widths[8]))
         export = widgets.Button(description="Export", icon="download",
-                                tooltip=f"Download the run's metrics as {self.export_format}",
+                                tooltip=self._export_tooltip(),
                                 layout=_cell(widths[9]))
         file = widgets.HTML(layout=_cell(widths[10]))
         name.observe(lambda change: self._rename(run_id, change["new"]), names="value")
