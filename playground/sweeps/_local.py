@@ -13,6 +13,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from playground.config import HParamsError
 from playground.engine.device import choose_device
+from playground.status import Status
 from playground.sweeps._base import Progress, SweepBackend, SweepPlan, SweepResult, TrialRow
 from playground.sweeps._trial import (
     DataCache,
@@ -59,7 +60,7 @@ class LocalBackend(SweepBackend):
             row = self._run_trial(plan, study, train, callbacks)
             if progress is not None:
                 progress(row)
-            if row.status == "stopped":
+            if row.status == Status.STOPPED:
                 stopped, message = True, f"stopped during trial {row.number}"
                 break
             failures = failures + 1 if row.state == "FAIL" else 0
@@ -101,16 +102,16 @@ class LocalBackend(SweepBackend):
         try:
             hp = plan.base.replace(**trial.params)
         except HParamsError as error:  # a combination HParams refuses (nesterov, momentum 0)
-            outcome = TrialOutcome(None, "failed", 0, 0.0, {}, str(error))
+            outcome = TrialOutcome(None, Status.FAILED, 0, 0.0, {}, str(error))
         else:
             name = f"{plan.study_name} #{trial.number}"
             outcome = train(hp, [*callbacks, ReportToTrial(trial, plan.metric)], name)
         for key in ("run_id", "status", "steps", "seconds", "error"):
             trial.set_user_attr(key, getattr(outcome, key))
         value = outcome.summary.get(plan.metric)
-        if outcome.status == "finished" and value is not None and math.isfinite(value):
+        if outcome.status == Status.FINISHED and value is not None and math.isfinite(value):
             frozen = study.tell(trial, value)
-        elif outcome.status in ("pruned", "diverged"):  # diverged: pruned by the engine itself
+        elif outcome.status in (Status.PRUNED, Status.DIVERGED):  # diverged: the engine pruned
             frozen = study.tell(trial, state=TrialState.PRUNED)
         else:
             frozen = study.tell(trial, state=TrialState.FAIL)

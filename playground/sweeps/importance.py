@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from playground.config import HParams, HParamsError
+from playground.status import Status
 from playground.sweeps._base import METRICS
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def _key(value: Any) -> Any:
 
 def study_from_runs(runs: Iterable[RunInfo], metric: str = "val_loss",
                     fields: Sequence[str] | None = None,
-                    statuses: Sequence[str] = ("finished",)) -> optuna.Study:
+                    statuses: Sequence[str] = (Status.FINISHED,)) -> optuna.Study:
     """An in-memory study with one COMPLETE trial per saved run that has a finite `metric`.
 
     Its params are the HParams fields that vary between those runs (or `fields`); each
