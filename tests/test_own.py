@@ -273,3 +273,40 @@ def test_a_model_that_cannot_stack_races_one_after_another_and_says_why():
     assert all(host.store.get(run).status == "finished" for run in host.shown)
     message = panel.race.message.value
     assert "one after another" in message and "batch norm" in message
+
+
+def test_images_and_a_small_cnn_show_samples_and_race_stacked():
+    from sklearn.datasets import load_digits
+
+    from playground.sweeps.race import race
+
+    digits = load_digits()
+    x = torch.tensor(digits.images[:600], dtype=torch.float32).unsqueeze(1) / 16  # (N, 1, 8, 8)
+    y = torch.tensor(digits.target[:600])
+    data = (x[:500], y[:500], x[500:], y[500:])
+    cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(4 * 64, 10))
+    runner = Runner(HP.replace(epochs=2), model=cnn, data=data, device="cpu",
+                    callbacks=default_probes())
+    assert train(runner) == "finished"
+    samples = runner.record.reader().fetch()["samples"][-1]
+    assert len(samples["images"]) == 16 and samples["class_names"][:2] == ["0", "1"]
+    own = Own(cnn, data)
+    result = race(HP.replace(epochs=1), "lr", [0.001, 0.01], store=RunStore(),
+                  data=own.load(HP, "cpu"), network=own.network(HP))
+    assert [member.status for member in result.members] == ["finished", "finished"]
+
+
+def test_the_notebook_runs_top_to_bottom():
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "your_own_model.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+    NotebookClient(notebook, timeout=180, kernel_name="python3").execute()
+    shown = notebook.cells[2].outputs
+    assert any("application/vnd.jupyter.widget-view+json" in output.get("data", {})
+               for output in shown)  # the app's widget, not an error
