@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 
 from playground import paths
@@ -24,6 +23,7 @@ from playground.config import (
     HParams,
     HParamsError,
 )
+from playground.points import make_points
 from playground.tabular import Table
 
 
@@ -158,34 +158,10 @@ def _custom_table(hp: HParams) -> tuple[DatasetInfo, torch.Tensor, torch.Tensor,
 # --- 2-D sets and digits --------------------------------------------------------------------
 
 def _points(hp: HParams) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
-    """hp.samples points in about [-1.5, 1.5]^2; hp.noise is the std of the jitter."""
-    from sklearn.datasets import make_blobs, make_circles, make_moons  # slow to import
-
-    n, noise, seed, name = hp.samples, hp.noise, hp.seed, hp.dataset
-    rng = np.random.default_rng(seed)
-    if name == "circle":
-        x, y = make_circles(n, noise=noise, factor=0.5, random_state=seed)
-    elif name == "moons":
-        x, y = make_moons(n, noise=noise, random_state=seed)
-        x = x - (0.5, 0.25)  # centre the moons on the origin
-    elif name == "gaussian":
-        x, y = make_blobs(n, centers=[(-0.6, -0.6), (0.6, 0.6)], cluster_std=0.2 + noise,
-                          random_state=seed)
-    elif name == "xor":
-        x = rng.uniform(-1, 1, (n, 2))
-        x += 0.05 * np.sign(x)  # a thin gap along the axes, so the clean set has a margin
-        y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)
-        x += rng.normal(0, noise, x.shape)
-    elif name == "spiral":
-        y = np.arange(n) % 2  # alternate points go to the two arms
-        t = rng.uniform(0.05, 1, n)  # how far along its arm each point is
-        angle = 3.5 * math.pi * t + math.pi * y  # the second arm is the first turned by pi
-        x = 1.3 * t[:, None] * np.stack([np.sin(angle), np.cos(angle)], 1)
-        x += rng.normal(0, noise, x.shape)
-    else:  # regression: a smooth bump-and-dip surface, noise on the target
-        x = rng.uniform(-1, 1, (n, 2))
-        target = np.sin(math.pi * x[:, 0]) * np.cos(0.5 * math.pi * x[:, 1])
-        y = target + rng.normal(0, noise, n)
+    """hp.samples points in about [-1.5, 1.5]^2; hp.noise is the std of the jitter. Built by
+    playground/points.py, which an exported script inlines: one source for both."""
+    x, y = make_points(hp.dataset, hp.samples, hp.noise, hp.seed)
+    if hp.dataset == "regression":
         return (torch.tensor(x, dtype=torch.float32),
                 torch.tensor(y, dtype=torch.float32).unsqueeze(1), ())
     return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.int64), ("0", "1")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from test_data import write_mnist
@@ -54,11 +55,25 @@ def run_script(path: Path) -> dict:
 # --- the script ------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", [n for n, i in data.DATASETS.items() if i.kind == "points"])
 @pytest.mark.parametrize("n, noise, seed", [(1000, 0.1, 0), (51, 0.3, 7)])
-def test_the_scripts_points_are_the_data_sets(name, n, noise, seed):
-    x, y, _ = data._points(HParams(dataset=name, samples=n, noise=noise, seed=seed))
-    x_np, y_np = points.make_points(name, n, noise, seed)
-    assert torch.equal(x, torch.tensor(x_np, dtype=torch.float32))
-    assert torch.equal(y.view(-1), torch.tensor(y_np, dtype=y.dtype))
+def test_the_points_are_scikit_learns_where_they_were_its(name, n, noise, seed):
+    """data.py and the script both build the 2-D sets with points.py; circle, moons and
+    gaussian were scikit-learn's generators, written out: the same numbers still."""
+    from sklearn.datasets import make_blobs, make_circles, make_moons
+
+    x, y = points.make_points(name, n, noise, seed)
+    if name == "circle":
+        expected = make_circles(n, noise=noise, factor=0.5, random_state=seed)
+    elif name == "moons":
+        x_sk, y_sk = make_moons(n, noise=noise, random_state=seed)
+        expected = (x_sk - (0.5, 0.25), y_sk)
+    elif name == "gaussian":
+        expected = make_blobs(n, centers=[(-0.6, -0.6), (0.6, 0.6)], cluster_std=0.2 + noise,
+                              random_state=seed)
+    else:
+        expected = (x, y)  # our own generators: points.py is their only source
+    assert np.allclose(x, expected[0], atol=1e-12) and np.array_equal(y, expected[1])
+    x_data, _, _ = data._points(HParams(dataset=name, samples=n, noise=noise, seed=seed))
+    assert torch.equal(x_data, torch.tensor(x, dtype=torch.float32))
 
 
 CASES = {

@@ -16,7 +16,7 @@ from torch import nn
 from playground.config import HParams
 from playground.data import Dataset
 from playground.engine.events import Callback
-from playground.engine.sinks import StoreSink
+from playground.engine.sinks import StoreSink, keep_weights
 from playground.engine.trainer import LOG_EVERY, Trainer
 from playground.own import OwnError, describe
 from playground.status import Status
@@ -61,6 +61,7 @@ class SavedRun:
         """A run paused by a callback that nobody will resume (a sweep moves on) ends."""
         trainer = self.trainer
         assert trainer is not None and trainer.status == Status.PAUSED
+        keep_weights(trainer, self.writer)
         self.writer.finish(status, trainer.step, trainer.seconds, trainer.summary())
 
     def info(self) -> RunInfo:
