@@ -310,3 +310,25 @@ def test_the_notebook_runs_top_to_bottom():
     shown = notebook.cells[2].outputs
     assert any("application/vnd.jupyter.widget-view+json" in output.get("data", {})
                for output in shown)  # the app's widget, not an error
+
+
+@pytest.mark.parametrize("own_model", [False, True])
+def test_every_race_member_keeps_its_weights(own_model):
+    """Saved beside the store like any run's: loaded into the model, they score as the run."""
+    from playground.engine.trainer import Trainer
+    from playground.models import build_model
+    from playground.sweeps.race import Race
+
+    data = own_dataset(quadrants())
+    configs = [HP.replace(epochs=2, lr=lr) for lr in (0.01, 0.05)]
+    store = RunStore()
+    network = Net(p=0.0) if own_model else None
+    race = Race(configs, data=data, store=store, network=network)
+    race.fit()
+    for k, run_id in enumerate(race.run_ids):
+        saved = torch.load(store.weights_path(run_id), weights_only=True)
+        model = Net(p=0.0) if own_model else build_model(configs[k], (2,), 2)
+        model.load_state_dict(saved["state_dict"])
+        trainer = Trainer(configs[k], data, "cpu", model=model)
+        assert trainer.summary()["val_loss"] == pytest.approx(
+            store.get(run_id).summary["val_loss"], rel=1e-5)

@@ -44,6 +44,17 @@ class StackedMLP:
         self.activation = ACTIVATIONS[activation]()
         self.k = k
         self.layer_names = [f"layer{i + 1}" for i in range(len(linears))]
+        self._template = copy.deepcopy(model).cpu()
+
+    def member(self, k: int) -> nn.Module:
+        """Member k as the MLP it stands for (to save its weights)."""
+        model = copy.deepcopy(self._template)
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for layer, weight, bias in zip(linears, self.weights, self.biases):
+                layer.weight.copy_(weight[k].T)
+                layer.bias.copy_(bias[k, 0])
+        return model
 
     def train(self, mode: bool = True) -> None:
         """Nothing differs: dropout is given to forward() by rate."""
@@ -84,6 +95,7 @@ class StackedModule:
         self.layer_names = [names[id(layer)] or f"layer{i + 1}" for i, layer in enumerate(layers)]
         self.weights = [self.params[f"{name}.weight"] for name in self.layer_names]
         self.base = copy.deepcopy(model).to("meta")  # only its code and structure are used
+        self._template = copy.deepcopy(model).cpu()
         self.k = k
 
         def one(params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
@@ -93,6 +105,13 @@ class StackedModule:
 
     def parameters(self) -> list[torch.Tensor]:
         return list(self.params.values())
+
+    def member(self, k: int) -> nn.Module:
+        """Member k as the person's model (to save its weights)."""
+        model = copy.deepcopy(self._template)
+        state = {name: t[k].detach() for name, t in {**self.params, **self.buffers}.items()}
+        model.load_state_dict(state)
+        return model
 
     def train(self, mode: bool = True) -> None:
         self.base.train(mode)

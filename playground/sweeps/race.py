@@ -19,6 +19,7 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import torch
@@ -31,6 +32,7 @@ from playground.engine.device import choose_device
 from playground.engine.events import Callback
 from playground.engine.loop import Loop, RunFailed, divergence_reason, exploded
 from playground.engine.schedule import LrSchedule
+from playground.engine.sinks import keep_weights
 from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, LOG_EVERY
 from playground.models import build_model
 from playground.own import describe
@@ -333,9 +335,16 @@ class Race(Loop):
         summaries = self.summaries()
         for k in members:
             self.statuses[k] = status
+            self._keep_weights(k)
             self._event(k, "status", error or status)
             self.writers[k].finish(status, self.member_steps[k], self._elapsed(), summaries[k],
                                    error=error)
+
+    def _keep_weights(self, k: int) -> None:
+        """Member k's weights beside the store, as a Trainer's run keeps its own."""
+        member = SimpleNamespace(model=self.model.member(k), hp=self.configs[k], data=self.data,
+                                 step=self.member_steps[k], seconds=self._elapsed())
+        keep_weights(member, self.writers[k])
 
     def _fail(self, reason: str) -> None:
         """Every member still in the race ends as failed, with the reason, as far as it can
