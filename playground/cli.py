@@ -28,6 +28,7 @@ from playground.config import HParams, HParamsError
 from playground.engine.events import Callback
 from playground.lessons.commands import add_commands as add_lesson_commands
 from playground.serve import serve
+from playground.status import Status
 from playground.store import RunNotFound, RunStore
 from playground.sweeps.commands import add_commands as add_sweep_commands
 from playground.tabular import read_csv
@@ -174,7 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(finite(summary)))
     else:
         print_summary(summary)
-    if info.status == "failed":
+    if info.status == Status.FAILED:
         print(f"playground: run failed: {info.error}", file=sys.stderr)
         return 1
     return 0

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from playground.script import script_text
+from playground.status import LIVE, Status
 from playground.store import EXPORT_FORMATS, RunInfo, RunStore
 
 FORMATS = (*EXPORT_FORMATS, "config", "weights", "script")
@@ -48,13 +49,12 @@ def weights(store: RunStore, info: RunInfo) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         pass
-    if info.status in ("running", "paused"):
+    if info.status in LIVE:
         why = f"it is still {info.status}: they are saved when it ends"
-    elif info.status == "failed":
+    elif info.status == Status.FAILED:
         why = "it failed, so none were kept"
     else:
-        why = ("none were kept for it (runs saved before weights were kept, and the members "
-               "of a race, have none)")
+        why = "none were kept for it (runs saved before weights were kept have none)"
     raise ExportError(f"weights: run {info.id} has no saved weights: {why}; allowed: "
                       f"one of config, script, csv, json")
 
