@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from playground.config import HParams, HParamsError, Spec
+from playground.config import SEARCHABLE, HParams, HParamsError, Spec
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -48,8 +48,16 @@ def default_space(fields: Iterable[str] = (), ranges: Mapping[str, Override] | N
         if name not in specs:
             raise HParamsError(name, ranges.get(name, "?"),
                                "a field of HParams: " + ", ".join(specs))
+        check_searchable(name, ranges.get(name, name))
         space[name] = distribution(name, specs[name], ranges.get(name))
     return space
+
+
+def check_searchable(name: str, value: Any) -> None:
+    """A sweep varies only the fields whose Spec says so: never the seed (2**31 values that
+    say nothing about the model) or the data set."""
+    if name not in SEARCHABLE:
+        raise HParamsError(name, value, "a field a sweep can vary: " + ", ".join(SEARCHABLE))
 
 
 def distribution(name: str, spec: Spec, override: Override = None) -> BaseDistribution:
@@ -156,14 +164,15 @@ def parse_search(text: str) -> tuple[list[str], dict[str, Override]]:
 def grid_from_space(space: Space, points: int = GRID_POINTS) -> dict[str, list[Any]]:
     """The grid a grid sweep visits: choices as they are; ints on every value when there are
     at most GRID_INT_MAX, else on `points` values; floats on `points` values. Log fields are
-    log-spaced."""
-    if points < 2:
-        raise HParamsError("grid_points", points, "a whole number of at least 2")
+    log-spaced. Nothing long is ever listed: `points` is checked first and an int range is
+    counted before it is listed (a seed has 2**31 values), so no axis exceeds GRID_MAX."""
+    if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= GRID_MAX:
+        raise HParamsError("grid_points", points, f"a whole number 2 to {GRID_MAX}")
     grid = {name: _axis(dist, points) for name, dist in space.items()}
     size = math.prod(len(values) for values in grid.values())
     if size > GRID_MAX:
         shown = " x ".join(f"{len(values)} {name}" for name, values in grid.items())
-        raise HParamsError("grid", size, f"at most {GRID_MAX} points ({shown}): fewer "
+        raise HParamsError("grid", size, f"at most {GRID_MAX} points ({shown[:80]}): fewer "
                            "grid points, narrower ranges or fewer fields")
     return grid
 
@@ -174,9 +183,8 @@ def _axis(dist: BaseDistribution, points: int) -> list[Any]:
     if isinstance(dist, CategoricalDistribution):
         return list(dist.choices)
     if isinstance(dist, IntDistribution):
-        every = list(range(dist.low, dist.high + 1, dist.step))
-        if len(every) <= GRID_INT_MAX:
-            return every
+        if (dist.high - dist.low) // dist.step + 1 <= GRID_INT_MAX:  # counted, not listed
+            return list(range(dist.low, dist.high + 1, dist.step))
         spaced = _spaced(dist.low, dist.high, points, dist.log)
         return sorted({min(max(round(v), dist.low), dist.high) for v in spaced})
     assert isinstance(dist, FloatDistribution)

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 from playground.config import HParams, HParamsError
 from playground.store import RunStore
 from playground.sweeps._base import METHODS, METRICS, Progress, SweepBackend, SweepPlan, SweepResult
-from playground.sweeps.space import GRID_POINTS, Override, Space, default_space, grid_from_space
+from playground.sweeps.space import (
+    GRID_POINTS,
+    Override,
+    Space,
+    check_searchable,
+    default_space,
+    grid_from_space,
+)
 
 if TYPE_CHECKING:
     from playground.engine.events import Callback
@@ -89,6 +96,7 @@ def make_plan(base: HParams, fields: Iterable[str] = ("lr",), *,
         if name not in HParams.specs():
             raise HParamsError(name, space[name], "a field of HParams: "
                                + ", ".join(HParams.specs()))
+        check_searchable(name, space[name])
     if metric == "val_accuracy" and base.dataset == "regression":
         raise HParamsError("metric", metric, "val_loss for a regression data set")
     if method == "grid":

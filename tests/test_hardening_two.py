@@ -1,0 +1,82 @@
+"""Hardening, round two (issue 16): input that asks for unbounded memory, time or recursion,
+data that is not what it says, a network or a cluster out of reach, and a served app that
+must clean up after itself. Each refusal is one line and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import time
+
+import pytest
+
+# The CLI in a child under an address-space cap. torch alone maps about 3-5 GB of address
+# space (measured: VmPeak 3.2 GB after `import torch`); `playground sweep --help` needs
+# 0.15 GB. 6 GB leaves room for either, and a list of 2**31 ints (tens of GB) still fails.
+ADDRESS_SPACE = 6 * 2**30
+
+
+def capped(code: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run Python `code` in a child that cannot map more than ADDRESS_SPACE bytes."""
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+    return subprocess.run([sys.executable, "-c", code, *argv], preexec_fn=cap, timeout=timeout,
+                          capture_output=True, text=True)
+
+
+def capped_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    return capped("import sys; from playground.cli import main; sys.exit(main(sys.argv[1:]))",
+                  *argv)
+
+
+def assert_one_line(err: str, *words: str) -> None:
+    assert err.count("\n") == 1 and err.startswith("playground: error: "), err[-2000:]
+    assert "Traceback" not in err and all(word in err for word in words), err
+
+
+# --- 1. sweeps that would list billions of grid points --------------------------------------
+def test_the_cap_leaves_room_for_a_normal_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path))
+    done = capped_cli("sweep", "--help")
+    assert done.returncode == 0 and "--grid-points" in done.stdout, done.stderr
+    done = capped_cli("sweep", "--method", "grid", "--search", "lr", "--grid-points", "1")
+    assert done.returncode == 2
+    assert_one_line(done.stderr, "grid_points: 1 is not allowed")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--search", "seed"], ["seed: 'seed' is not allowed; allowed: a field a sweep can vary"]),
+    (["--search", "seed=0:2147483647"], ["seed: (0, 2147483647) is not allowed"]),
+    (["--search", "lr", "--grid-points", "100000000"],
+     ["grid_points: 100000000 is not allowed; allowed: a whole number 2 to 10000"]),
+    (["--search", "lr", "--grid-points", str(10**12)], ["grid_points: 1000000000000"]),
+    (["--search", "lr,dropout,momentum", "--grid-points", "100"],
+     ["grid: 1000000 is not allowed; allowed: at most 10000 points (100 lr x 100 dropout"]),
+])
+def test_a_huge_grid_is_refused_before_anything_is_built(tmp_path, monkeypatch, argv, words):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path))
+    started = time.monotonic()
+    done = capped_cli("sweep", "--method", "grid", *argv)
+    assert done.returncode == 2 and time.monotonic() - started < 20, done.stderr[-2000:]
+    assert_one_line(done.stderr, *words)
+
+
+SWEEP_TAB = """
+import sys
+from playground.config import HParams, HParamsError
+from playground.sweeps import make_plan, parse_search
+try:  # what the app's Sweep tab does with its fields and the ranges typed (playground.jobs)
+    fields, ranges = parse_search("lr,dropout," + sys.argv[1])
+    make_plan(HParams(), fields, ranges=ranges, method="grid", trials=20)
+except HParamsError as error:
+    sys.exit(str(error))
+"""
+
+
+@pytest.mark.parametrize("ranges", ["seed", "seed=0:2147483647", "dataset=moons/xor"])
+def test_the_sweep_tabs_ranges_cannot_search_the_seed_or_the_data(ranges):
+    done = capped(SWEEP_TAB, ranges)  # in a child: before the fix this listed 2**31 seeds
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "is not allowed; allowed: a field a sweep can vary: noise," in done.stderr
