@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 from typing import Any, NoReturn
 
 from playground.config import HParams, HParamsError, Spec
 
 USAGE_ERROR = 2  # the exit code of bad input
+CONFIG_MAX = 2**20  # bytes read of a --config file; a config is a few hundred
 
 
 class UsageError(Exception):
@@ -45,13 +45,7 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
     """The HParams of `--config FILE` (if given) with every flag given on top."""
     values: dict[str, Any] = {}
     if args.config:
-        try:
-            values = HParams.from_json(Path(args.config).read_text()).to_dict()
-        except OSError as error:
-            raise UsageError(f"config: cannot read {args.config!r} ({error.strerror})") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"config: {args.config!r} is not allowed; allowed: a JSON object "
-                             "in UTF-8 text") from None
+        values = HParams.from_json(read_config(args.config)).to_dict()
     values.update({name: getattr(args, name) for name in HParams.specs()
                    if getattr(args, name) is not None})
     hp = HParams.from_dict(values)
@@ -59,6 +53,25 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
         if spec.zero is not None and getattr(hp, name) == 0:
             raise HParamsError(name, 0, headless_allowed(spec))
     return hp
+
+
+def read_config(path: str) -> str:
+    """The text of a --config file, refused by name if it cannot be read, is not UTF-8 or is
+    longer than CONFIG_MAX (reading stops there)."""
+    shown = repr(path[:80])
+    try:
+        with open(path, "rb") as file:
+            data = file.read(CONFIG_MAX + 1)
+    except OSError as error:
+        raise UsageError(f"config: cannot read {shown} ({error.strerror})") from None
+    if len(data) > CONFIG_MAX:
+        raise UsageError(f"config: {shown} is not allowed; allowed: a JSON object of at most "
+                         f"{CONFIG_MAX // 2**20} MB")
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise UsageError(f"config: {shown} is not allowed; allowed: a JSON object in UTF-8 "
+                         "text") from None
 
 
 def finite(value: Any) -> Any:

@@ -313,6 +313,9 @@ class HParams:
             values = json.loads(text)
         except (json.JSONDecodeError, TypeError) as error:
             raise HParamsError("config", str(text)[:80], f"a JSON object ({error})") from None
+        except RecursionError:  # thousands of nested [ or {: a config is one flat object
+            raise HParamsError("config", str(text)[:80], "a JSON object of field names and "
+                               "values, not nested lists or objects") from None
         return cls.from_dict(values)
 
     def to_query(self, only_changed: bool = True) -> str:

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from playground.cli import main
+
 # The CLI in a child under an address-space cap. torch alone maps about 3-5 GB of address
 # space (measured: VmPeak 3.2 GB after `import torch`); `playground sweep --help` needs
 # 0.15 GB. 6 GB leaves room for either, and a list of 2**31 ints (tens of GB) still fails.
@@ -80,3 +82,52 @@ def test_the_sweep_tabs_ranges_cannot_search_the_seed_or_the_data(ranges):
     done = capped(SWEEP_TAB, ranges)  # in a child: before the fix this listed 2**31 seeds
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert "is not allowed; allowed: a field a sweep can vary: noise," in done.stderr
+
+
+# --- 2. files that never end, or nest without end --------------------------------------------
+@pytest.mark.parametrize("command", ["train", "sweep", "race"])
+def test_a_config_that_never_ends_is_refused_after_a_megabyte(tmp_path, monkeypatch, command):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path))
+    race = ["--field", "lr", "--values", "0.1,0.2"] if command == "race" else []
+    started = time.monotonic()
+    done = capped_cli(command, "--config", "/dev/zero", *race)
+    assert done.returncode == 2 and time.monotonic() - started < 20, done.stderr[-2000:]
+    assert_one_line(done.stderr, "config: '/dev/zero' is not allowed; allowed: a JSON object "
+                    "of at most 1 MB")
+
+
+def test_a_config_just_under_a_megabyte_is_read(tmp_path, capsys):
+    config = tmp_path / "padded.json"
+    config.write_text('{"lr": 0.05}' + " " * (2**20 - 20))
+    assert main(["train", "--config", str(config), "--epochs", "1", "--samples", "50",
+                 "--json"]) == 0
+    assert '"lr": 0.05' in capsys.readouterr().out
+
+
+def test_a_config_nested_without_end_is_one_line(tmp_path, capsys):
+    config = tmp_path / "nested.json"
+    config.write_text("[" * 100_000)
+    assert main(["train", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert_one_line(err, "config: '[[[[", "allowed: a JSON object of field names and values")
+    assert len(err) < 300
+
+
+@pytest.mark.parametrize("storage, words", [
+    ("/dev/zero", "this is not a regular file"),
+    ("{tmp}", "this is a folder"),
+    ("{tmp}/notes.txt", "this file is not an Optuna journal"),
+    ("bogus://x", "storage: 'bogus://x' is not allowed; allowed: an Optuna journal file, or a "
+     "database URL"),
+])
+def test_a_storage_that_is_not_a_journal_or_a_database_is_one_line(tmp_path, monkeypatch,
+                                                                   storage, words):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path))
+    (tmp_path / "notes.txt").write_text("shopping: eggs, milk\n")
+    started = time.monotonic()
+    done = capped_cli("sweep", "--storage", storage.format(tmp=tmp_path), "--trials", "1",
+                      "--epochs", "1", "--samples", "50")
+    assert done.returncode == 2 and time.monotonic() - started < 30, done.stderr[-2000:]
+    assert_one_line(done.stderr, words)
+    assert (tmp_path / "notes.txt").read_text() == "shopping: eggs, milk\n"
+    assert not (tmp_path / "runs.sqlite").exists() or "trial" not in done.stderr

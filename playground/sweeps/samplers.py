@@ -65,13 +65,52 @@ def make_pruner(pruner: str | optuna.pruners.BasePruner | None, base: HParams,
     raise HParamsError("pruner", pruner, "none or one of " + ", ".join(PRUNERS))
 
 
+STORAGE_ALLOWED = ("an Optuna journal file, or a database URL (sqlite:///FILE, "
+                   "postgresql://..., mysql://...)")
+
+
 def make_storage(storage: str | Path | None) -> Any:
-    """None: in memory; a URL: an RDB, passed through; anything else: a journal file."""
+    """None: in memory; a URL: an RDB, passed through; anything else: a journal file.
+    A URL whose database SQLAlchemy does not know, a folder, a device (/dev/zero would be
+    read for ever) or a file that is not a journal is refused here, by name."""
     if storage is None or isinstance(storage, optuna.storages.BaseStorage):
         return storage
     text = str(storage)
     if "://" in text:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(text).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError, ImportError):
+            raise HParamsError("storage", text[:80], STORAGE_ALLOWED) from None
         return text
     path = Path(text).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    why = _not_a_journal(path)
+    if why:
+        raise HParamsError("storage", text[:80], f"{STORAGE_ALLOWED}; {why}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise HParamsError("storage", text[:80], f"{STORAGE_ALLOWED}; cannot make its folder "
+                           f"({error.strerror})") from None
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def _not_a_journal(path: Path) -> str | None:
+    """Why `path` cannot be a journal file, or None: a new file, or one whose first line is
+    a JSON object (each line of a journal is one)."""
+    try:
+        if not path.exists():
+            return None
+        if path.is_dir():
+            return "this is a folder"
+        if not path.is_file():
+            return "this is not a regular file"
+        with open(path, "rb") as file:
+            start = file.read(1)
+    except OSError as error:
+        return f"cannot read it ({error.strerror})"
+    if start not in (b"", b"{"):
+        return "this file is not an Optuna journal"
+    return None
