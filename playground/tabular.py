@@ -17,6 +17,8 @@ import numpy as np
 MAX_BYTES = 10 * 1024 * 1024  # largest file accepted, so one upload cannot eat a shared server
 MIN_ROWS = 20  # fewer cannot be split into training and validation sensibly
 MAX_CLASSES = 20  # a whole-number target with at most this many values is a class label
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # about 3.4e38: tables train in float32
+FINITE = "finite numbers within float32's range (about -3.4e38 to 3.4e38)"
 
 
 class TableError(ValueError):
@@ -57,7 +59,7 @@ def read_csv(source: str | Path | bytes, *, target: str | None = None,
             raise TableError(f"row {line}, column {target!r}: the target is missing; "
                              "allowed: a value in every row")
         targets.append(value)
-    y, task, class_names = _target(targets, target)
+    y, task, class_names = _target(targets, target, first_row=2)
     return Table(x, y, task, tuple(features), target, class_names, name)
 
 
@@ -77,12 +79,14 @@ def from_arrays(x: np.ndarray, y: np.ndarray, *, task: str | None = None,
         raise TableError(f"y: {len(y)} values for {len(x)} rows; allowed: one per row")
     if len(x) < MIN_ROWS:
         raise TableError(f"rows: {len(x)} is too few; allowed: at least {MIN_ROWS}")
-    if not np.isfinite(x).all():
-        row, column = np.argwhere(~np.isfinite(x))[0]
-        raise TableError(f"x: row {row}, column {column} is {x[row, column]}; allowed: "
-                         "finite numbers")
+    _check_finite("x", x)
     names = feature_names or [f"x{i + 1}" for i in range(x.shape[1])]
     if task == "regression":
+        try:
+            y_float = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        except (TypeError, ValueError):
+            raise TableError("y: not numbers; allowed: numbers for regression") from None
+        _check_finite("y", y_float)
         y_out, class_names = y.astype(np.float32), ()
     else:
         y_out, detected, class_names = _target([str(v) for v in y.tolist()], "y")
@@ -92,6 +96,15 @@ def from_arrays(x: np.ndarray, y: np.ndarray, *, task: str | None = None,
         task = detected
     return Table(x.astype(np.float32), y_out, task or "regression", tuple(names), "y",
                  class_names, name)
+
+
+def _check_finite(name: str, values: np.ndarray) -> None:
+    """Every value finite and within float32's range, or the first bad one is named."""
+    bad = ~np.isfinite(values) | (np.abs(np.nan_to_num(values)) > FLOAT32_MAX)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise TableError(f"{name}: row {row}, column {column} is {values[row, column]}; "
+                         f"allowed: {FINITE}")
 
 
 def _text(source: str | Path | bytes, max_bytes: int) -> str:
@@ -152,21 +165,24 @@ def _check_columns(field: str, names: list[str], header: list[str]) -> None:
         raise TableError(f"{field}: none chosen; allowed: one or more of " + ", ".join(header))
 
 
-def _number(text: str, line: int, column: str) -> float:
+def _number(text: str, line: int, column: str, what: str = "every feature column") -> float:
     try:
         value = float(text)
     except ValueError:
-        shown = text.strip() or "(empty)"
+        shown = text.strip()[:80] or "(empty)"
         raise TableError(f"row {line}, column {column!r}: {shown!r} is not a number; "
-                         "allowed: numbers in every feature column") from None
-    if not math.isfinite(value):
-        raise TableError(f"row {line}, column {column!r}: {text.strip()!r} is not allowed; "
-                         "allowed: finite numbers")
+                         f"allowed: numbers in {what}") from None
+    if not math.isfinite(value) or abs(value) > FLOAT32_MAX:  # 1e39 overflows float32
+        raise TableError(f"row {line}, column {column!r}: {text.strip()[:80]!r} is not "
+                         f"allowed; allowed: {FINITE}")
     return value
 
 
-def _target(values: list[str], name: str) -> tuple[np.ndarray, str, tuple[str, ...]]:
-    """Class labels (text, or few whole numbers) or regression targets (other numbers)."""
+def _target(values: list[str], name: str, first_row: int = 0,
+            ) -> tuple[np.ndarray, str, tuple[str, ...]]:
+    """Class labels (text, or few whole numbers) or regression targets (other numbers, each
+    finite and within float32: a row of nan would otherwise look like a learning rate too
+    high). `first_row` numbers the rows in messages (2 in a CSV, after its header)."""
     try:
         numbers = [float(v) for v in values]
     except ValueError:
@@ -174,6 +190,8 @@ def _target(values: list[str], name: str) -> tuple[np.ndarray, str, tuple[str, .
     distinct = sorted(set(values), key=lambda v: (float(v), v) if numbers else (0, v))
     whole = numbers is not None and all(n.is_integer() for n in numbers)
     if numbers is not None and not (whole and len(distinct) <= MAX_CLASSES):
+        for row, value in enumerate(values, start=first_row):
+            _number(value, row, name, "the target")
         return np.asarray(numbers, dtype=np.float32), "regression", ()
     if len(distinct) < 2:
         raise TableError(f"{name}: only one class ({distinct[0]!r}); allowed: at least 2")

@@ -9,9 +9,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from playground.cli import main
+from playground.store import RunStore
+from playground.tabular import TableError, from_arrays, read_csv
 
 # The CLI in a child under an address-space cap. torch alone maps about 3-5 GB of address
 # space (measured: VmPeak 3.2 GB after `import torch`); `playground sweep --help` needs
@@ -131,3 +134,44 @@ def test_a_storage_that_is_not_a_journal_or_a_database_is_one_line(tmp_path, mon
     assert_one_line(done.stderr, words)
     assert (tmp_path / "notes.txt").read_text() == "shopping: eggs, milk\n"
     assert not (tmp_path / "runs.sqlite").exists() or "trial" not in done.stderr
+
+
+# --- 3. a CSV whose numbers float32 cannot hold ----------------------------------------------
+def regression_csv(tmp_path, bad_row: int, column: str, text: str):
+    rows = [[f"{i / 10}", f"{i % 7}", f"{i * 0.37:.2f}"] for i in range(30)]
+    rows[bad_row - 2][{"a": 0, "b": 1, "y": 2}[column]] = text  # rows count from 2
+    path = tmp_path / "table.csv"
+    path.write_text("a,b,y\n" + "".join(",".join(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize("column, text", [
+    ("y", "nan"), ("y", "inf"), ("y", "-inf"), ("y", "1e400"), ("y", "1e39"),
+    ("a", "1e39"), ("b", "-3.5e38"), ("a", "1e400"),
+])
+def test_a_csv_number_that_is_not_finite_in_float32_names_its_row_and_column(
+        tmp_path, capsys, column, text):
+    path = regression_csv(tmp_path, 17, column, text)
+    with pytest.raises(TableError, match=rf"row 17, column '{column}': '{text}' is not allowed; "
+                       r"allowed: finite numbers within float32's range"):
+        read_csv(path)
+    capsys.readouterr()
+    assert main(["train", "--data-file", str(path), "--epochs", "1"]) == 2
+    assert_one_line(capsys.readouterr().err, f"row 17, column '{column}': '{text}'")
+    assert RunStore().list_runs() == []  # refused before a run was saved
+
+
+def test_arrays_that_float32_cannot_hold_are_refused_by_row_and_column():
+    x, y = np.random.default_rng(0).normal(size=(30, 2)), np.linspace(0, 1, 30)
+    with pytest.raises(TableError, match=r"x: row 4, column 1 is 1e\+39; allowed: finite"):
+        from_arrays(np.where(np.arange(60).reshape(30, 2) == 9, 1e39, x), y)
+    for bad in (np.nan, np.inf, 1e39):
+        with pytest.raises(TableError, match=r"y: row 3, column 0 is .*; allowed: finite"):
+            from_arrays(x, np.where(np.arange(30) == 3, bad, y), task="regression")
+    with pytest.raises(TableError, match=r"row 3, column 'y': 'nan' is not allowed"):
+        from_arrays(x, np.where(np.arange(30) == 3, np.nan, y))  # the task found from y
+
+
+def test_nan_as_a_class_name_among_text_labels_is_still_a_class():
+    labels = "".join(f"{i},{['cat', 'dog', 'nan'][i % 3]}\n" for i in range(30))
+    assert read_csv(f"x,label\n{labels}".encode()).class_names == ("cat", "dog", "nan")
