@@ -27,6 +27,7 @@ from playground.arguments import (
 from playground.config import HParams, HParamsError
 from playground.engine.events import Callback
 from playground.lessons.commands import add_commands as add_lesson_commands
+from playground.paths import HomeError
 from playground.serve import serve
 from playground.status import Status
 from playground.store import RunNotFound, RunStore
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, HParamsError) as error:
         print(f"playground: error: {error}", file=sys.stderr)
         return USAGE_ERROR
-    except (RunNotFound, ValueError) as error:
+    except (RunNotFound, ValueError, HomeError) as error:
         print(f"playground: error: {error}", file=sys.stderr)
         return USAGE_ERROR
 
@@ -88,7 +89,8 @@ def build_parser() -> Parser:
     runs = commands.add_parser("runs", help="list, show, export or delete saved runs")
     runs_commands = runs.add_subparsers(metavar="action", parser_class=Parser, required=True)
     listing = runs_commands.add_parser("list", help="the saved runs, newest first")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=limit, default=50,
+                         help=f"how many, newest first (1 to {MAX_LIMIT:,}; default 50)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_runs_list)
     show = runs_commands.add_parser("show", help="one run: config, summary, events")
@@ -208,8 +210,29 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         val_loss, val_accuracy = run.summary.get("val_loss"), run.summary.get("val_accuracy")
         print(f"{run.id:<20} {run.status:<11} {run.config.get('dataset', '?'):<13} "
               f"{run.steps:>7} {number(val_loss, 9)} {number(val_accuracy, 8)}  "
-              f"{datetime.fromtimestamp(run.created):%Y-%m-%d %H:%M}  {run.name}")
+              f"{datetime.fromtimestamp(run.created):%Y-%m-%d %H:%M}  {printable(run.name)}")
     return 0
+
+
+MAX_LIMIT = 1_000_000
+
+
+def limit(text: str) -> int:
+    """--limit: a whole number of runs to list, 1 to MAX_LIMIT."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_LIMIT:
+        raise UsageError(f"limit: {text[:80]!r} is not allowed; allowed: a whole number from 1 "
+                         f"to {MAX_LIMIT:,}")
+    return value
+
+
+def printable(text: str) -> str:
+    """A run's name or message as the terminal should show it: control characters (escape
+    sequences that could recolour or clear the screen) as \\x1b and the like."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def number(value: float | None, width: int) -> str:
@@ -227,8 +250,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(finite({**run_as_dict(run), "events": events})))
         return 0
-    print(f"run {run.id}  {run.name}\n  status   {run.status}"
-          + (f" ({run.error})" if run.error else ""))
+    print(f"run {run.id}  {printable(run.name)}\n  status   {run.status}"
+          + (f" ({printable(run.error)})" if run.error else ""))
     print(f"  source   {run.source}" + (f" (after {run.parent})" if run.parent else ""))
     print(f"  device   {run.device}\n  steps    {run.steps} in {run.seconds:.1f} s")
     print(f"  created  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run.created))}")
@@ -237,7 +260,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     changed = HParams.from_dict(run.config).to_query() if run.config else ""
     print("  config   " + (changed.replace("&", " ") or "defaults"))
     for event in events:
-        print(f"  step {event['step']:>6}  {event['kind']:<7} {event['message']}")
+        print(f"  step {event['step']:>6}  {event['kind']:<7} {printable(event['message'])}")
     return 0
 
 

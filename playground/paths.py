@@ -10,10 +10,22 @@ from platformdirs import user_data_dir
 REPO_DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 
 
+class HomeError(RuntimeError):
+    """The home folder cannot be used; the message names it and what is allowed."""
+
+
 def home() -> Path:
     """The playground's home folder, created on first use."""
     path = Path(os.environ.get("PLAYGROUND_HOME") or user_data_dir("playground", appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    shown = str(path) if len(str(path)) <= 80 else "..." + str(path)[-77:]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise HomeError(f"PLAYGROUND_HOME: {shown} is a file; allowed: a folder for the "
+                        "runs (set PLAYGROUND_HOME to one)") from None
+    except OSError as error:
+        raise HomeError(f"PLAYGROUND_HOME: cannot make {shown} ({error.strerror}); allowed: "
+                        "a folder you can write") from None
     return path
 
 

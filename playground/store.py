@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from playground import paths
+from playground.paths import HomeError
 from playground.status import LIVE, SAVED, Status
 
 STATUSES = tuple(status for status in Status if status in SAVED)  # what a saved run can be
@@ -61,6 +62,19 @@ CREATE INDEX IF NOT EXISTS events_run_step ON events (run_id, step);
 """
 
 
+class StoreError(HomeError):
+    """The store cannot be opened or written; the message says what is wrong and where."""
+
+
+class RunIsLive(StoreError):
+    """A run some process still trains cannot be deleted."""
+
+
+def _cut(path: Path, limit: int = 80) -> str:
+    text = str(path)
+    return text if len(text) <= limit else "..." + text[-(limit - 3):]
+
+
 class RunNotFound(KeyError):
     """No saved run has this id (or prefix), or the prefix fits several runs."""
 
@@ -95,12 +109,21 @@ class RunInfo:
     parent: str | None  # run this one was derived from
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode; write transactions are opened explicitly."""
+def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode; write transactions are opened explicitly. Read-only:
+    a store in a folder this user cannot write (SQLite's immutable mode: no -shm to create)."""
+    if read_only:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True,
+                               isolation_level=None, check_same_thread=False)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None,
                          check_same_thread=False)
     db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable against a killed process
     return db
+
+
+def _writable(path: Path) -> bool:
+    """Whether this user can write the store file and the folder its journal goes in."""
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
 @contextmanager
@@ -155,25 +178,58 @@ class RunStore:
     """Saved runs in one SQLite file; each thread talks to it through its own connection."""
 
     def __init__(self, path: str | Path | None = None):
+        """StoreError, naming the path, when the store cannot be opened: a folder that is a
+        file, a file that is not a store. A store this user cannot write opens read-only:
+        listing and showing runs work, anything that writes raises StoreError."""
         self.path = Path(path) if path is not None else paths.home() / "runs.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StoreError(f"store: {_cut(folder)} is a file; allowed: a folder for the runs "
+                             "(set PLAYGROUND_HOME to one)") from None
+        except OSError as error:
+            raise StoreError(f"store: cannot make the folder {_cut(folder)} ({error.strerror});"
+                             " allowed: a folder you can write (set PLAYGROUND_HOME)") from None
+        if self.path.is_dir():
+            raise StoreError(f"store: {_cut(self.path)} is a folder; allowed: the runs' SQLite "
+                             "file (move the folder away)")
+        self.read_only = not _writable(self.path)
+        if self.read_only and not self.path.exists():
+            raise StoreError(f"store: {_cut(folder)} is read-only and holds no runs; allowed: "
+                             "a folder you can write (set PLAYGROUND_HOME)")
         self._local = threading.local()
-        db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
-        with _transaction(db):
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+        try:
+            db = self._db()
+            if self.read_only:
+                db.execute("SELECT COUNT(*) FROM runs").fetchone()
+                return
+            db.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
+            with _transaction(db):
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"store: {_cut(self.path)} is not a store of runs ({error}); "
+                             "allowed: the SQLite file the playground made (move this one "
+                             "away to start a new store)") from None
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"store: {_cut(self.path.parent)} is read-only; allowed: a folder "
+                             "you can write, to save or change runs (reading works here)")
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection (a new one after a fork, too)."""
         if getattr(self._local, "pid", None) != os.getpid():
-            self._local.db, self._local.pid = _connect(self.path), os.getpid()
+            self._local.db = _connect(self.path, self.read_only)
+            self._local.pid = os.getpid()
         return self._local.db
 
     def create_run(self, config: dict, device: str, *, name: str | None = None,
                    source: str = "manual", parent: str | None = None) -> str:
         """Record a new run with status running; returns its sortable id (UTC time + random)."""
+        self._check_writable()
         while True:
             now = time.time()
             run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + secrets.token_hex(2)
@@ -191,6 +247,7 @@ class RunStore:
 
     def writer(self, run_id: str) -> RunWriter:
         """A buffered writer for the training thread, with its own connection."""
+        self._check_writable()
         return RunWriter(self.path, self.resolve(run_id))
 
     def resolve(self, run_id: str) -> str:
@@ -256,12 +313,20 @@ class RunStore:
                  "new": json.loads(row["new"])} for row in rows]
 
     def rename(self, run_id: str, name: str) -> None:
+        self._check_writable()
         with _transaction(self._db()) as db:
             db.execute("UPDATE runs SET name = ? WHERE id = ?", (name, self.resolve(run_id)))
 
     def delete(self, run_id: str) -> None:
-        """Remove the run and everything recorded for it, its weights file too."""
-        run_id = self.resolve(run_id)
+        """Remove the run and everything recorded for it, its weights file too. A run that
+        a live process still trains is refused (RunIsLive): its writer would go on adding
+        rows to a run that is gone; stop it first."""
+        self._check_writable()
+        run = self.get(run_id)
+        if run.status in LIVE:
+            raise RunIsLive(f"run {run.id} is still {run.status}: a process trains it; "
+                            "allowed: a run that has ended (stop it first)")
+        run_id = run.id
         with _transaction(self._db()) as db:
             for table in ("points", "layer_norms", "events"):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
@@ -308,9 +373,10 @@ class RunStore:
             row["status"] = Status.INTERRUPTED
             row["error"] = row["error"] or (f"its process (pid {row['pid']} on {row['host']})"
                                             " stopped before the run finished")
-            with _transaction(self._db()) as db:
-                db.execute("UPDATE runs SET status = 'interrupted', error = ? WHERE id = ?"
-                           " AND status IN ('running', 'paused')", (row["error"], row["id"]))
+            if not self.read_only:  # read-only: said, not saved
+                with _transaction(self._db()) as db:
+                    db.execute("UPDATE runs SET status = 'interrupted', error = ? WHERE id = ?"
+                               " AND status IN ('running', 'paused')", (row["error"], row["id"]))
         fields = {f.name for f in dataclasses.fields(RunInfo)}
         info = RunInfo(**{key: value for key, value in row.items() if key in fields})
         info.config, info.summary = json.loads(info.config), json.loads(info.summary)

@@ -49,12 +49,13 @@ class Loop:
         self.error: str | None = None
         self.seconds = 0.0  # time spent training, pauses excluded
         self._fit_started = 0.0
+        self._fitting = False
         self._last_eval_step = -1
         self._hooks = self._find_hooks()
 
     def fit(self) -> Any:
         """Train until there is nothing more to do or a callback cancels; returns the status."""
-        self._fit_started = time.perf_counter()
+        self._fit_started, self._fitting = time.perf_counter(), True
         self.status, self.error = Status.RUNNING, None
         self._hooks = self._find_hooks()
         try:
@@ -76,7 +77,8 @@ class Loop:
         except Exception as error:  # noqa: BLE001 - the runs end with the reason, kept
             self._end(Status.FAILED, self._describe(error))
         finally:
-            self.seconds = self._elapsed()
+            self.seconds = self.elapsed()
+            self._fitting = False
             self._closing()
             self._trigger("after_fit")
         return self.status
@@ -96,8 +98,11 @@ class Loop:
                     f"(now {self.hp.batch_size}) or width (now {self.hp.width})")
         return f"{type(error).__name__}: {error}"
 
-    def _elapsed(self) -> float:
-        """Seconds trained, this fit() included (fit() adds them to `seconds` when it ends)."""
+    def elapsed(self) -> float:
+        """Seconds trained so far, the fit() under way included (`seconds` counts the ended
+        ones): what a saved run's progress says while it trains."""
+        if not self._fitting:
+            return self.seconds
         return self.seconds + time.perf_counter() - self._fit_started
 
     def _flush_quietly(self) -> None:

@@ -30,7 +30,7 @@ class StoreSink(Callback):
     def on_points(self, trainer: Any, rows: list[dict]) -> None:
         self.writer.add_points(rows)
         # progress with each read-back of metrics (a few times a second), not every step
-        self.writer.heartbeat(trainer.step, trainer.seconds)
+        self.writer.heartbeat(trainer.step, trainer.elapsed())
 
     def on_layer_norms(self, trainer: Any, rows: list[dict]) -> None:
         self.writer.add_layer_norms(rows)

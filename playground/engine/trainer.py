@@ -165,7 +165,7 @@ class Trainer(Loop):
         losses = torch.stack([p[3] for p in pending]).tolist()
         accuracies = (self._accuracies([p[4] for p in pending], [p[5] for p in pending])
                       if self._classifying else [None] * len(pending))
-        seconds = self._elapsed()
+        seconds = self.elapsed()
         rows = [{"step": step, "epoch": epoch, "split": "train", "loss": loss,
                  "accuracy": accuracy, "lr": lr, "seconds": seconds}
                 for (step, epoch, lr, *_), loss, accuracy in zip(pending, losses, accuracies)]
@@ -224,7 +224,7 @@ class Trainer(Loop):
         self._last_eval_step = self.step
         loss, accuracy = self.evaluate(self.data.x_val[:EVAL_SAMPLES],
                                        self.data.y_val[:EVAL_SAMPLES])
-        seconds = self._elapsed()
+        seconds = self.elapsed()
         self._trigger("on_points", [{"step": self.step, "epoch": self.epoch, "split": "val",
                                      "loss": loss, "accuracy": accuracy, "lr": self.lr,
                                      "seconds": seconds}])
@@ -239,7 +239,7 @@ class Trainer(Loop):
     # --- events ----------------------------------------------------------------------------
     def emit_event(self, kind: str, message: str, *, field: str | None = None,
                    old: Any = None, new: Any = None) -> None:
-        self._trigger("on_event", {"step": self.step, "seconds": self.seconds, "kind": kind,
+        self._trigger("on_event", {"step": self.step, "seconds": self.elapsed(), "kind": kind,
                                    "field": field, "old": old, "new": new, "message": message})
 
     def publish(self, channel: str, row: dict[str, Any]) -> None:

@@ -204,7 +204,7 @@ class Race(Loop):
             self._evaluate_curves()
         for k in self.active:
             self.member_steps[k] = self.step
-            self.writers[k].heartbeat(self.step, self._elapsed())
+            self.writers[k].heartbeat(self.step, self.elapsed())
 
     def _end_runs(self, status: str, error: str | None) -> None:
         if status == Status.PAUSED:
@@ -243,7 +243,7 @@ class Race(Loop):
         losses = torch.stack([p[3] for p in pending]).tolist()  # (steps, K)
         accuracies = (torch.stack([p[4] for p in pending]).tolist()
                       if pending[0][4] is not None else None)
-        seconds = self._elapsed()
+        seconds = self.elapsed()
         rows, diverged = [], {}
         for k in list(self.active):
             for i, (step, epoch, lrs, _, _) in enumerate(pending):
@@ -308,7 +308,7 @@ class Race(Loop):
         self._last_eval_step = self.step
         losses, accuracies = self.evaluate(self.data.x_val[:EVAL_SAMPLES],
                                            self.data.y_val[:EVAL_SAMPLES])
-        seconds = self._elapsed()
+        seconds = self.elapsed()
         self._emit_points([{"step": self.step, "epoch": self.epoch, "split": "val",
                             "loss": losses[k], "lr": self.lr[k], "seconds": seconds,
                             "accuracy": None if accuracies is None else accuracies[k],
@@ -337,13 +337,13 @@ class Race(Loop):
             self.statuses[k] = status
             self._keep_weights(k)
             self._event(k, "status", error or status)
-            self.writers[k].finish(status, self.member_steps[k], self._elapsed(), summaries[k],
+            self.writers[k].finish(status, self.member_steps[k], self.elapsed(), summaries[k],
                                    error=error)
 
     def _keep_weights(self, k: int) -> None:
         """Member k's weights beside the store, as a Trainer's run keeps its own."""
         member = SimpleNamespace(model=self.model.member(k), hp=self.configs[k], data=self.data,
-                                 step=self.member_steps[k], seconds=self._elapsed())
+                                 step=self.member_steps[k], seconds=self.elapsed())
         keep_weights(member, self.writers[k])
 
     def _fail(self, reason: str) -> None:
@@ -353,7 +353,7 @@ class Race(Loop):
         for k in members:
             self.statuses[k] = Status.FAILED
             try:
-                self.writers[k].finish(Status.FAILED, self.member_steps[k], self._elapsed(), {},
+                self.writers[k].finish(Status.FAILED, self.member_steps[k], self.elapsed(), {},
                                        error=reason)
             except Exception:  # noqa: BLE001 - the others still get theirs
                 log.exception("race %s: run %s could not be marked failed", self.race_id,
@@ -361,7 +361,7 @@ class Race(Loop):
 
     def _event(self, k: int, kind: str, message: str, *, field: str | None = None,
                old: Any = None, new: Any = None) -> None:
-        event = {"step": self.member_steps[k], "seconds": self._elapsed(), "kind": kind,
+        event = {"step": self.member_steps[k], "seconds": self.elapsed(), "kind": kind,
                  "field": field, "old": old, "new": new, "message": message, "member": k,
                  "run": self.run_ids[k]}
         self.writers[k].add_event(event["step"], kind, message, field=field, old=old, new=new,
