@@ -79,11 +79,18 @@ def write(store: RunStore, run_id: str, fmt: str, out: str | None = None,
     content = export_bytes(store, run_id, fmt)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():  # --force replaces the link itself, never the file it names
+            path.unlink()
         path.write_bytes(content)
     except OSError as error:
-        raise ExportError(f"out: cannot write {str(path)!r} ({error.strerror or error}); "
+        raise ExportError(f"out: cannot write {_shown(str(path))} ({error.strerror or error}); "
                           "allowed: a file in a folder you can write to") from None
     return path
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """A path as an error message echoes it: quoted, and cut to about 80 characters."""
+    return repr(text) if len(text) <= limit else repr(text[:limit - 3] + "...")
 
 
 def checked_out(out: str, force: bool) -> Path:
@@ -92,9 +99,14 @@ def checked_out(out: str, force: bool) -> Path:
     if not out.strip():
         raise ExportError(f"out: {out!r} is not allowed; allowed: a file path")
     path = Path(out).expanduser()
-    if path.is_dir() or out.endswith(("/", "\\")):
-        raise ExportError(f"out: {out!r} is a folder; allowed: a file path such as "
-                          f"{str(path / 'run.py')!r}")
-    if path.exists() and not force:
-        raise ExportError(f"out: {out!r} exists; add --force to overwrite it")
+    try:
+        folder, there = path.is_dir(), path.is_symlink() or path.exists()
+    except OSError as error:  # a name too long for the file system, say
+        raise ExportError(f"out: {_shown(out)} cannot be used ({error.strerror}); allowed: "
+                          "a file path") from None
+    if folder or out.endswith(("/", "\\")):
+        raise ExportError(f"out: {_shown(out)} is a folder; allowed: a file path such as "
+                          f"{_shown(str(path / 'run.py'))}")
+    if there and not force:
+        raise ExportError(f"out: {_shown(out)} exists; add --force to overwrite it")
     return path

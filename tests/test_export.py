@@ -227,6 +227,28 @@ def test_out_refuses_to_overwrite_without_force_and_names_bad_paths(tmp_path, ca
     assert taken.read_text().startswith("step,epoch")
 
 
+def test_out_is_cut_in_errors_and_never_writes_through_a_link(tmp_path, capsys):
+    store = RunStore()
+    run_id = store.create_run(HParams().to_dict(), "cpu")
+    store.writer(run_id).finish("finished", 1, 0.1, {})
+    for out, words in [("a" * 5000, "cannot be used (File name too long)"),
+                       ("/dev/full", "No space left on device"),
+                       ("/proc/self/x", "cannot write")]:
+        assert main(["runs", "export", run_id, "--out", out, "--force"]) == 2, out[:20]
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and words in error and len(error) < 220, error
+    target, link = tmp_path / "precious.txt", tmp_path / "run.csv"
+    target.write_text("keep me")
+    link.symlink_to(target)
+    assert main(["runs", "export", run_id, "--out", str(link)]) == 2  # it exists
+    assert main(["runs", "export", run_id, "--out", str(link), "--force"]) == 0
+    assert target.read_text() == "keep me" and not link.is_symlink()
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "nowhere" / "x")
+    assert main(["runs", "export", run_id, "--out", str(dangling)]) == 2
+    assert "exists; add --force" in capsys.readouterr().err
+
+
 # --- in the app: the same exports as downloads ---------------------------------------------------
 def test_the_runs_table_downloads_every_format_as_base64_of_its_bytes():
     import base64
