@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import html
 import os
+import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import ipywidgets as widgets
-from bokeh.io import output_notebook
-from bokeh.resources import INLINE
 
 from playground import data as datasets
 from playground import tabular
@@ -31,7 +31,7 @@ from playground.links import make_link, parse_link
 from playground.own import OwnModelArg
 from playground.plots import Plots, Pump
 from playground.plots._batch import one_patch
-from playground.plots.widget import FigureGrid
+from playground.plots.widget import FigureGrid, bokehjs_loader
 from playground.store import RunStore
 from playground.ui import (
     DataUpload,
@@ -67,8 +67,8 @@ class Playground:
         if threads:  # set by `playground serve` so several tabs share the cores
             import torch
             torch.set_num_threads(int(threads))
+        _replace_the_kernels_app(self)
         warm_up_in_background()
-        output_notebook(resources=INLINE, hide_banner=True)  # BokehJS inline: works offline
         self.store = store if store is not None else RunStore()
         self.lesson = get_lesson(lesson) if lesson else None
         self.hidden = tuple(hidden)  # hidden by the caller (a link), not by the lesson
@@ -266,10 +266,14 @@ class Playground:
         self.plots.set_log(bool(change["new"]))
 
     def close(self) -> None:
+        """Stop everything this app runs and take it off the page: background jobs, the plots'
+        pump, the run (saved as stopped), and every widget (the page shows them no more). A
+        new app in the same kernel, such as the cell run again, closes the previous one."""
         self.jobs.cancel()
         self.pump.stop()
         self.runner.stop()
-        self.widget.close()
+        for widget in _widget_tree(self.widget):
+            widget.close()
 
     def _show_run(self) -> None:
         """Give the runner's new run its lines (with its config and name, for the legend)."""
@@ -297,15 +301,17 @@ class Playground:
 
     def _sink(self, batch: dict[str, list[dict]]) -> None:
         rows = {key: value for key, value in batch.items() if key != "status"}
-        with one_patch():  # the round's figure changes go to the browser as one message
+        # The round's figure changes go to the browser as one message; the whole round is one
+        # block, so that a figure drawn whole for a new view falls between two rounds.
+        with one_patch():
             self.drawn.draw_new(rows)
             if rows:
                 self.plots.push(rows)
             self._show_data_points()
-        self.status_line.update(batch["status"][-1])
-        self.jobs.deliver()  # what races, sweeps and tests have to show, on this thread
-        self.drawn.refresh()
-        self._next_in_queue()
+            self.status_line.update(batch["status"][-1])
+            self.jobs.deliver()  # what races, sweeps and tests have to show, on this thread
+            self.drawn.refresh()
+            self._next_in_queue()
 
     def _status(self) -> dict[str, Any]:
         runner, trainer = self.runner, self.runner.trainer
@@ -367,7 +373,8 @@ class Playground:
             self.status_line.widget,
             self.message, self.figures.widget, self.runs_table.widget, self._tools(),
         ], layout=widgets.Layout(flex="1 1 auto", min_width="0"))
-        return widgets.VBox([theme_css(), widgets.HBox([left, right])])
+        # BokehJS first: the page must have it before it makes the first figure's view
+        return widgets.VBox([bokehjs_loader(), theme_css(), widgets.HBox([left, right])])
 
 
     def _tools(self) -> widgets.Widget:
@@ -385,6 +392,34 @@ def _own_note(not_applicable: dict[str, str]) -> str:
         by_reason.setdefault(reason, []).append(HParams.specs()[name].label)
     lines = [f"{', '.join(labels)}: hidden, {reason}" for reason, labels in by_reason.items()]
     return "".join(f'<div style="color:#555">{html.escape(line)}</div>' for line in lines)
+
+
+_kernels_app: weakref.ref[Playground] | None = None  # the app last made in this kernel
+
+
+def _replace_the_kernels_app(app: Playground) -> None:
+    """In a Jupyter kernel, one app at a time: running the cell again closes the previous app
+    (its run, pump and widgets), which would otherwise go on training beside the new one.
+    Outside a kernel (scripts, tests) apps are left to their owner."""
+    global _kernels_app
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return
+    previous = _kernels_app() if _kernels_app is not None else None
+    if previous is not None and previous is not app:
+        previous.close()
+    _kernels_app = weakref.ref(app)
+
+
+def _widget_tree(root: widgets.Widget) -> list[widgets.Widget]:
+    """`root` and every widget inside it."""
+    found, todo = [], [root]
+    while todo:
+        widget = todo.pop()
+        found.append(widget)
+        todo.extend(child for child in getattr(widget, "children", ())
+                    if isinstance(child, widgets.Widget))
+    return found
 
 
 def _error_html(text: str) -> str:

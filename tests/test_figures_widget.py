@@ -7,6 +7,7 @@ from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
 from playground.plots._batch import one_patch
+from playground.plots._compat import VIEW_SHOWN
 from playground.plots.widget import ONE_WAY_JS, FigureGrid, FiguresWidget, last_values
 
 
@@ -170,3 +171,21 @@ def test_rows_streamed_into_a_source_whose_data_was_replaced_arrive_once():
     (events,) = patch_events(sent)
     assert [e["kind"] for e in events] == ["ColumnDataChanged"]
     assert json.dumps(events[0]).count("[1, 2]") == 2  # x and y, each once
+
+
+def test_a_view_drawn_after_patches_went_out_gets_the_document_as_it_is_now():
+    """A new view (a reloaded page, a second view of the output) draws `render_bundle`: the
+    page reports it, and the widget builds the bundle again if patches went out since."""
+    fig, source = small_figure()
+    widget = FiguresWidget(fig)
+    shown = {"event": "jsevent", "kind": "MessageSent", "msg_type": VIEW_SHOWN, "msg_data": {}}
+    widget._sync_model(widget, dict(shown), [])
+    assert widget.bundles_built == 1  # nothing went out since: that view is up to date
+    source.stream({"x": [5], "y": [6]})
+    assert widget.patches_sent > 0
+    widget._sync_model(widget, dict(shown), [])
+    assert widget.bundles_built == 2
+    (doc_json,) = widget.render_bundle["docs_json"].values()
+    assert '["y", [6]]' in json.dumps(doc_json)  # the streamed row is in it
+    widget._sync_model(widget, dict(shown), [])  # a third view, nothing sent since
+    assert widget.bundles_built == 2

@@ -6,6 +6,10 @@ every model of the document (Bokeh's Serializer) and costs three comm sends. A p
 makes about ten changes (a stream per line, a snapshot or two), so one message instead of ten
 takes most of the pump's work, which competes with training for the GIL, off the kernel.
 The hold is per thread: a UI handler's change on the kernel's thread is sent at once.
+
+A round also holds `ROUND_LOCK`, which a widget takes to draw its document whole for a new
+view (widget.py): the drawing then never carries a change whose patch is still held, which
+the page would apply a second time.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _held = threading.local()  # .flushes: the senders to call when this thread's round ends
+ROUND_LOCK = threading.RLock()  # held for a whole round, its sends included
 
 
 @contextmanager
@@ -23,13 +28,14 @@ def one_patch() -> Iterator[None]:
     if getattr(_held, "flushes", None) is not None:  # nested: the outer round sends
         yield
         return
-    _held.flushes = {}
-    try:
-        yield
-    finally:
-        flushes, _held.flushes = _held.flushes, None
-        for flush in flushes.values():
-            flush()
+    with ROUND_LOCK:
+        _held.flushes = {}
+        try:
+            yield
+        finally:
+            flushes, _held.flushes = _held.flushes, None
+            for flush in flushes.values():
+                flush()
 
 
 def hold(owner: object, flush: Callable[[], None]) -> bool:

@@ -62,6 +62,14 @@ class BokehWidget(BokehModel):
             self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
             self.send({"msg": "patch"}, [buffer.to_bytes()])
 
+    def close(self) -> None:
+        """BokehModel's close, safe to call twice (a closed app's widgets are closed again
+        when they are collected): jupyter_bokeh 4.1 raises KeyError on the second call."""
+        try:
+            super().close()
+        except KeyError:  # the document's listener is gone already
+            pass
+
     # The private methods of BokehModel, each turned into its hook above.
     @classmethod
     def _model_to_traits(cls, model: Any) -> Any:
@@ -79,17 +87,32 @@ class BokehWidget(BokehModel):
         self.document_changed(event)
 
 
-# Run in the page (as a "document_ready" callback; `cb_obj` is the BokehJS document): detach
-# jupyter_bokeh's change listener, so that the page stops sending its changes to the kernel.
+# Run in the page (as a "document_ready" callback; `cb_obj` is the BokehJS document): tell the
+# kernel when a view is drawn for the first time in its element, then detach jupyter_bokeh's
+# change listener, so that the page stops sending its changes to the kernel.
 # Relies on BokehJS 3.9's Document keeping its listeners as the keys of the Map `_callbacks`
 # and removing one with `remove_on_change`, and on jupyter_bokeh 4.1's listener being
 # `e => this._change_event(e)`: found by its text. Should a release rename either, nothing
 # is detached, the kernel still drops the echoes, and tests/test_browser.py fails.
+# The report is a `MessageSentEvent` handed to that listener, which sends it as a jsevent
+# (kind "MessageSent", msg_type VIEW_SHOWN). jupyter_bokeh's view draws the document of its
+# widget's `render_bundle` when it is made and again when the bundle changes, always in the
+# same element (the widget view's `el`, parent of the bundle's `div`, which has the attribute
+# data-root-id and holds the root's element): a mark on that element tells
+# a first drawing (a page reloaded, a new view of the output, the widget shown again) from a
+# redrawing, which needs no report (the kernel sent that bundle; patches follow in order).
+VIEW_SHOWN = "playground_view_shown"
 DETACH_LISTENER_JS = """
-for (const listener of [...cb_obj._callbacks.keys()]) {
-  if (String(listener).includes("_change_event")) cb_obj.remove_on_change(listener);
+const listener = [...cb_obj._callbacks.keys()].find(l => String(l).includes("_change_event"));
+const root = Bokeh.index.roots.find(view => view.model.document === cb_obj);
+const element = root && root.el.closest("[data-root-id]")?.parentElement;
+if (listener && element && !element.dataset.pgShown) {
+  element.dataset.pgShown = "1";
+  const {MessageSentEvent} = Bokeh.require("document/events");
+  listener(new MessageSentEvent(cb_obj, "VIEW_SHOWN", {}));
 }
-"""
+if (listener) cb_obj.remove_on_change(listener);
+""".replace("VIEW_SHOWN", VIEW_SHOWN)
 
 
 def synced_models(document: Document) -> set[Model]:

@@ -20,15 +20,25 @@ The other way, changes made inside `one_patch()` (each pump round) go out as one
 message instead of one per change (see _batch.py), and a property set several times in a
 round goes out once, with its last value: BokehJS lays the whole figure out again for each
 change of a plot's renderers, so adding a run's three glyphs costs one layout, not three.
+Every view draws the current document. jupyter_bokeh's view draws the document of the
+widget's `render_bundle`, which BokehModel builds once, and then applies the patches that
+arrive while it is shown. A view made later (the page reloaded with the kernel running, "Create
+New View for Cell Output", the widget displayed again) drew that first document, without the
+runs' lines made since, and every later patch naming them failed: the plots stayed empty. So
+the page script reports a view's first drawing, and when patches went out since the bundle was
+built the widget builds it again from the current document (between pump rounds) and sends it;
+every view of the widget draws it anew, and the patches that follow apply to it.
 What this reaches of jupyter_bokeh's and BokehJS's internals is in _compat.py.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
+import bokeh
 import ipywidgets as widgets
 from bokeh.document import Document
 from bokeh.document.events import (
@@ -39,9 +49,15 @@ from bokeh.document.events import (
     ModelChangedEvent,
 )
 from bokeh.models import CustomJS, LayoutDOM
+from bokeh.resources import Resources
 
 from playground.plots import _batch
-from playground.plots._compat import DETACH_LISTENER_JS, BokehWidget, synced_models
+from playground.plots._compat import (
+    DETACH_LISTENER_JS,
+    VIEW_SHOWN,
+    BokehWidget,
+    synced_models,
+)
 
 log = logging.getLogger(__name__)
 ECHOED_KINDS = ("ColumnsStreamed", "ColumnsPatched")
@@ -67,6 +83,9 @@ class FiguresWidget(BokehWidget):
     def browser_event(self, content: dict[str, Any], buffers: list[Any]) -> None:
         if content.get("event") != "jsevent" or content.get("kind") in ECHOED_KINDS:
             return
+        if content.get("kind") == "MessageSent" and content.get("msg_type") == VIEW_SHOWN:
+            self.view_shown()
+            return
         try:
             super().browser_event(content, buffers)
         except Exception as error:  # an echo that no longer fits the document
@@ -74,7 +93,28 @@ class FiguresWidget(BokehWidget):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._held_events: list[DocumentPatchedEvent] = []  # during a one_patch() round
+        self.patches_sent = 0  # comm messages of patches, ever
+        self._bundle_at = 0  # patches_sent when render_bundle was built
+        self.bundles_built = 0
         super().__init__(*args, **kwargs)
+
+    def update_from_model(self, model: Any) -> None:
+        with _batch.ROUND_LOCK:
+            super().update_from_model(model)
+            self._bundle_at = self.patches_sent
+            self.bundles_built += 1
+
+    def send(self, content: Any, buffers: Any = None) -> None:
+        if isinstance(content, dict) and content.get("msg") == "patch":
+            self.patches_sent += 1
+        super().send(content, buffers)
+
+    def view_shown(self) -> None:
+        """A view drew `render_bundle` for the first time: if patches went out since it was
+        built, that view lacks them; build it again from the document, for every view."""
+        with _batch.ROUND_LOCK:  # not in the middle of a round: its patches are sent after
+            if self.patches_sent != self._bundle_at and self._model.document is not None:
+                self.update_from_model(self._model)
 
     def document_changed(self, event: DocumentPatchedEvent) -> None:
         if _batch.hold(self, self._send_held):
@@ -124,6 +164,31 @@ def only_events_on_known_models(events: list[DocumentPatchedEvent]) -> list[Docu
     synced = synced_models(events[0].document)
     return [event for event in events
             if not isinstance(event, CHANGES_OF_A_MODEL) or event.model in synced]
+
+
+def bokehjs_loader() -> widgets.Output:
+    """A widget that loads BokehJS into the page, once, from the kernel: put it before any
+    figure in the layout (BokehJS must be there when jupyter_bokeh makes a figure's view).
+
+    BokehJS (1.3 MB, its core only: the plots use no Bokeh widget, table, WebGL or maths) comes
+    inline, so the page needs no CDN (Voila offline, a workshop room). It travels in a widget's
+    state rather than as a cell output: `output_notebook(INLINE)` stored all of BokehJS, twice,
+    in the saved notebook (8 MB once run), while widget state is saved only if asked for, and
+    a page that draws the app gets the widgets, this one first, from the kernel (JupyterLab's
+    jupyter_bokeh extension renders Bokeh but does not bring BokehJS). A page that has BokehJS
+    of this version already (a second view, the cell run again) does not run it again, so
+    `Bokeh.documents` holds every figure of the page."""
+    code = json.dumps(Resources(mode="inline", components=["bokeh"]).js_raw[0])
+    code = code.replace("</", "<\\/")  # the same string in JS; no "</script>" ends the tag
+    script = (f'if (!(window.Bokeh && window.Bokeh.version === "{bokeh.__version__}")) {{\n'
+              '  const script = document.createElement("script");\n'  # runs on insertion
+              f"  script.textContent = {code};\n"
+              "  document.head.appendChild(script);\n}")
+    loader = widgets.Output(layout=widgets.Layout(height="0px", overflow="hidden"))
+    loader.outputs = ({"output_type": "display_data", "metadata": {},
+                       "data": {"text/html": f"<script>{script}</script>",
+                                "text/plain": "BokehJS"}},)
+    return loader
 
 
 class FigureGrid:
