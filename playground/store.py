@@ -178,19 +178,12 @@ class RunStore:
     """Saved runs in one SQLite file; each thread talks to it through its own connection."""
 
     def __init__(self, path: str | Path | None = None):
-        """StoreError, naming the path, when the store cannot be opened: a folder that is a
-        file, a file that is not a store. A store this user cannot write opens read-only:
-        listing and showing runs work, anything that writes raises StoreError."""
+        """StoreError (or HomeError for its folder), naming the path, when the store cannot
+        be opened: a folder that is a file, a file that is not a store. A store this user
+        cannot write opens read-only: listing and showing runs work, anything that writes
+        raises StoreError."""
         self.path = Path(path) if path is not None else paths.home() / "runs.sqlite"
-        folder = self.path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise StoreError(f"store: {_cut(folder)} is a file; allowed: a folder for the runs "
-                             "(set PLAYGROUND_HOME to one)") from None
-        except OSError as error:
-            raise StoreError(f"store: cannot make the folder {_cut(folder)} ({error.strerror});"
-                             " allowed: a folder you can write (set PLAYGROUND_HOME)") from None
+        folder = paths.make_folder(self.path.parent, "store")
         if self.path.is_dir():
             raise StoreError(f"store: {_cut(self.path)} is a folder; allowed: the runs' SQLite "
                              "file (move the folder away)")
