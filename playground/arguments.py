@@ -44,6 +44,11 @@ def headless_allowed(spec: Spec) -> str:
 def hparams_from_args(args: argparse.Namespace) -> HParams:
     """The HParams of `--config FILE` (if given) with every flag given on top."""
     values: dict[str, Any] = {}
+    for flag in ("target", "features"):  # they choose columns of --data-file: alone, nothing
+        given = getattr(args, flag, None)
+        if given is not None and not getattr(args, "data_file", None):
+            raise UsageError(f"{flag}: {given[:80]!r} is not allowed; allowed: only with "
+                             "--data-file CSV (it names a column of that file)")
     if args.config:
         values = HParams.from_json(read_config(args.config)).to_dict()
     values.update({name: getattr(args, name) for name in HParams.specs()

@@ -93,7 +93,7 @@ class Spec:
                 raise HParamsError(name, value, self.allowed())
             value = int(value)
         else:
-            value = float(value)
+            value = float(value) + 0.0  # -0.0 becomes 0.0: a low of 0 means not negative
         if not math.isfinite(value) or not (self.low <= value <= self.high):
             raise HParamsError(name, value, self.allowed())
         if self.log_low is not None and 0 < value < self.log_low:

@@ -137,15 +137,25 @@ def plane_bounds(x: torch.Tensor) -> tuple[float, float, float, float]:
 
 # --- your own table ---------------------------------------------------------------------------
 
+def check_loss(hp: HParams) -> None:
+    """For dataset "custom": hp.loss must fit the task of the table given to use_table (a
+    regression table cannot learn with cross-entropy). HParams checks the other data sets
+    itself; a custom table's task is known only here. Called before a run is created."""
+    if hp.dataset != "custom" or _custom is None:
+        return
+    task = _custom.task
+    losses = CLASSIFICATION_LOSSES if task == "classification" else REGRESSION_LOSSES
+    if hp.loss not in losses:
+        raise HParamsError("loss", hp.loss, f"for {task} data: one of {', '.join(losses)}")
+
+
 def _custom_table(hp: HParams) -> tuple[DatasetInfo, torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """The table given to use_table, features standardised; checks the loss fits its task."""
     if _custom is None:
         raise ValueError("dataset: 'custom' has no data yet; allowed once a CSV file is "
                          "uploaded (app) or given with --data-file (CLI)")
     table = _custom
-    losses = CLASSIFICATION_LOSSES if table.task == "classification" else REGRESSION_LOSSES
-    if hp.loss not in losses:
-        raise HParamsError("loss", hp.loss, f"for {table.task} data: one of {', '.join(losses)}")
+    check_loss(hp)
     x = torch.from_numpy(table.x)
     x = (x - x.mean(0)) / x.std(0).clamp_min(1e-6)
     y = torch.from_numpy(table.y)

@@ -4,6 +4,8 @@ must clean up after itself. Each refusal is one line and exit code 2, never a tr
 
 from __future__ import annotations
 
+import json
+import math
 import resource
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 
 from playground.cli import main
+from playground.config import HParams
 from playground.store import RunStore
 from playground.tabular import TableError, from_arrays, read_csv
 
@@ -175,3 +178,34 @@ def test_arrays_that_float32_cannot_hold_are_refused_by_row_and_column():
 def test_nan_as_a_class_name_among_text_labels_is_still_a_class():
     labels = "".join(f"{i},{['cat', 'dog', 'nan'][i % 3]}\n" for i in range(30))
     assert read_csv(f"x,label\n{labels}".encode()).class_names == ("cat", "dog", "nan")
+
+
+# --- 4. values that pass one check and fail the next -----------------------------------------
+@pytest.mark.parametrize("text", ["-0", "-0.0", "-0e5"])
+def test_minus_zero_is_zero(capsys, text):
+    assert HParams.from_dict({"noise": text, "weight_decay": text}).noise == 0.0
+    assert math.copysign(1, HParams(noise=-0.0).noise) == 1.0
+    assert main(["train", f"--noise={text}", "--epochs", "1", "--samples", "50", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "finished"
+
+
+@pytest.mark.parametrize("loss, task", [("cross_entropy", "regression"),
+                                        ("mse", "classification"), ("huber", "classification")])
+def test_a_loss_that_does_not_fit_the_csv_is_refused_before_a_run_is_saved(
+        tmp_path, capsys, loss, task):
+    path = regression_csv(tmp_path, 5, "y", "0.5")
+    if task == "classification":
+        path.write_text("a,b,y\n" + "".join(f"{i},{i % 5},{i % 2}\n" for i in range(30)))
+    assert main(["train", "--data-file", str(path), "--loss", loss, "--epochs", "1"]) == 2
+    assert_one_line(capsys.readouterr().err, f"loss: '{loss}' is not allowed; allowed: for "
+                    f"{task} data: one of")
+    assert RunStore().list_runs() == []
+
+
+@pytest.mark.parametrize("flags", [["--target", "y"], ["--features", "a,b"],
+                                   ["--target", "y", "--features", "a"]])
+def test_csv_columns_without_a_csv_are_refused(capsys, flags):
+    assert main(["train", *flags, "--epochs", "1"]) == 2
+    assert_one_line(capsys.readouterr().err, f"{flags[0][2:]}: '{flags[1]}' is not allowed; "
+                    "allowed: only with --data-file")
+    assert RunStore().list_runs() == []

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from playground.config import HParams
+from playground.data import check_loss
 from playground.engine.device import choose_device
 from playground.engine.events import Callback, PauseRun, StopRun
 from playground.engine.record import RunRecord
@@ -46,6 +47,8 @@ class Runner:
         self.error: str | None = None
         self.own = Own(model, data)
         self._hp = self.own.hparams(hp or HParams())
+        if self.own.data is None:  # a loss that cannot fit the custom table: refused now,
+            check_loss(self._hp)  # not saved as a failed run
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._generation = 0
