@@ -11,8 +11,10 @@ import gzip
 import math
 import shutil
 from dataclasses import dataclass
+from http.client import HTTPException
 from pathlib import Path
 from typing import Literal
+from urllib.error import URLError
 
 import torch
 
@@ -25,6 +27,10 @@ from playground.config import (
 )
 from playground.points import make_points
 from playground.tabular import Table
+
+
+class DownloadError(ValueError):
+    """An image set that could not be downloaded: says why and where to put it by hand."""
 
 
 class DatasetMissingError(RuntimeError):
@@ -286,5 +292,25 @@ def download(name: str, root: Path | None = None) -> Path:
 
     root = Path(root) if root is not None else paths.datasets_dir()
     cls = {"mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10}[name]
-    cls(root, train=True, download=True)  # fetches the test files too
+    try:
+        cls(root, train=True, download=True)  # fetches the test files too
+    except (OSError, RuntimeError, HTTPException) as error:  # URLError is an OSError
+        raise DownloadError(_download_failed(name, root, error)) from None
     return root / _FOLDER[name]
+
+
+def _download_failed(name: str, root: Path, error: BaseException) -> str:
+    """One line: why the download failed, and where to put the files by hand."""
+    if isinstance(error, OSError) and not isinstance(error, URLError) and error.filename:
+        # our disk, not the network (an HTTPError's filename is its URL)
+        return f"{name}: cannot write {error.filename} ({error.strerror})"
+    reason = getattr(error, "reason", None) or error
+    lines = [line.strip() for line in str(reason).splitlines() if line.strip()]
+    reason = (lines[-1] if lines else type(error).__name__)[:80]  # torchvision's last try
+    if name == "cifar10":
+        by_hand = f"unpack cifar-10-python.tar.gz into {root} (it makes {_FOLDER[name]})"
+    else:
+        files = ", ".join(file + ".gz" for file in _MNIST_FILES)
+        by_hand = f"copy {files} into {root / _FOLDER[name] / 'raw'}"
+    return (f"{name}: cannot download it: the network is unreachable ({reason}); get the "
+            f"files where it is reachable and {by_hand}")

@@ -4,12 +4,18 @@ must clean up after itself. Each refusal is one line and exit code 2, never a tr
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
+import os
 import resource
+import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from urllib.error import HTTPError, URLError
 
 import numpy as np
 import pytest
@@ -209,3 +215,62 @@ def test_csv_columns_without_a_csv_are_refused(capsys, flags):
     assert_one_line(capsys.readouterr().err, f"{flags[0][2:]}: '{flags[1]}' is not allowed; "
                     "allowed: only with --data-file")
     assert RunStore().list_runs() == []
+
+
+# --- 5. a download with no network ------------------------------------------------------------
+def network_reachable() -> bool:
+    try:
+        socket.getaddrinfo("ossci-datasets.s3.amazonaws.com", 443)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(network_reachable(), reason="the network is reachable here: the offline "
+                    "path is tested with a urlopen that fails")
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_a_download_with_no_network_says_so_and_where_to_put_the_files(tmp_path, name):
+    done = subprocess.run([sys.executable, "-m", "playground.cli", "data", "download", name],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PLAYGROUND_HOME": str(tmp_path)})
+    assert done.returncode == 2
+    assert_one_line(done.stderr, f"{name}: cannot download it: the network is unreachable",
+                    str(tmp_path / "datasets"))
+
+
+def refuse(error: BaseException):
+    def urlopen(*args, **kwargs):
+        raise error
+    return urlopen
+
+
+@pytest.mark.parametrize("error, reason", [
+    (URLError(socket.gaierror(-2, "Name or service not known")), "Name or service not known"),
+    (URLError(ConnectionRefusedError(111, "Connection refused")), "Connection refused"),
+    (TimeoutError("timed out"), "timed out"),
+    (ConnectionResetError(104, "Connection reset by peer"), "Connection reset by peer"),
+    (HTTPError("https://x", 503, "Service Unavailable", None, None), "Service Unavailable"),
+    (http.client.IncompleteRead(b"abc", 10), "IncompleteRead"),
+])
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10"])
+def test_a_download_that_fails_is_one_line_naming_the_folder(playground_home, monkeypatch,
+                                                              capsys, name, error, reason):
+    monkeypatch.setattr(urllib.request, "urlopen", refuse(error))
+    assert main(["data", "download", name]) == 2
+    folder = {"mnist": "MNIST/raw", "fashion_mnist": "FashionMNIST/raw", "cifar10": ""}[name]
+    assert_one_line(capsys.readouterr().err, "cannot download it: the network is unreachable",
+                    reason, str(playground_home / "datasets" / folder))
+
+
+def test_files_put_where_the_message_says_are_then_used(playground_home, monkeypatch, capsys,
+                                                        tmp_path):
+    from test_data import write_mnist
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse(TimeoutError("timed out")))
+    assert main(["data", "download", "mnist"]) == 2
+    folder = capsys.readouterr().err.rsplit(" into ", 1)[1].strip()
+    write_mnist(tmp_path / "elsewhere", "MNIST", gz=True)  # downloaded on another machine
+    for file in (tmp_path / "elsewhere" / "MNIST" / "raw").iterdir():
+        shutil.copy(file, folder)
+    assert main(["train", "--dataset", "mnist", "--epochs", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "finished"
