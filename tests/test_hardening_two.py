@@ -274,3 +274,55 @@ def test_files_put_where_the_message_says_are_then_used(playground_home, monkeyp
         shutil.copy(file, folder)
     assert main(["train", "--dataset", "mnist", "--epochs", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "finished"
+
+
+# --- 6. a Ray cluster out of reach -----------------------------------------------------------
+RAY_SWEEP = """
+import sys
+import playground.sweeps.ray_backend as ray_backend
+ray_backend.CONNECT_TIMEOUT = float(sys.argv[1])
+from playground.cli import main
+sys.exit(main(["sweep", "--backend", "ray", "--trials", "1", "--epochs", "1", *sys.argv[2:]]))
+"""
+
+
+def ray_sweep(tmp_path, *argv: str, connect_timeout: float = 3.0):
+    pytest.importorskip("ray.tune", reason="needs the cluster extra")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", RAY_SWEEP, str(connect_timeout), *argv],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PLAYGROUND_HOME": str(tmp_path)})
+    return done, time.monotonic() - started
+
+
+@pytest.mark.parametrize("address, words", [
+    ("127.0.0.1:1", "address: '127.0.0.1:1' is not allowed; allowed: a running Ray cluster's "
+     "HOST:PORT (Connection refused at 127.0.0.1:1)"),
+    ("nowhere", "address: 'nowhere' is not allowed; allowed: HOST:PORT of a Ray cluster"),
+    ("127.0.0.1:99999", "allowed: HOST:PORT of a Ray cluster"),
+])
+def test_a_ray_address_with_nothing_behind_it_is_one_line_at_once(tmp_path, address, words):
+    done, seconds = ray_sweep(tmp_path, "--address", address, connect_timeout=30)
+    assert done.returncode == 2 and seconds < 30, (seconds, done.stderr[-2000:])
+    assert_one_line(done.stderr, words)
+
+
+@pytest.mark.slow
+def test_a_ray_address_that_answers_but_is_not_ray_times_out(tmp_path):
+    with socket.socket() as listener:  # accepts connections (the kernel does), says nothing
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        done, seconds = ray_sweep(tmp_path, "--address", f"127.0.0.1:{port}",
+                                  connect_timeout=3)
+    assert done.returncode == 2 and seconds < 60, (seconds, done.stderr[-2000:])
+    first, *rest = done.stderr.splitlines()
+    assert first == (f"playground: error: address: '127.0.0.1:{port}' is not allowed; allowed: "
+                     "a Ray cluster that answers within 3 s (something listens there, but not "
+                     "Ray)")
+    assert "Traceback" not in done.stderr and all(" W " in line for line in rest), rest
+
+
+def test_the_ray_connect_timeout_is_thirty_seconds():
+    from playground.sweeps import ray_backend
+    assert ray_backend.CONNECT_TIMEOUT == 30

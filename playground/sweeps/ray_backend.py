@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +40,16 @@ if TYPE_CHECKING:
 
 SCHEDULERS = ("asha", "pbt")
 START_ATTEMPTS = 3  # tries to start a local Ray
+CONNECT_TIMEOUT = 30.0  # seconds to reach a cluster given by --address before saying so
 WORST = {"minimize": 1e12, "maximize": 0.0}  # reported for a trial that diverged
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    """("host", port) of "HOST:PORT" or "ray://HOST:PORT", or HParamsError naming it."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise HParamsError("address", address[:80], "HOST:PORT of a Ray cluster (or auto)")
+    return host.strip("[]"), int(port)
 
 
 def import_ray() -> tuple[Any, Any]:
@@ -91,7 +102,7 @@ class RayBackend(SweepBackend):
         """Join the cluster, or start a local Ray. A local start on a busy machine can time
         out (its agent process is slow to come up): it is tried again before giving up."""
         if self.address:
-            ray.init(address=self.address, logging_level=logging.WARNING)
+            self._join(ray)
             return
         for attempt in range(START_ATTEMPTS):
             try:
@@ -102,6 +113,35 @@ class RayBackend(SweepBackend):
                 ray.shutdown()
                 if attempt + 1 == START_ATTEMPTS or "timed out" not in str(error):
                     raise RuntimeError(f"a local Ray did not start: {error}") from None
+
+    def _join(self, ray: Any) -> None:
+        """Join the cluster at `address`, or say in one line that it does not answer: Ray
+        itself waits on an address with nothing behind it for many minutes."""
+        address, shown = self.address or "auto", (self.address or "auto")[:80]
+        if address != "auto":
+            host, port = _host_port(address)
+            try:  # nothing listening: refused at once, said at once
+                socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+            except OSError as error:
+                raise HParamsError("address", shown, "a running Ray cluster's HOST:PORT "
+                                   f"({error.strerror or 'no answer'} at {host}:{port})") from None
+        finished, failures = threading.Event(), []
+
+        def join() -> None:
+            try:  # ERROR: its "no SIGTERM handler outside the main thread" is not for a person
+                ray.init(address=address, logging_level=logging.ERROR)
+            except Exception as error:  # Ray raises bare Exceptions and ConnectionErrors
+                failures.append(error)
+            finally:
+                finished.set()
+
+        threading.Thread(target=join, daemon=True, name="playground-ray-init").start()
+        if not finished.wait(CONNECT_TIMEOUT):
+            raise HParamsError("address", shown, "a Ray cluster that answers within "
+                               f"{CONNECT_TIMEOUT:g} s (something listens there, but not Ray)")
+        if failures:
+            reason = (str(failures[0]).strip().splitlines() or [type(failures[0]).__name__])[0]
+            raise HParamsError("address", shown, f"a Ray cluster that answers ({reason[:80]})")
 
     def _tune(self, tune: Any, plan: SweepPlan, store: RunStore, device: str,
               progress: Progress | None) -> Any:
