@@ -1,7 +1,8 @@
 """1. Overhead of the live app: the trainer's steps/s with the whole app attached (widgets,
-probes, the 10 Hz pump streaming into the figure widgets) against a bare PyTorch loop (same MLP,
+probes, the pump streaming into the figure widgets) against a bare PyTorch loop (same model,
 same data tensors, same batch size, index batching, the optimizer the app builds) in the same
-process.
+process, on three step sizes (CONFIGS): the default moons MLP (a 0.3 ms step), the digits MLP
+at width 256, depth 3, batch 128, and the small CNN on a synthetic MNIST (benchmarks/_synthetic.py).
 
 Measured in a real Jupyter kernel (no browser is attached, so comm messages go nowhere, but
 the kernel-side work is all done) and in plain Python. App and bare windows alternate, and
@@ -22,6 +23,15 @@ from benchmarks._common import ROOT, Config, Figure, median, run_child, wait_unt
 
 ITEM = "1 app overhead"
 EPOCHS = 1000  # longer than any measurement; a finished run is started again
+MEASURE = "app in a Jupyter kernel / bare loop, steps/s, {}"
+# name: (HParams changes, target). The default step is so short that the pump's rounds show
+# (issue 18 accepted 0.88 for it); on steps a person waits for, the app should cost 5% at most.
+CONFIGS: dict[str, tuple[dict[str, Any], float]] = {
+    "moons MLP (default)": ({}, 0.88),
+    "digits MLP, width 256, depth 3, batch 128": (
+        {"dataset": "digits", "width": 256, "depth": 3, "batch_size": 128}, 0.95),
+    "small CNN, synthetic 28x28 MNIST": ({"dataset": "mnist"}, 0.95),
+}
 
 
 class BareLoop:
@@ -158,14 +168,15 @@ def settle(app: Any) -> None:
     wait_until(lambda: app.pump.batches >= batches + 3, 60, "the pump's first rounds")
 
 
-def measure(window: float, repeats: int, device: str, show: bool = False) -> dict[str, Any]:
-    """In this process: build the app, start a long run, and take turns: a window of the app
-    as it is, one with the plots' pump stopped (where the rest of the cost lies), one of the
-    bare loop."""
+def measure(window: float, repeats: int, device: str, show: bool = False,
+            changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """In this process: build the app (HParams with `changes`), start a long run, and take
+    turns: a window of the app as it is, one with the plots' pump stopped (where the rest of
+    the cost lies), one of the bare loop."""
     from playground.app import Playground
     from playground.config import HParams
 
-    hp = HParams(epochs=EPOCHS)
+    hp = HParams(epochs=EPOCHS, **(changes or {}))
     built = time.perf_counter()
     app = Playground(hp, device=device)
     built = time.perf_counter() - built
@@ -207,12 +218,15 @@ def measure(window: float, repeats: int, device: str, show: bool = False) -> dic
 KERNEL_CELL = """
 import json
 from benchmarks.app_overhead import measure
-print('RESULT ' + json.dumps(measure({window!r}, {repeats!r}, {device!r}, show=True)))
+print('RESULT ' + json.dumps(measure({window!r}, {repeats!r}, {device!r}, show=True,
+                                     changes={changes!r})))
 """
 
 
-def in_kernel(window: float, repeats: int, device: str, timeout: float) -> dict[str, Any]:
-    """Run `measure` in an ipykernel started with jupyter_client, as a notebook would."""
+def in_kernel(window: float, repeats: int, device: str, timeout: float,
+              configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run `measure` in an ipykernel started with jupyter_client, as a notebook would: one
+    cell per configuration (HParams changes), one after another in the same kernel."""
     import json
 
     from jupyter_client.manager import KernelManager
@@ -229,25 +243,35 @@ def in_kernel(window: float, repeats: int, device: str, timeout: float) -> dict[
         elif message["msg_type"] == "error":
             printed.append("\n".join(message["content"]["traceback"]))
 
+    results = []
     try:
         client.wait_for_ready(timeout=120)
-        cell = KERNEL_CELL.format(window=window, repeats=repeats, device=device)
-        reply = client.execute_interactive(cell, timeout=timeout, output_hook=keep_output)
-        text = "".join(printed)
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"the kernel cell failed: {text[-2000:]}")
-        line = next(line for line in text.splitlines() if line.startswith("RESULT "))
-        return json.loads(line[len("RESULT "):])
+        for changes in configs:
+            printed.clear()
+            cell = KERNEL_CELL.format(window=window, repeats=repeats, device=device,
+                                      changes=changes)
+            reply = client.execute_interactive(cell, timeout=timeout, output_hook=keep_output)
+            text = "".join(printed)
+            if reply["content"]["status"] != "ok":
+                raise RuntimeError(f"the kernel cell failed ({changes}): {text[-2000:]}")
+            line = next(line for line in text.splitlines() if line.startswith("RESULT "))
+            results.append(json.loads(line[len("RESULT "):]))
+        return results
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
 
 
-def _figure(measure_name: str, result: dict[str, Any], target: bool,
+def _pairs(result: dict[str, Any], windows: str) -> list[float]:
+    app, bare = result["windows"][windows], result["windows"]["bare"]
+    return [a["steps_per_s"] / b["steps_per_s"] for a, b in zip(app, bare)]
+
+
+def _figure(measure_name: str, result: dict[str, Any], target: float | None,
             windows: str = "app") -> Figure:
     """`windows` ("app" or "app_without_plots") against the bare windows taken beside them."""
     app, bare = result["windows"][windows], result["windows"]["bare"]
-    pairs = [a["steps_per_s"] / b["steps_per_s"] for a, b in zip(app, bare)]
+    pairs = _pairs(result, windows)
     ratio = median(pairs)
 
     def middle(rows: list[dict[str, float]], key: str) -> float:
@@ -255,8 +279,10 @@ def _figure(measure_name: str, result: dict[str, Any], target: bool,
 
     return Figure(
         ITEM, measure_name, ratio,
-        target=">= 0.95" if target else "", ok=ratio >= 0.95 if target else None,
+        target=f">= {target:g}" if target else "", ok=ratio >= target if target else None,
         raw={"app_steps_per_s": middle(app, "steps_per_s"),
+             **({"without_plots_ratio": median(_pairs(result, "app_without_plots"))}
+                if windows == "app" else {}),
              "bare_steps_per_s": middle(bare, "steps_per_s"),
              # CPU per step of the training thread against the bare loop's (its own work), and
              # what the pump and IOPub threads use meanwhile (GIL time taken from training)
@@ -274,19 +300,27 @@ def _figure(measure_name: str, result: dict[str, Any], target: bool,
 def run(config: Config) -> list[Figure]:
     # Many short alternations: the load of this shared machine changes over seconds, and a
     # median over a dozen pairs shrugs off the windows that a neighbour's burst hit.
-    window, repeats = config.pick((0.6, 2), (1.5, 12))
+    window, repeats = config.pick((0.5, 1), (1.5, 12))
     timeout = 300 + repeats * window * 8
-    kernel = in_kernel(window, repeats, config.device, timeout)
-    figures = [
-        _figure("app in a Jupyter kernel / bare loop, steps/s", kernel, target=True),
-        _figure("the same, the plots' pump stopped (training, store, probes) / bare loop",
-                kernel, target=False, windows="app_without_plots"),
-    ]
-    plain_measure = "app in plain Python / bare loop, steps/s"
+    from benchmarks._synthetic import write_mnist
+    from playground import paths
+
+    # in run.py's temporary home, which the kernel inherits; a tenth of it in --quick
+    write_mnist(paths.datasets_dir(), *config.pick((6_000, 1_000), (60_000, 10_000)))
+    names = list(CONFIGS)
+    kernel = dict(zip(names, in_kernel(window, repeats, config.device, timeout,
+                                       [CONFIGS[name][0] for name in names])))
+    default = names[0]
+    figures = [_figure(MEASURE.format(name), kernel[name], target=CONFIGS[name][1])
+               for name in names]
+    figures.insert(1, _figure(f"the same, the plots' pump stopped (training, store, probes) / "
+                              f"bare loop, {default}", kernel[default], target=None,
+                              windows="app_without_plots"))
+    plain_measure = f"app in plain Python / bare loop, steps/s, {default}"
     if config.quick:  # the same code as in the kernel; spares a second app start-up
-        figures.append(Figure(ITEM, plain_measure, None, note="skipped in --quick"))
+        figures.insert(2, Figure(ITEM, plain_measure, None, note="skipped in --quick"))
     else:
-        figures.append(_figure(plain_measure, run_child(
+        figures.insert(2, _figure(plain_measure, run_child(
             "benchmarks.app_overhead.measure", timeout, window=window, repeats=repeats,
-            device=config.device), target=False))
+            device=config.device), target=None))
     return figures

@@ -244,8 +244,8 @@ def browser(config: Config) -> list[Figure]:
                     **each}),
         Figure(ITEM, BROWSER_MEASURE.format(" (Start as soon as the page shows)"),
                cold / engine, raw={"cold_ms": 1000 * cold, "engine_ms": 1000 * engine},
-               note="the kernel's background warm-up imports (torch._dynamo, scikit-learn) "
-                    "are still running"),
+               note="the kernel's background warm-up import (torch._dynamo) is "
+                    "still running"),
         Figure(ITEM, BROWSER_MEASURE.format(" (Start again after Stop)"), again / engine,
                target="again_ms < 1500", ok=again < 1.5,
                raw={"again_ms": 1000 * again, "engine_ms": 1000 * engine}),

@@ -4,8 +4,9 @@
 A folder on PYTHONPATH of `playground serve` (and so of the kernels Voilà starts): Python
 imports this module at start-up. PLAYGROUND_BENCH_LEVERS names the changes, ";"-separated:
 "webgl" (curve figures drawn with Bokeh's WebGL backend), "webgl_all" (every figure),
-"pump_hz=5" (the plots' pump rate), "max_points=1000" (points a line keeps). Nothing is
-changed without it.
+"pump_hz=5" (the plots' pump rate), "max_points=1000" (points a line keeps), "no_warm_up"
+(the app starts no background warm-up: what an idle tab holds without torch._dynamo; used by
+the workshop benchmark). Nothing is changed without it.
 """
 
 import os
@@ -34,6 +35,10 @@ def _apply(lever: str) -> None:
         from playground.plots.dashboard import Plots
 
         Plots.__init__.__defaults__ = (int(value), *Plots.__init__.__defaults__[1:])
+    elif name == "no_warm_up":
+        from playground.engine import warmup
+
+        warmup.warm_up_in_background = lambda: None  # before the app imports it by name
     else:
         raise ValueError(f"PLAYGROUND_BENCH_LEVERS: unknown lever {lever!r}")
 
