@@ -10,8 +10,10 @@ go to the store's folder.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +22,8 @@ from pathlib import Path
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "playground.ipynb"
 TEMPLATE = Path(__file__).resolve().parent / "voila_template"  # lab, with local icons
 IOPUB_TIMEOUT = 120  # seconds Voila waits for a cell's output after it ran
+TOKEN_VARIABLE = "PLAYGROUND_TOKEN"  # the token, out of `ps` (a --token flag is in it)
+STOP_GRACE = 20  # seconds Voila gets to shut its kernels down when told to stop
 
 
 def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
@@ -29,7 +33,8 @@ def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
         sys.executable, "-m", "voila", str(NOTEBOOK),
         f"--port={port}", f"--Voila.ip={ip}", f"--Voila.open_browser={open_browser}",
         "--Voila.port_retries=0",  # a taken port is an error, not a surprise address
-        f"--Voila.token={token or ''}",
+        # a token goes in a config file (token_config): any local user can read `ps`
+        *([] if token else ["--Voila.token="]),
         "--VoilaConfiguration.show_tracebacks=False",
         # The app's cell shows its widget after the execute reply; with several tabs starting
         # at once on a few cores that output took longer than nbclient's 4 s, was dropped,
@@ -44,6 +49,15 @@ def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
         # a closed tab's kernel keeps training and holding threads until this frees it
         f"--CappedKernelManager.closed_tab_grace={closed_tab_grace}",
     ]
+
+
+def token_config(folder: Path, token: str) -> Path:
+    """voila.json with the token, readable by this user only, in `folder` (a
+    JUPYTER_CONFIG_PATH entry): a token on the command line shows in everyone's `ps`."""
+    path = folder / "voila.json"
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"Voila": {"token": token}}))
+    return path
 
 
 def offline_template(share: Path) -> Path:
@@ -83,6 +97,9 @@ def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
                          "the repository (pip install -e .)")
     threads = threads or max(1, (os.cpu_count() or 2) // 2)
     env = {**os.environ, "PLAYGROUND_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    # PLAYGROUND_TOKEN keeps the token off this command's line too; the kernels never see it
+    token = token or env.pop(TOKEN_VARIABLE, None) or None
+    env.pop(TOKEN_VARIABLE, None)
     url = f"http://{ip}:{port}/" + (f"?token={token}" if token else "")
     print(f"playground: serving on {url} (Ctrl-C stops)", flush=True)
     share = Path(tempfile.mkdtemp(prefix="playground-voila-"))
@@ -90,10 +107,41 @@ def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
         offline_template(share)
         env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(share),
                                                             env.get("JUPYTER_PATH")]))
+        if token:
+            token_config(share, token)
+            env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+                filter(None, [str(share), env.get("JUPYTER_CONFIG_PATH")]))
         command = voila_command(port, ip, open_browser, token, cull_after, max_sessions,
                                 closed_tab_grace)
-        return subprocess.call([*command, "--VoilaConfiguration.template=playground"], env=env)
+        return run_voila([*command, "--VoilaConfiguration.template=playground"], env)
+    finally:
+        shutil.rmtree(share, ignore_errors=True)
+
+
+def run_voila(command: list[str], env: dict[str, str]) -> int:
+    """Run Voilà until it exits. SIGTERM and SIGHUP (a `kill`, a closed terminal) are passed
+    on to it, so it shuts down its kernels and frees the port, rather than living on as an
+    orphan; Ctrl-C reaches it directly (one process group). Past STOP_GRACE it is killed."""
+    process = subprocess.Popen(command, env=env)
+    stopping = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.append(signum)
+        process.send_signal(signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        code = process.wait()
+        return 0 if stopping else code
     except KeyboardInterrupt:
         return 0
     finally:
-        shutil.rmtree(share, ignore_errors=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -4,21 +4,27 @@ must clean up after itself. Each refusal is one line and exit code 2, never a tr
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import math
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from pathlib import Path
 from urllib.error import HTTPError, URLError
 
 import numpy as np
 import pytest
+from pages import free_port, wait_until
+from test_serve import http_status, parent
 
 from playground.cli import main
 from playground.config import HParams
@@ -326,3 +332,108 @@ def test_a_ray_address_that_answers_but_is_not_ray_times_out(tmp_path):
 def test_the_ray_connect_timeout_is_thirty_seconds():
     from playground.sweeps import ray_backend
     assert ray_backend.CONNECT_TIMEOUT == 30
+
+
+# --- 7. serving: stopped by a signal, the token out of `ps` ----------------------------------
+def descendants(pid: int) -> set[int]:
+    """Every live process started under `pid` (Voilà, its kernels)."""
+    found = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        ancestor = int(entry)
+        try:
+            while ancestor > 1 and ancestor != pid:
+                ancestor = parent(ancestor)
+        except (OSError, ValueError):
+            continue
+        if ancestor == pid and int(entry) != pid:
+            found.add(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def serve_alone(tmp_path):
+    """`start(*flags)`: `playground serve` in a session of its own, so that a signal to it
+    reaches only it (the shared fixture kills the whole group, which hides an orphan)."""
+    started = []
+
+    def start(*flags, env=None):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "playground.cli", "serve", "--no-browser", "--port",
+             str(port), *flags], start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "serve.log").open("ab"), env={**os.environ, **(env or {})})
+        started.append((process, port))
+        url = f"http://127.0.0.1:{port}/"
+        wait_until(lambda: port_open(port), timeout=60)
+        return process, url, port
+
+    yield start
+    for process, port in started:  # Voilà found by its port even if orphaned, then its kernels
+        voila = {pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if
+                 f"--port={port}".encode() in read(f"/proc/{pid}/cmdline")}
+        for pid in set().union(*map(descendants, voila | {process.pid})) | voila | {process.pid}:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(30)
+
+
+def read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return b""
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def status_here(url: str) -> int:
+    """The status of a GET, not of the page it redirects to (a login form is a 200)."""
+    try:
+        return urllib.request.build_opener(NoRedirect).open(url, timeout=60).status
+    except HTTPError as error:
+        return error.code
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_serve_stops_voila_and_its_kernels(serve_alone, sig):
+    process, url, port = serve_alone("--cull-after", "600")
+    assert http_status(url) == 200  # a plain GET runs the notebook in a kernel
+    children = descendants(process.pid)
+    assert len(children) >= 2, children  # Voilà and one kernel at least
+    os.kill(process.pid, sig)  # to serve alone, as `kill` or a closed terminal does
+    assert process.wait(60) == 0
+    wait_until(lambda: not any(alive(pid) for pid in children), timeout=30)
+    assert not port_open(port)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("given", ["flag", "environment"])
+def test_the_token_is_not_on_voilas_command_line(serve_alone, given):
+    secret = "s3cret-" + uuid.uuid4().hex
+    if given == "flag":  # on serve's own line (the person typed it), on no other
+        process, url, _ = serve_alone("--token", secret)
+    else:  # PLAYGROUND_TOKEN: on no command line at all
+        process, url, _ = serve_alone(env={"PLAYGROUND_TOKEN": secret})
+        assert secret.encode() not in read(f"/proc/{process.pid}/cmdline")
+    assert status_here(url) == 302 and status_here(url + "?token=wrong") == 302  # to login
+    assert status_here(url + f"?token={secret}") == 200  # runs the notebook in a kernel
+    children = descendants(process.pid)
+    assert len(children) >= 2, children  # Voilà and a kernel
+    for pid in children:  # (a kernel's environment has the page's URL: Voilà puts it there)
+        assert secret.encode() not in read(f"/proc/{pid}/cmdline"), read(f"/proc/{pid}/cmdline")
