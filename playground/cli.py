@@ -61,7 +61,7 @@ def build_parser() -> Parser:
                        "this machine only; 0.0.0.0 serves a workshop network)")
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
     serve.add_argument("--token", help="require ?token=TOKEN in the URL (set one when serving "
-                       "on a network)")
+                       "on a network), or set PLAYGROUND_TOKEN, which keeps it out of `ps`")
     serve.add_argument("--threads", type=int, help="torch threads per browser tab (default: "
                        "half the cores, at least 1)")
     serve.add_argument("--cull-after", type=int, default=600, metavar="SECONDS",
