@@ -366,10 +366,12 @@ class Playground:
             own_data.layout.display = "none"
         left = widgets.VBox([widgets.HTML("<h2>playground</h2>"), self.own_note,
                              self.controls.widget, own_data],
-                            layout=widgets.Layout(width="460px", flex="0 0 auto"))
+                            # 520: the learning-rate slider spans 250 px (40 a decade)
+                            layout=widgets.Layout(width="520px", flex="0 0 auto"))
         right = widgets.VBox([
             self.lesson_panel.widget,
-            widgets.HBox([self.toolbar.widget, log_toggle, clear, self.drawn.focus]),
+            widgets.HBox([self.toolbar.widget, log_toggle, clear, self.drawn.focus],
+                         layout=widgets.Layout(flex_flow="row wrap")),  # wraps when narrow
             self.status_line.widget,
             self.message, self.figures.widget, self.runs_table.widget, self._tools(),
         ], layout=widgets.Layout(flex="1 1 auto", min_width="0"))

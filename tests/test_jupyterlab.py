@@ -24,6 +24,13 @@ LOSS_VIEWS = """() => [...Bokeh.index.query(v => v.model.name === 'loss' && v.fr
     .reduce((total, steps) => total + steps.length, 0))"""
 SAVED = "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
 MAX_NOTEBOOK_BYTES = 1_000_000
+MIN_FIGURE_PX = 400  # a figure's width in Lab's default layout: titles and legends whole
+MIN_LR_SLIDER_PX = 240  # six decades of learning rate, 40 px a decade
+LR_SLIDER = """() => {
+  const control = [...document.querySelectorAll('.pg-number')]
+    .find(e => e.querySelector('label')?.innerText === 'learning rate');
+  return control.querySelector('.slider-container').getBoundingClientRect().width;
+}"""
 
 
 def streaming(page, views=1, timeout=60):
@@ -67,7 +74,14 @@ def test_every_view_streams_a_rerun_replaces_the_app_and_the_notebook_stays_smal
         wait_until(lambda: "stopped" in page.evaluate(CELL_OUTPUT, 0), timeout=60)
         start.click()
         streaming(page)
-        assert page.evaluate(FIGURES_SEEN)["loss"]["lines"] >= 2
+        wait_until(lambda: page.evaluate(FIGURES_SEEN)["loss"]["lines"] >= 2, timeout=60)
+        figures = page.evaluate(FIGURES_SEEN)
+        # Lab's default width (file browser open) at 1366 px: room for titles, ticks, slider.
+        for name, seen in figures.items():
+            assert seen["element_width"] >= MIN_FIGURE_PX, (name, seen)
+            if name in ("loss", "accuracy", "lr", "grad_norms"):  # curves (boundary: square)
+                assert seen["data_width"] >= 0.7 * seen["element_width"], (name, seen)
+        assert page.evaluate(LR_SLIDER) >= MIN_LR_SLIDER_PX
         page.locator(".bk-Figure").first.scroll_into_view_if_needed()
         shot(page, "light")
 
@@ -76,7 +90,7 @@ def test_every_view_streams_a_rerun_replaces_the_app_and_the_notebook_stays_smal
         page.reload(timeout=120_000)
         page.wait_for_function(KERNEL_IDLE, timeout=120_000)
         streaming(page)
-        assert page.evaluate(FIGURES_SEEN)["loss"]["lines"] >= 2
+        wait_until(lambda: page.evaluate(FIGURES_SEEN)["loss"]["lines"] >= 2, timeout=60)
 
         # A second view of the cell's output, in the same page: both stream.
         lab_command(page, "notebook:create-output-view")

@@ -19,6 +19,7 @@ from bokeh.document.events import DocumentPatchedEvent
 from bokeh.model import Model
 from bokeh.models import DataRange1d
 from bokeh.protocol import Protocol
+from bokeh.themes import built_in_themes
 from jupyter_bokeh.widgets import BokehModel
 
 CHECKED_WITH = {"bokeh": "3.9.2", "jupyter_bokeh": "4.1.0"}
@@ -113,6 +114,59 @@ if (listener && element && !element.dataset.pgShown) {
 }
 if (listener) cb_obj.remove_on_change(listener);
 """.replace("VIEW_SHOWN", VIEW_SHOWN)
+
+
+# Run in the page after DETACH_LISTENER_JS (so none of it goes back to the kernel): the
+# figures follow JupyterLab's theme. `THEME` maps a BokehJS model type to the properties it
+# takes in the dark theme (from one of Bokeh's built-in themes); a model is of a type when
+# the type is on its class chain (`__name__` of each constructor: a Figure is a Plot). The
+# light values are kept on the model, so that going back to the light theme restores them.
+# Lab marks its theme on the body: data-jp-theme-light="false" in a dark theme (Voila too,
+# with its dark theme). Models that patches add later (a new run's legend items) are themed
+# when the document's model count changes. Relies on BokehJS 3.9's `_all_models`,
+# `properties`, `setv` and `on_change`.
+FOLLOW_PAGE_THEME_JS = """
+const theme = THEME;
+const kinds = (model) => {
+  const names = [];
+  for (let c = model.constructor; c && c.__name__; c = Object.getPrototypeOf(c)) {
+    names.push(c.__name__);
+  }
+  return names;
+};
+const dark = () => document.body.dataset.jpThemeLight === "false";
+const restyle = (all) => {
+  for (const model of cb_obj._all_models.values()) {
+    if (!all && model._pg_light !== undefined) continue;
+    const light = model._pg_light ?? (model._pg_light = {});
+    for (const kind of kinds(model)) {
+      for (const [attr, value] of Object.entries(theme[kind] ?? {})) {
+        if (!(attr in model.properties)) continue;
+        if (!(attr in light)) light[attr] = model[attr];
+        model.setv({[attr]: dark() ? value : light[attr]});
+      }
+    }
+  }
+};
+restyle(true);
+let count = cb_obj._all_models.size;
+cb_obj.on_change(() => {
+  if (cb_obj._all_models.size !== count) { count = cb_obj._all_models.size; restyle(false); }
+});
+new MutationObserver(() => restyle(true)).observe(
+  document.body, {attributes: true, attributeFilter: ["data-jp-theme-light"]});
+"""
+
+
+def page_theme_js(theme: dict[str, dict[str, Any]]) -> str:
+    """FOLLOW_PAGE_THEME_JS with its dark theme: `{type name: {property: value}}`."""
+    return FOLLOW_PAGE_THEME_JS.replace("THEME", json.dumps(theme))
+
+
+def theme_attrs(name: str) -> dict[str, dict[str, Any]]:
+    """One of Bokeh's built-in themes ("dark_minimal"...) as `{type name: {property: value}}`.
+    Relies on Bokeh 3.9's `Theme._json["attrs"]`, the theme as written."""
+    return built_in_themes[name]._json["attrs"]
 
 
 def synced_models(document: Document) -> set[Model]:

@@ -25,9 +25,11 @@ widget's `render_bundle`, which BokehModel builds once, and then applies the pat
 arrive while it is shown. A view made later (the page reloaded with the kernel running, "Create
 New View for Cell Output", the widget displayed again) drew that first document, without the
 runs' lines made since, and every later patch naming them failed: the plots stayed empty. So
-the page script reports a view's first drawing, and when patches went out since the bundle was
-built the widget builds it again from the current document (between pump rounds) and sends it;
-every view of the widget draws it anew, and the patches that follow apply to it.
+the page script reports a view's first drawing, and a page that attaches asks for the widget's
+whole state; then, if patches went out since the bundle was built, the widget builds it again
+from the current document (between pump rounds) and sends it: every view of the widget draws
+it anew, and the patches that follow apply to it. (After a reload in JupyterLab some reports
+did not reach the kernel; the state request always does.)
 What this reaches of jupyter_bokeh's and BokehJS's internals is in _compat.py.
 """
 
@@ -56,14 +58,24 @@ from playground.plots._compat import (
     DETACH_LISTENER_JS,
     VIEW_SHOWN,
     BokehWidget,
+    page_theme_js,
     synced_models,
+    theme_attrs,
 )
 
 log = logging.getLogger(__name__)
 ECHOED_KINDS = ("ColumnsStreamed", "ColumnsPatched")
+DARK_ALPHAS = ("grid_line_alpha", "outline_line_alpha", "background_fill_alpha")
 CHANGES_OF_A_MODEL = (ModelChangedEvent, ColumnDataChangedEvent, ColumnsStreamedEvent,
                       ColumnsPatchedEvent)
-ONE_WAY_JS = DETACH_LISTENER_JS  # run in the page once a FiguresWidget's figures are drawn
+# The figures' colours in a dark page: those of Bokeh's "dark_minimal" theme (its fonts and
+# sizes are left out: the figures keep theirs, sized for a projector).
+DARK_THEME = {kind: {attr: value for attr, value in attrs.items()
+                     if attr.endswith("_color") or attr in DARK_ALPHAS}
+              for kind, attrs in theme_attrs("dark_minimal").items()}
+# Run in the page once a FiguresWidget's figures are drawn: report, draw one way, follow the
+# page's theme.
+ONE_WAY_JS = DETACH_LISTENER_JS + page_theme_js(DARK_THEME)
 
 
 class FiguresWidget(BokehWidget):
@@ -96,22 +108,33 @@ class FiguresWidget(BokehWidget):
         self.patches_sent = 0  # comm messages of patches, ever
         self._bundle_at = 0  # patches_sent when render_bundle was built
         self.bundles_built = 0
+        self.views_reported = 0  # first drawings reported by the page
         super().__init__(*args, **kwargs)
 
     def update_from_model(self, model: Any) -> None:
         with _batch.ROUND_LOCK:
-            super().update_from_model(model)
-            self._bundle_at = self.patches_sent
+            self._bundle_at = self.patches_sent  # first: setting the bundle reads the state
             self.bundles_built += 1
+            super().update_from_model(model)
 
     def send(self, content: Any, buffers: Any = None) -> None:
         if isinstance(content, dict) and content.get("msg") == "patch":
             self.patches_sent += 1
         super().send(content, buffers)
 
+    def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
+        if key is None:  # the whole state: a page attaches (reloaded, or opened anew)
+            self.refresh()
+        return super().get_state(key=key, drop_defaults=drop_defaults)
+
     def view_shown(self) -> None:
-        """A view drew `render_bundle` for the first time: if patches went out since it was
-        built, that view lacks them; build it again from the document, for every view."""
+        """A view drew `render_bundle` for the first time (reported by the page)."""
+        self.views_reported += 1
+        self.refresh()
+
+    def refresh(self) -> None:
+        """If patches went out since `render_bundle` was built, a view drawing it lacks them:
+        build it again from the document (every view of the widget draws it anew)."""
         with _batch.ROUND_LOCK:  # not in the middle of a round: its patches are sent after
             if self.patches_sent != self._bundle_at and self._model.document is not None:
                 self.update_from_model(self._model)
@@ -191,8 +214,16 @@ def bokehjs_loader() -> widgets.Output:
     return loader
 
 
+MIN_FIGURE_PX = 400  # narrowest a figure gets when two share a row
+# Two columns of at least half the width less the gap (never three), each at least
+# MIN_FIGURE_PX; below that the grid's auto-fill makes one.
+GRID_COLUMNS = f"repeat(auto-fill, minmax(max({MIN_FIGURE_PX}px, calc(50% - 1px)), 1fr))"
+
+
 class FigureGrid:
-    """Figures two to a row, each in a FiguresWidget of its own.
+    """Figures two to a row, each in a FiguresWidget of its own; one to a row where two would
+    be narrower than MIN_FIGURE_PX (JupyterLab's default width with the file browser open
+    left 237 px a figure: titles and legends were cut off).
 
     BokehJS lays out a whole embedded root again, reading the CSS of every text it draws,
     whenever one plot in it changes size (a new line or legend entry, a wider tick label).
@@ -206,7 +237,7 @@ class FigureGrid:
         self.views = {name: FiguresWidget(figure, layout=widgets.Layout(min_width="0"))
                       for name, figure in figures.items()}
         self.widget = widgets.GridBox(list(self.views.values()), layout=widgets.Layout(
-            width="100%", grid_template_columns="repeat(2, minmax(0, 1fr))"))
+            width="100%", grid_template_columns=GRID_COLUMNS))
 
     def show(self, name: str, shown: bool) -> None:
         """Show or hide one figure and the room it takes."""

@@ -28,7 +28,7 @@ from playground.ui.theme import ROOT_CLASS, error_html
 
 GROUPS = ("data", "model", "optimisation", "regularisation")  # order on the page
 DESCRIPTION_WIDTH = "8.5em"  # fits the longest label ("initialisation") at projector size
-CONTROL_WIDTH = "34em"  # widest a control grows; narrower columns shrink it
+CONTROL_WIDTH = "560px"  # widest a control grows (px: the box's em is 13 px in Lab, 16 in Voila)
 READOUT_WIDTH = "5.5em"  # a typeable readout: "0.000123" at projector size
 MAX_SLIDER_POSITIONS = 10_000  # beyond this a slider is useless (seed): a number box instead
 OFF = "off"  # the leftmost position of a log slider whose low is 0
