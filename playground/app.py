@@ -18,7 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from playground import data as datasets
-from playground import tabular
+from playground import exports, tabular
 from playground.config import HParams
 from playground.drawn_runs import DrawnRuns
 from playground.engine.probes import default_probes
@@ -246,8 +246,6 @@ class Playground:
         """A run as (file name, bytes) in one of exports.FORMATS (curves, record, config,
         weights, script): the runs table offers it as a download in the person's browser;
         the served app writes no file."""
-        from playground import exports
-
         run = self.store.get(run_id)
         return exports.file_name(run, fmt), exports.export_bytes(self.store, run.id, fmt)
 
