@@ -362,6 +362,8 @@ class Playground:
         own_data.selected_index = None
         if self.own.data is not None:  # yours is given: no table to upload
             own_data.layout.display = "none"
+        if self.own:  # lessons and links set up the built-in models and data sets
+            self.lesson_panel.widget.layout.display = "none"
         left = widgets.VBox([widgets.HTML("<h2>playground</h2>"), self.own_note,
                              self.controls.widget, own_data],
                             # 520: the learning-rate slider spans 250 px (40 a decade)

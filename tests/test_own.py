@@ -161,6 +161,7 @@ def test_the_app_hides_what_cannot_apply_and_says_why():
         assert "dataset, noise, samples, train fraction: hidden, your own data" in note
         assert "depth, width, activation, initialisation, batch norm: hidden, your model " \
             "sets its own architecture" in note
+        assert app.lesson_panel.widget.layout.display == "none"
     finally:
         app.close()
 
