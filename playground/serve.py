@@ -48,6 +48,8 @@ def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
         f"--CappedKernelManager.max_kernels={max_sessions}",
         # a closed tab's kernel keeps training and holding threads until this frees it
         f"--CappedKernelManager.closed_tab_grace={closed_tab_grace}",
+        # drops a closing tab's messages: no traceback each, no runaway after a ping timeout
+        "--Voila.kernel_websocket_connection_class=playground.kernels.ClosedTabConnection",
     ]
 
 
