@@ -150,13 +150,16 @@ class Toolbar:
         for label, (method, icon, tip) in BUTTONS.items():
             button = widgets.Button(description=label, icon=icon, tooltip=tip,
                                     button_style="primary" if label == "Start" else "",
-                                    layout=widgets.Layout(width="7.5em", height="auto"))
+                                    # no shrinking: a narrow row wraps, "Pause" stays whole
+                                    layout=widgets.Layout(width="7.5em", height="auto",
+                                                          flex="0 0 auto"))
             button.on_click(lambda _button, method=method: self._press(method))
             self.buttons[label] = button
         shared = status_line is not None
         self.status_line = status_line if shared else StatusLine(status)
         self.status_line.on_update(lambda status: self._set_enabled(status.get("status")))
-        row = widgets.HBox(list(self.buttons.values()))
+        row = widgets.HBox(list(self.buttons.values()),
+                           layout=widgets.Layout(flex_flow="row wrap"))
         self.widget = row if shared else widgets.VBox([row, self.status_line.widget])
         self.widget.add_class(ROOT_CLASS)
         self.widget.add_class("pg-toolbar")
