@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "playground.ipynb"
@@ -68,7 +69,9 @@ def offline_template(share: Path) -> Path:
     template = share / "voila" / "templates" / "playground"
     shutil.copytree(TEMPLATE, template)
     (template / "static").mkdir()
-    (template / "static" / "fontawesome").symlink_to(fontawesome_dir(), target_is_directory=True)
+    # copied, not linked: Tornado's static handler refuses (403) a link out of its folder
+    for part in ("css", "webfonts"):
+        shutil.copytree(fontawesome_dir() / part, template / "static" / "fontawesome" / part)
     return template
 
 
@@ -128,13 +131,20 @@ def run_voila(command: list[str], env: dict[str, str]) -> int:
     stopping = []
 
     def stop(signum: int, frame: object) -> None:
-        stopping.append(signum)
+        stopping.append(time.monotonic())
         process.send_signal(signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        code = process.wait()
-        return 0 if stopping else code
+        while True:
+            try:
+                code = process.wait(timeout=1.0)
+                return 0 if stopping else code
+            except subprocess.TimeoutExpired:  # told to stop and still going past the grace
+                if stopping and time.monotonic() - stopping[0] > STOP_GRACE:
+                    process.kill()
+                    process.wait()
+                    return 0
     except KeyboardInterrupt:
         return 0
     finally:

@@ -86,7 +86,7 @@ def test_a_full_server_says_so(server, browser):
 def test_closed_tabs_give_their_kernels_back(server, browser):
     # One tab says goodbye as a browser does on closing (Voila's beacon); the other is closed
     # mid-run with no beacon, as a crashed or sleeping laptop would be.
-    url = server("--closed-tab-grace", "3")
+    url = server("--closed-tab-grace", "10")  # 10: a page that is slow to connect keeps it
     pages = [browser.new_page() for _ in range(2)]
     for page in pages:
         page.goto(url + "?epochs=1000", timeout=120_000, wait_until="commit")

@@ -25,10 +25,13 @@ MIN_DATA_SHARE = 0.70  # of a figure's width kept for data, whatever the runs dr
 
 
 def open_app(browser, url, width=1366, height=768):
-    """The app in a new page; `page.asked` collects every address the page requests."""
+    """The app in a new page; `page.asked` collects every address the page requests, and
+    `page.answered` the status each got."""
     page = browser.new_page(viewport={"width": width, "height": height})
-    page.asked = []
+    page.asked, page.answered = [], {}
     page.on("request", lambda request: page.asked.append(request.url))
+    page.on("response", lambda response: page.answered.__setitem__(response.url,
+                                                                     response.status))
     page.goto(url, timeout=120_000)
     page.get_by_role("button", name="Start").wait_for(timeout=180_000)
     page.wait_for_function("() => window.Bokeh && Bokeh.index.roots.length > 0",
@@ -138,7 +141,8 @@ def test_a_workshop_hour_reads_clearly_on_the_screen(server, browser):
     elsewhere = [u for u in page.asked if urlparse(u).scheme in ("http", "https", "ws", "wss")
                  and urlparse(u).netloc != server_host]
     assert elsewhere == [], elsewhere[:5]
-    assert any("fontawesome" in u for u in page.asked)  # the icons, from this machine
+    icons = {u: status for u, status in page.answered.items() if "fontawesome" in u}
+    assert icons and set(icons.values()) == {200}, icons  # the icons, from this machine
 
     # Ten runs drawn (saved lesson runs ticked "show" beside the race), on the smallest
     # screen a workshop uses: the plots keep their space.
