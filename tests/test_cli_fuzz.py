@@ -53,8 +53,10 @@ def argvs(draw: st.DrawFn) -> list[str]:
 
 
 @pytest.fixture
-def quick(monkeypatch):
-    """Training stops at its first evaluation; serving and downloading do nothing."""
+def quick(monkeypatch, tmp_path):
+    """Training stops at its first evaluation; serving and downloading do nothing; files
+    the commands write (an export's --out) land in a temporary folder."""
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(Loop, "_more_to_do", lambda self: False)
     monkeypatch.setattr(serve, "run_voila", lambda command, env: 0)
     monkeypatch.setattr("urllib.request.urlopen", _offline)
