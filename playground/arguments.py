@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from typing import Any, NoReturn
 
 from playground.config import HParams, HParamsError, Spec
@@ -18,8 +19,18 @@ class UsageError(Exception):
     """Bad input from the command line: printed as one line, exit code 2."""
 
 
+ECHO_CHARS = 80  # of a person's input repeated in an error message
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse prints usage on top; we want one line
+        # argparse repeats what was typed ("invalid choice: '...'", "unrecognized arguments:
+        # ..."): cut each quote, and the list of unrecognised words, to ECHO_CHARS
+        message = re.sub(rf"'([^']{{{ECHO_CHARS + 1},}})'",
+                         lambda quoted: repr(quoted.group(1)[:ECHO_CHARS - 3] + "..."), message)
+        head, found, words = message.partition("unrecognized arguments: ")
+        if found and len(words) > ECHO_CHARS:
+            message = f"{head}{found}{words[:ECHO_CHARS - 3]}..."
         raise UsageError(message)
 
 

@@ -38,7 +38,9 @@ class HParamsError(ValueError):
     def __init__(self, name: str, value: Any, allowed: str):
         self.field, self.value, self.allowed = name, value, allowed
         shown = name if name.isidentifier() else repr(name)  # keep hostile names on one line
-        super().__init__(f"{shown}: {value!r} is not allowed; allowed: {allowed}")
+        value_text = repr(value)  # cut: an echo of a long input must not flood the terminal
+        value_text = value_text if len(value_text) <= 80 else value_text[:77] + "..."
+        super().__init__(f"{shown[:80]}: {value_text} is not allowed; allowed: {allowed}")
 
 
 @dataclass(frozen=True)

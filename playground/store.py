@@ -83,11 +83,12 @@ class RunNotFound(KeyError):
         super().__init__(run_id)
 
     def __str__(self) -> str:  # KeyError would show the repr of its argument
+        asked = repr(self.run_id) if len(self.run_id) <= 40 else repr(self.run_id[:37] + "...")
         if self.matches:
             shown = ", ".join(self.matches[:5]) + (", ..." if len(self.matches) > 5 else "")
-            return (f"run {self.run_id!r} is ambiguous: {len(self.matches)} runs start with it"
+            return (f"run {asked} is ambiguous: {len(self.matches)} runs start with it"
                     f" ({shown}); give more of the id")
-        return f"run {self.run_id!r} not found; `playground runs list` shows the saved runs"
+        return f"run {asked} not found; `playground runs list` shows the saved runs"
 
 
 @dataclass

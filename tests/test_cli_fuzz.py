@@ -13,7 +13,7 @@ import contextlib
 import io
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from playground import cli, serve
@@ -69,6 +69,10 @@ def _offline(*args, **kwargs):
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(argv=argvs())
+@example(argv=["[" * 1000])  # what the fuzz found: argparse, stores and HParams echoed it all
+@example(argv=["runs", "delete", "[" * 1000])
+@example(argv=["data", "list", "[" * 1000])
+@example(argv=["train", "--optimizer", "x" * 1000])
 def test_any_command_line_is_answered_in_one_line_or_not_at_all(quick, argv):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
