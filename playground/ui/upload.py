@@ -11,6 +11,44 @@ import ipywidgets as widgets
 from playground.ui.theme import ROOT_CLASS, error_html
 
 MAX_UPLOAD_MB = 10  # stated beside the button; the parser enforces the same limit
+# The page refuses a larger file before sending it: sent, it overran the server's websocket
+# message limit (10 MB), the connection dropped and the button stopped answering until a
+# reload. ipywidgets' FileUpload keeps its <input type=file> out of the page and opens it with
+# click(): the guard listens on each such input as it is opened, before the widget's own
+# listener (at the target, capturing listeners run first), and stops a file over the limit.
+REFUSE_LARGE_FILES_JS = """
+if (!window.playgroundUploadGuard) {
+  window.playgroundUploadGuard = true;
+  const limit = LIMIT_MB * 1024 * 1024;
+  let box = null;  // the upload control pressed last, where the message goes
+  document.addEventListener("click", (event) => {
+    const pressed = event.target.closest && event.target.closest(".pg-upload");
+    if (pressed) box = pressed;
+  }, true);
+  const refuse = (event) => {
+    const large = Array.from(event.target.files || []).find((file) => file.size > limit);
+    if (!large) return;
+    event.stopImmediatePropagation();
+    event.target.value = "";
+    const message = box && box.querySelector(".pg-upload-message .widget-html-content");
+    if (message) {  // in the HTML widget's content, which the kernel's next message replaces
+      const line = document.createElement("span");
+      line.style.color = "#D55E00";
+      line.textContent = large.name.slice(0, 80) + ": " + (large.size / 1e6).toFixed(1)
+        + " MB is too large; allowed: at most LIMIT_MB MB (the file was not sent)";
+      message.replaceChildren(line);
+    }
+  };
+  const click = HTMLInputElement.prototype.click;
+  HTMLInputElement.prototype.click = function () {
+    if (this.type === "file" && !this.playgroundGuarded) {
+      this.playgroundGuarded = true;
+      this.addEventListener("change", refuse, true);
+    }
+    return click.apply(this, arguments);
+  };
+}
+""".replace("LIMIT_MB", str(MAX_UPLOAD_MB))
 
 
 class DataUpload:
@@ -34,9 +72,15 @@ class DataUpload:
                                   tooltip="Train on this table (dataset: custom)")
         self.use.on_click(lambda _: self._press_use())
         self.message = widgets.HTML("")
+        self.message.add_class("pg-upload-message")
+        guard = widgets.Output(layout=widgets.Layout(height="0px", overflow="hidden"))
+        guard.outputs = ({"output_type": "display_data", "metadata": {},
+                          "data": {"text/html": f"<script>{REFUSE_LARGE_FILES_JS}</script>",
+                                   "text/plain": "upload guard"}},)
         self.widget = widgets.VBox([widgets.HBox([self.file, self.target, self.use]),
-                                    self.message])
+                                    self.message, guard])
         self.widget.add_class(ROOT_CLASS)
+        self.widget.add_class("pg-upload")
 
     def load(self, content: bytes, name: str) -> None:
         """Take a file's bytes (from the upload button, or a test)."""
