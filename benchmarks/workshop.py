@@ -56,6 +56,10 @@ USABLE_ONE_TAB_S, USABLE_EACH_OF_8_S = 3.0, 10.0  # issue 18's targets
 IDLE_TAB_MB = 600
 MEMORY_SHARE = 0.8  # of the machine's memory the kernels may hold (the rest: OS, Voilà)
 SPEED_SHARE = 0.5  # of a lone tab's steps/s each tab should keep with the class training
+FILL_DELAY_S = 30  # seconds before a preheated pool replaces a kernel a tab took
+# A page whose JavaScript is held stops reading its socket: under a run's stream the server's
+# pings go unanswered and it drops the connection. The kernel must outlive that (default 30 s).
+GRACE_S = 600
 
 
 # --- the server and its kernels ----------------------------------------------------------------
@@ -83,17 +87,22 @@ def serving(config: Config, home: str, pool: int = 0,
     share = Path(tempfile.mkdtemp(prefix="voila-", dir=home))
     if pool == 0:
         command = [sys.executable, "-m", "playground.cli", "serve", "--no-browser",
-                   "--port", str(port)] + (["--threads", threads] if threads else [])
+                   "--port", str(port), "--closed-tab-grace", str(GRACE_S)] + (
+                       ["--threads", threads] if threads else [])
     else:  # what serve.serve() runs, plus the pool (serve has no option for it)
         threads = threads or str(max(1, (os.cpu_count() or 2) // 2))
         env.update(PLAYGROUND_THREADS=threads, OMP_NUM_THREADS=threads)
         serve.offline_template(share)
         env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(share),
                                                             env.get("JUPYTER_PATH")]))
-        command = serve.voila_command(port, "127.0.0.1", False, None, 600) + [
+        command = serve.voila_command(port, "127.0.0.1", False, None, 600,
+                                      closed_tab_grace=GRACE_S) + [
             "--VoilaConfiguration.template=playground",
             "--VoilaConfiguration.preheat_kernel=True",
-            f"--VoilaConfiguration.default_pool_size={pool}"]
+            f"--VoilaConfiguration.default_pool_size={pool}",
+            # a taken kernel is replaced after this delay (Voilà's default: 1 s), so that the
+            # refills do not compete with the pages of a class arriving together
+            f"--VoilaKernelManager.fill_delay={FILL_DELAY_S}"]
     log = open(Path(home) / "server.log", "ab")
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
@@ -158,9 +167,14 @@ def quiet(server_pid: int, timeout: float, share: float = 0.05, settle: float = 
 
 def memory_mb(procs: list[Any]) -> dict[str, list[float]]:
     """RSS, USS and PSS of each process, in MiB."""
+    import psutil
+
     rows: dict[str, list[float]] = {"rss": [], "uss": [], "pss": []}
     for proc in procs:
-        info = proc.memory_full_info()
+        try:
+            info = proc.memory_full_info()
+        except psutil.Error:  # a kernel that ended is left out (phases count their kernels)
+            continue
         for key in rows:
             rows[key].append(getattr(info, key) / 2**20)
     return rows
@@ -313,9 +327,7 @@ async def _phase(config: Config, tabs: int, pool: int, run_s: float, warm_s: flo
                 together = await _window(context, pages, home, watched, run_s - warm_s)
                 found.update(together)
                 if tabs > 1:  # then one of them alone, in the same minute (the load drifts)
-                    for page in pages[1:]:
-                        await _click(page, STOP)
-                    await asyncio.sleep(2.0)
+                    await _stop_all_but_one(pages, home)
                     alone = await _window(context, pages[:1], home, watched, alone_s)
                     found["alone_steps_per_s"] = alone["steps_per_s"]
                     found["alone_load_average"] = alone["load_average"]
@@ -327,6 +339,23 @@ async def _phase(config: Config, tabs: int, pool: int, run_s: float, warm_s: flo
             finally:
                 await chromium.close()
     return found
+
+
+async def _stop_all_but_one(pages: list[Any], home: str, timeout: float = 120) -> None:
+    """Stop every tab's run but the first; wait until the store shows one run training. A
+    page whose connection dropped while held reconnects first, and a click sent meanwhile
+    can be lost: Stop is clicked again until it took."""
+    deadline = time.perf_counter() + timeout
+    while len(running_steps(home)) > 1:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{len(running_steps(home))} runs still training {timeout:g} s "
+                               "after Stop in all tabs but one")
+        for page in pages[1:]:
+            stop = "s => { const b = document.querySelector(s); return b && !b.disabled; }"
+            if await page.evaluate(stop, STOP):
+                await page.evaluate("s => document.querySelector(s).click()", STOP)
+        await asyncio.sleep(3.0)
+    await asyncio.sleep(1.0)
 
 
 async def _window(context: Any, pages: list[Any], home: str, watched: dict[str, list[Any]],
@@ -350,6 +379,9 @@ async def _window(context: Any, pages: list[Any], home: str, watched: dict[str, 
                               for key, value in watched.items()}
         found["load_average"] = os.getloadavg()[0]
         found["steps_per_s"] = rates(steps0, steps1)
+        if len(found["steps_per_s"]) != len(pages):
+            raise RuntimeError(f"{len(found['steps_per_s'])} runs trained in a window of "
+                               f"{len(pages)} tabs")
     finally:
         for session in sessions:
             if found["pages_frozen"]:
@@ -397,19 +429,32 @@ def run(config: Config) -> list[Figure]:
     tab_counts = config.pick((1, 2), (1, 4, 8))
     run_s, warm_s, alone_s = config.pick((5.0, 2.0, 3.0), (30.0, 5.0, 12.0))
     phases: dict[int, dict[str, Any]] = {}
+    failed: list[Figure] = []
     for tabs in tab_counts:
-        phases[tabs] = phase(config, tabs, run_s=run_s, warm_s=warm_s, alone_s=alone_s,
-                             inspect=tabs == 1)
+        try:
+            phases[tabs] = phase(config, tabs, run_s=run_s, warm_s=warm_s, alone_s=alone_s,
+                                 inspect=tabs == 1)
+        except Exception as error:  # noqa: BLE001 - the other phases still count
+            if tabs == 1:
+                raise
+            failed.append(Figure(ITEM, f"{tabs} tabs at once", None, ok=False,
+                                 note=f"failed: {type(error).__name__}: {error}"[:300]))
+            continue
         print(f"  {tabs} tab(s): {json.dumps(_brief(phases[tabs]))}", flush=True)
     preheated: dict[int, dict[str, Any]] = {}
     for tabs in config.pick((), (1, max(tab_counts))):
-        preheated[tabs] = phase(config, tabs, pool=tabs)
+        try:
+            preheated[tabs] = phase(config, tabs, pool=tabs)
+        except Exception as error:  # noqa: BLE001 - the other phases still count
+            failed.append(Figure(ITEM, f"{tabs} tab(s) at once, preheated", None, ok=False,
+                                 note=f"failed: {type(error).__name__}: {error}"[:300]))
+            continue
         print(f"  {tabs} tab(s), preheated: {json.dumps(_brief(preheated[tabs]))}", flush=True)
 
     unwarmed = None if config.quick else phase(config, 1, inspect=True, levers="no_warm_up")
 
     one = phases[1]
-    figures = []
+    figures: list[Figure] = list(failed)
     idle = median(one["idle_mb"]["rss"])
     figures.append(Figure(
         ITEM, "kernel memory of an idle tab (RSS, MB), after load", idle,
