@@ -39,7 +39,7 @@ class HParamsError(ValueError):
         self.field, self.value, self.allowed = name, value, allowed
         shown = name if name.isidentifier() else repr(name)  # keep hostile names on one line
         value_text = repr(value)  # cut: an echo of a long input must not flood the terminal
-        value_text = value_text if len(value_text) <= 80 else value_text[:77] + "..."
+        value_text = value_text if len(value_text) <= 80 else value_text[:79] + "…"
         super().__init__(f"{shown[:80]}: {value_text} is not allowed; allowed: {allowed}")
 
 

@@ -144,9 +144,13 @@ class Plots:
         documents (the app's widgets) walk each changed model graph once at the end rather
         than after every new glyph (adding a run: 1.9 s before, 0.5 s after, on this
         machine; with its glyphs made ahead, nothing to walk)."""
-        with self.lock:
+        # one_patch (the round lock) before self.lock, always: the pump's round holds the
+        # round lock and then takes self.lock; the other order, from a click's thread, could
+        # wait on the pump while the pump waits on it (the app stopped drawing: a saved run
+        # ticked "show" never appeared)
+        with one_patch(), self.lock:
             documents = {plot.figure.document for plot in self.plots.values()} - {None}
-            with one_patch(), one_walk(documents):  # one message per widget
+            with one_walk(documents):  # one message per widget
                 yield
 
     # --- runs ------------------------------------------------------------------------------
@@ -230,7 +234,7 @@ class Plots:
     # --- data ------------------------------------------------------------------------------
     def push(self, batch: Batch) -> None:
         """Route one batch of new rows; each source gets at most one stream call."""
-        with self.lock, one_patch():  # the round's changes reach the browser as one message
+        with one_patch(), self.lock:  # one message for the round; lock order as _changing
             batch = {key: self._known(rows) for key, rows in batch.items()}
             for key in batch.keys() - set(self._keys):
                 log.debug("plots: ignoring batch key %r", key)
