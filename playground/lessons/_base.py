@@ -35,6 +35,7 @@ class Lesson:
     base: HParams  # settings shared by every run
     runs: tuple[LessonRun, ...]
     hidden: tuple[str, ...] = ()  # HParams fields hidden in classroom mode
+    figure: str = "loss"  # name of the plot that shows the claim (the browser test reads it)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runs", tuple(self.runs))
@@ -69,7 +70,7 @@ class Lesson:
                 "watch": self.watch, "base": self.base.to_dict(),
                 "runs": [{"label": run.label, "overrides": dict(run.overrides)}
                          for run in self.runs],
-                "hidden": list(self.hidden)}
+                "hidden": list(self.hidden), "figure": self.figure}
 
 
 def hide_all_but(*shown: str) -> tuple[str, ...]:

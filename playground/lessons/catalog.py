@@ -144,6 +144,7 @@ INITIALISATION = Lesson(
           LessonRun("tanh, Xavier init", {"activation": "tanh", "init": "xavier"}),
           LessonRun("sigmoid, zero init", {"activation": "sigmoid", "init": "zeros"})),
     hidden=hide_all_but("depth", "activation", "init"),
+    figure="grad_norms",
 )
 
 CAPACITY = Lesson(
@@ -163,10 +164,14 @@ CAPACITY = Lesson(
           LessonRun("1 layer of 8", {"depth": 1, "width": 8}),
           LessonRun("3 layers of 64", {"depth": 3, "width": 64})),
     hidden=hide_all_but("depth", "width", "epochs"),
+    figure="boundary",
 )
 
-CATALOG: tuple[Lesson, ...] = (LEARNING_RATE, SCHEDULES, BATCH_SIZE, OPTIMIZERS,
-                               REGULARISATION, INITIALISATION, CAPACITY)
+# New lessons live in a module of their own (one topic each) and join the tuple here.
+CATALOG: tuple[Lesson, ...] = (
+    LEARNING_RATE, SCHEDULES, BATCH_SIZE, OPTIMIZERS, REGULARISATION, INITIALISATION,
+    CAPACITY,
+)
 
 LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in CATALOG}  # by name
 
