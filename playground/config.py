@@ -22,11 +22,11 @@ DATASETS = ("circle", "xor", "gaussian", "spiral", "moons", "regression", "digit
             "mnist", "fashion_mnist", "cifar10", "custom")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "linear")
-INITS = ("default", "xavier", "he", "zeros")
+INITS = ("default", "xavier", "he", "zeros", "large")
 SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")
 LOSSES = ("auto", "cross_entropy", "mse", "l1", "huber")
 REGRESSION_DATASETS = ("regression",)
-CLASSIFICATION_LOSSES = ("auto", "cross_entropy")
+CLASSIFICATION_LOSSES = ("auto", "cross_entropy", "mse")
 REGRESSION_LOSSES = ("auto", "mse", "l1", "huber")
 DEFAULT_EPOCHS = 30  # the length of a run that must end: CLI, lessons, races, sweeps, curves
 UNTIL_STOPPED = 0  # epochs of a run that trains until Stop (the app's free play)
@@ -143,6 +143,11 @@ class HParams:
                         "or your own CSV (custom)")
     noise: float = spec(0.1, label="noise", kind="float", group="data", low=0.0, high=0.5,
                         step=0.01, help="Label noise of the 2-D sets (std of the jitter)")
+    outliers: float = spec(0.0, label="outliers", kind="float", group="data", low=0.0,
+                           high=0.5, step=0.01, searchable=False,
+                           help="Share of a regression set's training targets replaced by "
+                           "far-off values (10 std from the mean); validation stays clean. "
+                           "No effect on classes")
     samples: int = spec(1000, label="samples", kind="int", group="data", low=50, high=20000,
                         step=50, help="Points generated for the 2-D sets (image sets use all)")
     train_fraction: float = spec(0.8, label="train fraction", kind="float", group="data",
@@ -160,7 +165,8 @@ class HParams:
                            choices=ACTIVATIONS, help="Non-linearity after each hidden layer")
     init: str = spec("default", label="initialisation", kind="choice", group="model",
                      choices=INITS, help="How the weights start: PyTorch's default, Xavier, He, "
-                     "or all zeros (to show why symmetry must be broken)")
+                     "all zeros (to show why symmetry must be broken), or large (std 1 "
+                     "whatever the layer's size: outputs start huge and saturated)")
     batch_norm: bool = spec(False, label="batch norm", kind="bool", group="model",
                             help="Normalise each hidden layer's inputs over the batch")
     # optimisation
@@ -201,7 +207,8 @@ class HParams:
                             raceable=True,
                             help="Largest gradient norm allowed; 0 for no clipping")
     loss: str = spec("auto", label="loss", kind="choice", group="optimisation", choices=LOSSES,
-                     help="auto: cross-entropy for classes, mean squared error for regression")
+                     help="auto: cross-entropy for classes, mean squared error for regression; "
+                     "mse on classes: between softmax probabilities and one-hot labels")
     # regularisation
     weight_decay: float = spec(0.0, label="weight decay", kind="float", group="regularisation",
                                low=0.0, high=1.0, scale="log", log_low=1e-6, live=True,

@@ -130,9 +130,29 @@ def load_dataset(hp: HParams, device: torch.device | str = "cpu") -> Dataset:
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(hp.seed))
     n_train = round(hp.train_fraction * len(x))
     train, val = order[:n_train], order[n_train:]
-    return Dataset(info, x[train].to(device), y[train].to(device), x[val].to(device),
+    y_train = y[train]
+    if hp.outliers and info.task == "regression":  # the validation targets stay clean
+        y_train = with_outliers(y_train, hp.outliers, hp.seed)
+    return Dataset(info, x[train].to(device), y_train.to(device), x[val].to(device),
                    y[val].to(device), n_classes=len(class_names), input_shape=tuple(x.shape[1:]),
                    class_names=class_names, bounds=bounds)
+
+
+OUTLIER_DISTANCE = 10.0  # how far an outlier lies from the mean target, in standard deviations
+
+
+def with_outliers(y: torch.Tensor, share: float, seed: int) -> torch.Tensor:
+    """A copy of regression targets `y` (N, 1) with round(share * N) of them, chosen with
+    `seed`, replaced by the mean plus or minus OUTLIER_DISTANCE standard deviations (the sign
+    at random): a faulty sensor's readings, far from every clean target."""
+    generator = torch.Generator().manual_seed(seed + 2)  # seed + 1 orders the batches
+    count = round(share * len(y))
+    chosen = torch.randperm(len(y), generator=generator)[:count]
+    signs = torch.randint(0, 2, (count, 1), generator=generator).to(y.dtype) * 2 - 1
+    far = y.mean() + signs * OUTLIER_DISTANCE * y.std()
+    y = y.clone()
+    y[chosen] = far
+    return y
 
 
 def plane_bounds(x: torch.Tensor) -> tuple[float, float, float, float]:

@@ -81,6 +81,8 @@ def initialise(model: nn.Module, scheme: str, activation: str) -> None:
         elif scheme == "he":
             nonlinearity = "leaky_relu" if activation == "leaky_relu" else "relu"
             nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlinearity)
+        elif scheme == "large":  # std 1 ignores the fan-in: each layer multiplies the signal
+            nn.init.normal_(layer.weight, 0.0, 1.0)
         nn.init.zeros_(layer.bias)
 
 

@@ -112,11 +112,13 @@ def script_text(info: RunInfo, events: list[dict]) -> str:
         "CHANGES": _changes(changes),
         "SAVED": repr(summary),
         "DATA": _data_code(hp, kind, images),
+        "OUTLIERS": copied("data", "OUTLIER_DISTANCE", "with_outliers"),
         "TASK": task,
         "N_OUT": N_OUT.get(kind, 10) if task == "classification" else 1,
         "MODEL": copied("models", "ACTIVATIONS", "hidden_block", "MLP", "CNN", "build_model",
                         "initialise", "weight_layers", "set_dropout"),
-        "OPTIM": copied("engine/optim", "build_optimizer", "apply_live", "build_loss"),
+        "OPTIM": copied("engine/optim", "build_optimizer", "apply_live", "SoftmaxMSELoss",
+                        "build_loss"),
         "SCHEDULE": copied("engine/schedule", "SCHEDULE_FIELDS", "OPEN_HORIZON", "ENDLESS",
                            "planned_epochs", "LrSchedule", "_build"),
         "DEFAULT_EPOCHS": DEFAULT_EPOCHS,
@@ -294,13 +296,19 @@ DEFAULT_EPOCHS = {{DEFAULT_EPOCHS}}  # the playground's default length of a run
 {{DATA}}
 
 
+{{OUTLIERS}}
+
+
 def load_data(hp):
     """Shuffle with a generator seeded by hp.seed; the first train_fraction trains."""
     x, y = read_data(hp)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(hp.seed))
     n_train = round(hp.train_fraction * len(x))
     train, val = order[:n_train], order[n_train:]
-    return x[train].to(DEVICE), y[train].to(DEVICE), x[val].to(DEVICE), y[val].to(DEVICE)
+    y_train = y[train]
+    if hp.outliers and TASK == "regression":  # the validation targets stay clean
+        y_train = with_outliers(y_train, hp.outliers, hp.seed)
+    return x[train].to(DEVICE), y_train.to(DEVICE), x[val].to(DEVICE), y[val].to(DEVICE)
 
 
 # --- the model ------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def test_every_hparam_is_a_flag():
     (["train", "--lr", "50"], "lr: 50.0 is not allowed; allowed: 1e-05 to 10"),
     (["train", "--depth", "two"], "depth: 'two' is not allowed; allowed: a whole number 0 to 10"),
     (["train", "--optimizer", "adagrad"], "optimizer: 'adagrad' is not allowed"),
-    (["train", "--dataset", "moons", "--loss", "mse"], "loss: 'mse'"),
+    (["train", "--dataset", "moons", "--loss", "l1"], "loss: 'l1'"),
     (["train", "--colour", "red"], "unrecognized arguments: --colour red"),
     (["train", "--device", "tpu"], "device: 'tpu'"),
     (["train", "--config", "/nonexistent.json"], "config: cannot read"),

@@ -84,8 +84,8 @@ def test_rejects_bad_query_strings(query, field):
 
 
 def test_rejects_bad_combinations():
-    with pytest.raises(HParamsError, match="loss: 'mse'.*classification"):
-        HParams(dataset="moons", loss="mse")
+    with pytest.raises(HParamsError, match="loss: 'l1'.*classification"):
+        HParams(dataset="moons", loss="l1")
     with pytest.raises(HParamsError, match="loss: 'cross_entropy'.*regression"):
         HParams(dataset="regression", loss="cross_entropy")
     with pytest.raises(HParamsError, match="momentum: 0.0.*nesterov"):

@@ -202,7 +202,7 @@ def test_minus_zero_is_zero(capsys, text):
 
 
 @pytest.mark.parametrize("loss, task", [("cross_entropy", "regression"),
-                                        ("mse", "classification"), ("huber", "classification")])
+                                        ("l1", "classification"), ("huber", "classification")])
 def test_a_loss_that_does_not_fit_the_csv_is_refused_before_a_run_is_saved(
         tmp_path, capsys, loss, task):
     path = regression_csv(tmp_path, 5, "y", "0.5")

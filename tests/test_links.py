@@ -32,10 +32,10 @@ def test_a_refused_value_keeps_the_lessons_preset():
 
 
 def test_a_clashing_combination_drops_the_field_it_names():
-    link = parse_link("loss=mse&lr=0.3")  # mse is for regression; moons is classification
+    link = parse_link("loss=l1&lr=0.3")  # l1 is for regression; moons is classification
     assert link.hp == HParams(lr=0.3)
-    assert link.refused == ["loss: 'mse' is not allowed; allowed: for classification dataset "
-                            "'moons': one of auto, cross_entropy"]
+    assert link.refused == ["loss: 'l1' is not allowed; allowed: for classification dataset "
+                            "'moons': one of auto, cross_entropy, mse"]
     both = parse_link("dataset=regression&loss=mse")  # together they are fine
     assert both.hp == HParams(dataset="regression", loss="mse") and both.refused == []
 

@@ -91,8 +91,8 @@ def test_arrays_from_python_train_like_any_data_set():
 
 def test_loss_must_fit_the_tables_task():
     data.use_table(read_csv(csv_text()))
-    with pytest.raises(HParamsError, match="loss: 'mse'.*classification data"):
-        data.load_dataset(HParams(dataset="custom", loss="mse"))
+    with pytest.raises(HParamsError, match="loss: 'l1'.*classification data"):
+        data.load_dataset(HParams(dataset="custom", loss="l1"))
 
 
 def test_custom_without_a_table_says_how_to_give_one():

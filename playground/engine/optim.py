@@ -39,7 +39,17 @@ def apply_live(optimizer: torch.optim.Optimizer, hp: HParams) -> None:
             group["momentum"] = hp.momentum
 
 
+class SoftmaxMSELoss(nn.Module):
+    """Mean squared error between a classifier's softmax probabilities and one-hot labels
+    (summed over classes, averaged over examples): the textbook rival of cross-entropy. Its
+    gradient carries the softmax's slope, which vanishes when an output is confidently wrong."""
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        one_hot = nn.functional.one_hot(target, output.shape[1]).to(output.dtype)
+        return (output.softmax(1) - one_hot).pow(2).sum(1).mean()
+
+
 def build_loss(hp: HParams, task: str) -> nn.Module:
     if task == "classification":
-        return nn.CrossEntropyLoss()
+        return SoftmaxMSELoss() if hp.loss == "mse" else nn.CrossEntropyLoss()
     return {"l1": nn.L1Loss, "huber": nn.HuberLoss}.get(hp.loss, nn.MSELoss)()

@@ -27,6 +27,7 @@ class Measure(Callback):
     def __init__(self) -> None:
         self.train: list[tuple[int, float]] = []  # (step, loss) of each training batch
         self.val: list[tuple[int, float]] = []  # (step, loss) of each validation point
+        self.val_accuracy: list[float] = []  # accuracy of each validation point (classes)
         self.grads: dict[str, list[float]] = {}  # layer -> grad norms, in step order
         self.initial_digest: str | None = None  # fingerprint of the weights it started from
         self.final: dict[str, float] = {}  # measures of the final weights
@@ -39,6 +40,8 @@ class Measure(Callback):
         for row in rows:
             pairs = self.train if row["split"] == "train" else self.val
             pairs.append((row["step"], row["loss"]))
+            if row["split"] == "val" and row.get("accuracy") is not None:
+                self.val_accuracy.append(row["accuracy"])
 
     def on_layer_norms(self, trainer: Trainer, rows: list[dict[str, Any]]) -> None:
         for row in rows:
@@ -48,7 +51,8 @@ class Measure(Callback):
         with torch.no_grad():
             self.final = {"near_zero": near_zero_fraction(trainer.layers),
                           "weight_size": mean_abs_weight(trainer.layers),
-                          "distinct_units": float(distinct_units(trainer.layers))}
+                          "distinct_units": float(distinct_units(trainer.layers)),
+                          **regression_errors(trainer)}
 
     def measures(self) -> dict[str, float | None]:
         """Numbers that describe the run; None where the run gave nothing to measure."""
@@ -76,6 +80,9 @@ class Measure(Callback):
             "grad_last_start": last[0] if last else None,
             "grad_ratio": (grad_first / grad_last if grad_first is not None and grad_last
                            else None),
+            # how fast accuracy came: the mean of the validation accuracy curve (its area)
+            "mean_val_accuracy": (statistics.fmean(self.val_accuracy) if self.val_accuracy
+                                  else None),
             **self.final,
         }
 
@@ -123,6 +130,16 @@ def distinct_units(layers: list[torch.nn.Module]) -> int:
                 copied |= close[i]
         most = max(most, count)
     return most
+
+
+def regression_errors(trainer: Trainer) -> dict[str, float]:
+    """Squared and absolute error on the whole validation set, whatever loss trained the
+    run: one yardstick for MSE, L1 and Huber runs (their losses are in different units)."""
+    if trainer.data.task != "regression":
+        return {}
+    trainer.model.eval()
+    error = trainer.model(trainer.data.x_val) - trainer.data.y_val
+    return {"val_mse": float(error.pow(2).mean()), "val_mae": float(error.abs().mean())}
 
 
 def loss_noise(losses: list[float], tail: float = 0.5) -> float | None:

@@ -31,7 +31,7 @@ class LessonOutcome:
     error: str | None = None
     # start_loss, best_val_loss, val_loss_rise, gap, loss_drop, loss_noise, end_noise,
     # val_end_noise, grad_first, grad_last, grad_first_start, grad_last_start, grad_ratio,
-    # near_zero, weight_size, distinct_units
+    # near_zero, weight_size, distinct_units, mean_val_accuracy; val_mse, val_mae (regression)
     measures: dict[str, float | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -150,8 +150,12 @@ def member_losses(output: torch.Tensor, y: torch.Tensor, task: str, loss: str,
     """Mean loss per member (K,), and accuracy per member for classification."""
     k, batch = output.shape[:2]
     if task == "classification":
-        losses = F.cross_entropy(output.reshape(k * batch, -1), y.repeat(k),
-                                 reduction="none").view(k, batch).mean(1)
+        if loss == "mse":  # as engine/optim.py's SoftmaxMSELoss, per member
+            one_hot = F.one_hot(y, output.shape[-1]).to(output.dtype)
+            losses = (output.softmax(-1) - one_hot).pow(2).sum(-1).mean(1)
+        else:
+            losses = F.cross_entropy(output.reshape(k * batch, -1), y.repeat(k),
+                                     reduction="none").view(k, batch).mean(1)
         return losses, (output.argmax(-1) == y).float().mean(1)
     target = y.expand(k, *y.shape)
     fn = {"l1": F.l1_loss, "huber": F.huber_loss}.get(loss, F.mse_loss)
