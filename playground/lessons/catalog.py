@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from playground.config import HParams
 from playground.lessons._base import Lesson, LessonRun, hide_all_but
+from playground.lessons.batch_generalisation import BATCH_GENERALISATION
 from playground.lessons.loss_functions import LOSS_FUNCTIONS
 
 LEARNING_RATE = Lesson(
@@ -171,7 +172,7 @@ CAPACITY = Lesson(
 # New lessons live in a module of their own (one topic each) and join the tuple here.
 CATALOG: tuple[Lesson, ...] = (
     LEARNING_RATE, SCHEDULES, BATCH_SIZE, OPTIMIZERS, REGULARISATION, INITIALISATION,
-    CAPACITY, LOSS_FUNCTIONS,
+    CAPACITY, LOSS_FUNCTIONS, BATCH_GENERALISATION,
 )
 
 LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in CATALOG}  # by name
