@@ -24,8 +24,9 @@ from playground.drawn_runs import DrawnRuns
 from playground.engine.probes import default_probes
 from playground.engine.record import RunRecord
 from playground.engine.runner import Runner
+from playground.engine.surface import SurfaceProbe
 from playground.engine.warmup import warm_up_in_background
-from playground.jobs import Background, JobRunner
+from playground.jobs import Background, JobBusy, JobRunner
 from playground.lessons import LESSONS, get_lesson
 from playground.links import make_link, parse_link
 from playground.own import OwnModelArg
@@ -78,6 +79,9 @@ class Playground:
         self.runner = Runner(hp, device=device, store=self.store, callbacks=default_probes(),
                              name_runs=self._next_run_name, model=model, data=data)
         self.own = self.runner.own
+        # the probe that slices the loss surface; it hands out the model for the 2-D grid
+        self.surface_probe = next(c for c in self.runner.callbacks
+                                  if isinstance(c, SurfaceProbe))
         not_applicable = self.own.not_applicable(self.runner.hparams) if self.own else {}
         self.plots = Plots()
         self.controls = HParamControls(self.runner.hparams, on_change=self.update,
@@ -159,6 +163,29 @@ class Playground:
             self._queue.clear()
             self.runner.reset()
         self.jobs.cancel()
+
+    def refresh_surface(self) -> None:
+        """The 2-D loss grid around the current run's weights, made in the background
+        (the job runner's thread; Reset or End search cancels it)."""
+        run_id = self.runner.run_id
+        if run_id is None:
+            self.message.value = _error_html("The loss surface needs a run: press Start first")
+            return
+        try:
+            self.jobs.loss_surface(self.surface_probe.model_copy, run_id,
+                                   done=lambda row: None, failed=self._surface_failed)
+        except JobBusy as busy:
+            self.message.value = _error_html(html.escape(str(busy)))
+            return
+        self.message.value = ""
+
+    def _surface_failed(self, text: str) -> None:
+        self.message.value = _error_html(html.escape(text))
+
+    def set_surface_path(self, change: dict) -> None:
+        """The lower loss-surface figure: along the last step, or from the start to now."""
+        with self.plots.lock:
+            self.plots.loss_surface.set_path(change["new"])
 
     def use_lr(self, lr: float) -> None:
         """From the learning-rate range test: its suggestion, as if the slider had moved."""
@@ -287,6 +314,7 @@ class Playground:
         """Only End search while a background job runs."""
         self.search.set_busy(busy)
         self.lr_range.find.disabled = busy
+        self.surface_refresh.disabled = busy
 
     # --- the pump: new rows from the training thread into the figures, ~10 times a second
     def _fetch(self) -> dict[str, list[dict]]:
@@ -354,6 +382,18 @@ class Playground:
                                tooltip="Take every run off the plots but the one training; "
                                "they stay saved and listed below (tick show to draw one)")
         clear.on_click(lambda _: self.clear_plots())
+        self.surface_refresh = widgets.Button(
+            description="refresh loss surface", icon="refresh",
+            tooltip="The loss over two random directions around the current run's weights "
+            "(the 2-D plot), made in the background", layout=widgets.Layout(width="auto"))
+        self.surface_refresh.on_click(lambda _: self.refresh_surface())
+        surface_path = widgets.Dropdown(
+            description="slice", options=[("last step", "step"), ("from the start", "start")],
+            value="step", style={"description_width": "2.5em"},
+            layout=widgets.Layout(width="13em"),
+            tooltip="What the lower loss-surface plot shows: the loss along the last step, "
+            "or along the line from the initial weights to now")
+        surface_path.observe(self.set_surface_path, "value")
         self.figures = FigureGrid(self.plots.figures())
         own = self.own.data
         self._show_plane(own.bounds is not None if own is not None else
@@ -370,7 +410,8 @@ class Playground:
                             layout=widgets.Layout(width="520px", flex="0 0 auto"))
         right = widgets.VBox([
             self.lesson_panel.widget,
-            widgets.HBox([self.toolbar.widget, log_toggle, clear, self.drawn.focus],
+            widgets.HBox([self.toolbar.widget, log_toggle, clear, self.drawn.focus,
+                          self.surface_refresh, surface_path],
                          layout=widgets.Layout(flex_flow="row wrap")),  # wraps when narrow
             self.status_line.widget,
             self.message, self.figures.widget, self.runs_table.widget, self._tools(),

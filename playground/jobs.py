@@ -24,6 +24,7 @@ from playground.engine.loop import RunFailed
 from playground.engine.lr_range import find_lr
 from playground.engine.record import RunRecord
 from playground.engine.sinks import RecordSink
+from playground.engine.surface import Probing, SurfaceCancelled, surface_grid
 from playground.own import Own
 from playground.status import Status
 from playground.store import RunStore
@@ -290,6 +291,21 @@ class Background:
             return find_lr(hp, device=str(self.host.device), own=self.host.own)
 
         self.runner.start("the learning-rate test", work, done, failed)
+
+    def loss_surface(self, model_copy: Callable[[], Probing], run_id: str, done: Done,
+                     failed: Failed) -> None:
+        """The 2-D loss grid around a run's weights (`model_copy()`: a copy taken at a step
+        boundary); its row goes to the plots through the record, `done(row)` or `done(None)`
+        when cancelled."""
+        def work() -> dict[str, Any] | None:
+            try:
+                row = surface_grid(model_copy(), stop=self.runner.cancelled.is_set)
+            except SurfaceCancelled:
+                return None
+            self.host.record.append("surface_2d", [{**row, "run": run_id}])
+            return row
+
+        self.runner.start("the loss surface", work, done, failed)
 
 
 RACE_ONE_BY_ONE = ("your model cannot be stacked ({why}), so the values trained one after "

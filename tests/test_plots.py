@@ -246,7 +246,8 @@ def test_figure_names_follow_the_contract():
     names = {name: plot.figure.name for name, plot in plots.plots.items()}
     assert names == {"loss": "loss", "accuracy": "accuracy", "lr": "lr",
                      "grad_norms": "grad_norms", "weights": "weights", "boundary": "boundary",
-                     "samples": "samples"}
+                     "samples": "samples", "loss_surface": "loss_surface",
+                     "loss_grid": "loss_grid"}
     doc = Document()
     for figure in plots.figures().values():  # the app shows each in a widget of its own
         doc.add_root(figure)

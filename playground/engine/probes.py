@@ -12,6 +12,7 @@ import time
 import torch
 
 from playground.engine.events import Callback
+from playground.engine.surface import SurfaceProbe
 from playground.engine.trainer import Trainer
 
 
@@ -124,5 +125,6 @@ class SamplesProbe(Probe):
                                     "class_names": list(trainer.data.class_names)})
 
 
-def default_probes() -> list[Probe]:
-    return [BoundaryProbe(), HistogramProbe(), SamplesProbe()]
+def default_probes() -> list[Callback]:
+    # the loss surface's slices: every 2 s at most, and at each run's end
+    return [BoundaryProbe(), HistogramProbe(), SamplesProbe(), SurfaceProbe()]

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from playground.engine.events import Callback
+from playground.engine.surface import SurfaceProbe, surface_measures  # noqa: F401 - _run.py
 from playground.engine.trainer import Trainer
 
 NEAR_ZERO = 1e-3  # a weight smaller than this in size counts as switched off
@@ -31,6 +32,7 @@ class Measure(Callback):
         self.grads: dict[str, list[float]] = {}  # layer -> grad norms, in step order
         self.initial_digest: str | None = None  # fingerprint of the weights it started from
         self.final: dict[str, float] = {}  # measures of the final weights
+        self.surface: list[dict[str, Any]] = []  # loss-surface slices (a SurfaceProbe's)
 
     def before_fit(self, trainer: Trainer) -> None:
         if self.initial_digest is None and trainer.step == 0:
@@ -42,6 +44,10 @@ class Measure(Callback):
             pairs.append((row["step"], row["loss"]))
             if row["split"] == "val" and row.get("accuracy") is not None:
                 self.val_accuracy.append(row["accuracy"])
+
+    def on_snapshot(self, trainer: Trainer, channel: str, row: dict[str, Any]) -> None:
+        if channel == "surface":
+            self.surface.append(row)
 
     def on_layer_norms(self, trainer: Trainer, rows: list[dict[str, Any]]) -> None:
         for row in rows:
@@ -83,6 +89,7 @@ class Measure(Callback):
             # how fast accuracy came: the mean of the validation accuracy curve (its area)
             "mean_val_accuracy": (statistics.fmean(self.val_accuracy) if self.val_accuracy
                                   else None),
+            **surface_measures(self.surface),  # sharpness, overshoot (None without a probe)
             **self.final,
         }
 

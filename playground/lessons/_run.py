@@ -12,6 +12,8 @@ from playground.store import RunStore
 if TYPE_CHECKING:
     from playground.engine.events import Callback
 
+LESSON_CAPTURES = 8  # slices of the loss surface over a run of a loss_surface lesson
+
 
 @dataclass
 class LessonOutcome:
@@ -48,14 +50,18 @@ def run_lesson(name: str, *, device: str | None = "cpu", store: RunStore | None 
     """
     # torch loads only when a lesson is run
     from playground.engine.runner import Runner
-    from playground.lessons._measure import Measure
+    from playground.lessons._measure import Measure, SurfaceProbe
 
     lesson = get_lesson(name)
     store = store if store is not None else RunStore()
     outcomes = []
     for run, hp in zip(lesson.runs, lesson.configs()):
         measure = Measure()
-        runner = Runner(hp, device=device, store=store, callbacks=[measure, *callbacks],
+        # a lesson on the loss surface slices each run at the same steps every time
+        probes = ([SurfaceProbe(every=None, captures=LESSON_CAPTURES)]
+                  if lesson.figure == "loss_surface" else [])
+        runner = Runner(hp, device=device, store=store,
+                        callbacks=[measure, *probes, *callbacks],
                         source=f"lesson:{lesson.name}")
         run_id = runner.start()
         store.rename(run_id, f"{lesson.name}: {run.label}")

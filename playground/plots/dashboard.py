@@ -22,6 +22,7 @@ from playground.plots.curves import AccuracyPlot, CurvePlot, LossPlot, LrPlot
 from playground.plots.gradnorms import GradNormPlot
 from playground.plots.samples import SamplesGrid
 from playground.plots.series import ColorCycle
+from playground.plots.surface import LossGridPlot, LossSurfacePlot
 from playground.plots.weights import WeightHistogram
 from playground.status import Status
 
@@ -55,6 +56,8 @@ FIGURES: tuple[Figure, ...] = (
     Figure(WeightHistogram, ("histogram",)),
     Figure(BoundaryPlot, ("boundary",)),
     Figure(SamplesGrid, ("samples",)),
+    Figure(LossSurfacePlot, ("surface",)),  # 1-D slices: a line a run (engine/surface.py)
+    Figure(LossGridPlot, ("surface_2d",)),  # the 2-D grid, made on demand
 )
 
 
@@ -83,6 +86,8 @@ class Plots:
     weights: WeightHistogram
     boundary: BoundaryPlot
     samples: SamplesGrid
+    loss_surface: LossSurfacePlot
+    loss_grid: LossGridPlot
 
     def __init__(self, max_points: int = DEFAULT_MAX_POINTS, thin: bool = True) -> None:
         """`max_points`: points each line keeps in the browser; `thin`: when a line is full,
