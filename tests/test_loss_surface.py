@@ -64,7 +64,8 @@ def test_filter_normalisation_gives_each_filter_the_size_of_its_weights():
     assert scaled[2].tolist() == pytest.approx([0.0, -1.0])  # the direction kept, only scaled
     conv = torch.randn(4, 3, 5, 5)
     scaled = filter_normalised(torch.randn(4, 3, 5, 5), conv)  # a kernel per output channel
-    assert scaled.flatten(1).norm(dim=1).tolist() == pytest.approx(conv.flatten(1).norm(dim=1).tolist())
+    sizes = conv.flatten(1).norm(dim=1).tolist()
+    assert scaled.flatten(1).norm(dim=1).tolist() == pytest.approx(sizes)
     assert filter_normalised(torch.ones(3), torch.ones(3)).tolist() == [0.0, 0.0, 0.0]  # bias
     assert filter_normalised(torch.zeros(2, 2), torch.zeros(2, 2)).tolist() == [[0.0] * 2] * 2
 
