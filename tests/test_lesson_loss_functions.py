@@ -13,11 +13,14 @@ from test_export import train as train_and_save
 from playground import data
 from playground.cli import main
 from playground.config import HParams, HParamsError
+from playground.engine.events import Callback
 from playground.engine.optim import SoftmaxMSELoss, build_loss
 from playground.engine.trainer import Trainer
 from playground.lessons import get_lesson
 from playground.lessons._measure import Measure
+from playground.store import RunStore
 from playground.sweeps._stacked import member_losses
+from playground.sweeps.race import Race
 
 SEEDS = range(5)
 LESSON = get_lesson("loss_functions")
@@ -116,6 +119,30 @@ def test_a_race_scores_squared_error_on_classes_as_the_trainer_does():
     expected = torch.stack([SoftmaxMSELoss()(member, target) for member in output])
     assert torch.allclose(losses, expected)
     assert torch.equal(accuracy, (output.argmax(-1) == target).float().mean(1))
+
+
+def test_a_race_with_squared_error_on_classes_trains_each_member_as_the_trainer_does():
+    base = HParams(dataset="xor", samples=300, epochs=2, width=16, init="large", loss="mse",
+                   optimizer="sgd")
+    configs = [base.replace(lr=0.05), base.replace(lr=0.3)]
+    dataset = data.load_dataset(base)
+    store = RunStore()
+    race = Race(configs, data=dataset, store=store)
+    assert race.fit() == ["finished", "finished"]
+    for hp, run_id in zip(configs, race.run_ids):
+        raced = [row["loss"] for row in store.points(run_id, split="train")]
+        alone = Losses()
+        Trainer(hp, dataset, callbacks=[alone]).fit()
+        assert len(raced) == len(alone.train) and max(
+            abs(a - b) for a, b in zip(raced, alone.train)) < 1e-4, hp.lr
+
+
+class Losses(Callback):
+    def __init__(self):
+        self.train = []
+
+    def on_points(self, trainer, rows):
+        self.train += [row["loss"] for row in rows if row["split"] == "train"]
 
 
 def test_a_classifier_trained_with_squared_error_reports_accuracy(capsys):
