@@ -25,7 +25,7 @@ from playground.engine.probes import default_probes
 from playground.engine.record import RunRecord
 from playground.engine.runner import Runner
 from playground.engine.surface import SurfaceProbe
-from playground.engine.warmup import warm_up_in_background
+from playground.engine.warmup import warm_up, warm_up_in_background
 from playground.jobs import Background, JobBusy, JobRunner
 from playground.lessons import LESSONS, get_lesson
 from playground.links import make_link, parse_link
@@ -122,7 +122,7 @@ class Playground:
 
         Under Voilà the page's query is in QUERY_STRING. A bad part of the link is shown, not
         raised: the app opens with the rest of it and says which part was refused."""
-        query = os.environ.get("QUERY_STRING", "") if query is None else query
+        query = page_query() if query is None else query
         link = parse_link(query, free_play=HParams.free_play())  # the same in link()
         message = ("<b>Settings from the link were not used:</b> "  # the link's text, escaped
                    + html.escape("; ".join(link.refused), quote=False) if link.refused else "")
@@ -426,6 +426,19 @@ class Playground:
         tools.set_title(0, "race · sweep · sensitivity")
         tools.set_title(1, "find learning rate")
         return tools
+
+
+def page_query() -> str:
+    """The URL query of the page this kernel serves (Voilà puts it in QUERY_STRING).
+
+    A kernel from Voilà's preheated pool runs the notebook before any page asks for it: it
+    pays for torch's imports now, then waits here until a page takes it and sends its URL."""
+    if os.environ.get("VOILA_PREHEAT") == "True":
+        warm_up()
+        from voila.utils import wait_for_request
+
+        wait_for_request()  # sets QUERY_STRING, SERVER_NAME, ... from the page's request
+    return os.environ.get("QUERY_STRING", "")
 
 
 def _own_note(not_applicable: dict[str, str]) -> str:

@@ -71,6 +71,9 @@ def build_parser() -> Parser:
     serve.add_argument("--closed-tab-grace", type=int, default=30, metavar="SECONDS",
                        help="shut down a tab's kernel, even mid-run, this long after the tab "
                        "closed or lost its connection (default 30; 0: only when idle)")
+    serve.add_argument("--preheat", type=int, default=0, metavar="N",
+                       help="keep N kernels started with torch imported, so a new tab is usable "
+                       "sooner (default 0: off; each holds an idle tab's memory)")
     serve.set_defaults(handler=cmd_serve)
 
     train = commands.add_parser("train", help="train one model headlessly and save the run")
@@ -130,7 +133,8 @@ def build_parser() -> Parser:
 def cmd_serve(args: argparse.Namespace) -> int:
     return serve(port=args.port, ip=args.ip, open_browser=not args.no_browser, token=args.token,
                  threads=args.threads, cull_after=args.cull_after,
-                 max_sessions=args.max_sessions, closed_tab_grace=args.closed_tab_grace)
+                 max_sessions=args.max_sessions, closed_tab_grace=args.closed_tab_grace,
+                 preheat=args.preheat)
 
 
 # --- train ---------------------------------------------------------------------------------

@@ -44,10 +44,12 @@ class CappedKernelManager(AsyncMappingKernelManager):
             full = (f"the playground is full: {self.max_kernels} sessions are open; try again "
                     "when someone closes a tab")
             raise web.HTTPError(503, full, reason=full)  # the reason is what the page shows
-        set_xsrf_cookie()
+        page_asked = set_xsrf_cookie()
         quiet_closed_sockets()
         kernel_id = await super().start_kernel(*args, **kwargs)
-        if self.closed_tab_grace > 0:
+        # a kernel preheated for the pool waits for a page: only one a page asked for and
+        # never connected to is freed; idle culling frees a pooled one handed to a curl
+        if self.closed_tab_grace > 0 and page_asked:
             IOLoop.current().call_later(self.closed_tab_grace, self._free_if_never_connected,
                                         kernel_id)
         return kernel_id
@@ -88,15 +90,19 @@ class CappedKernelManager(AsyncMappingKernelManager):
             await self.shutdown_kernel(kernel_id)
 
 
-def set_xsrf_cookie() -> None:
-    """Give the page whose request starts a kernel the cookie its close beacon must echo.
+def set_xsrf_cookie() -> bool:
+    """Give the page whose request starts a kernel the cookie its close beacon must echo;
+    False when no page asked for the kernel (Voilà filling its preheated pool).
 
     Reading `xsrf_token` is what makes tornado set the cookie; it has to happen before Voilà
-    sends the first bytes of the page, which is after the kernel starts.
+    sends the first bytes of the page, which is after the kernel starts. A pooled kernel
+    starts before its page, so that page has no cookie: its beacon is refused, and its kernel
+    is freed `closed_tab_grace` seconds after the tab's connection drops instead.
     """
     handler = CallContext.get(CallContext.JUPYTER_HANDLER)
     if handler is not None and not handler._headers_written:
         handler.xsrf_token  # noqa: B018 - read for its side effect
+    return handler is not None
 
 
 NO_PROTOCOL = object()

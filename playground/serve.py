@@ -25,11 +25,14 @@ TEMPLATE = Path(__file__).resolve().parent / "voila_template"  # lab, with local
 IOPUB_TIMEOUT = 120  # seconds Voila waits for a cell's output after it ran
 TOKEN_VARIABLE = "PLAYGROUND_TOKEN"  # the token, out of `ps` (a --token flag is in it)
 STOP_GRACE = 20  # seconds Voila gets to shut its kernels down when told to stop
+# seconds before a preheated pool replaces a kernel a tab took (Voilà's default is 1 s): the
+# refills then do not compete with the pages of a class arriving together
+PREHEAT_FILL_DELAY = 30
 
 
 def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
                   cull_after: int, max_sessions: int = 0,
-                  closed_tab_grace: int = 30) -> list[str]:
+                  closed_tab_grace: int = 30, preheat: int = 0) -> list[str]:
     return [
         sys.executable, "-m", "voila", str(NOTEBOOK),
         f"--port={port}", f"--Voila.ip={ip}", f"--Voila.open_browser={open_browser}",
@@ -51,7 +54,17 @@ def voila_command(port: int, ip: str, open_browser: bool, token: str | None,
         f"--CappedKernelManager.closed_tab_grace={closed_tab_grace}",
         # drops a closing tab's messages: no traceback each, no runaway after a ping timeout
         "--Voila.kernel_websocket_connection_class=playground.kernels.ClosedTabConnection",
+        *(preheat_flags(preheat) if preheat else []),
     ]
+
+
+def preheat_flags(pool: int) -> list[str]:
+    """Voilà keeps `pool` kernels that have run the notebook up to the page's URL: a tab that
+    takes one skips the kernel's start and torch's import (benchmarks item 7 measures it). The app
+    reads the URL's settings once the page has connected (`Playground.from_url`)."""
+    return ["--VoilaConfiguration.preheat_kernel=True",
+            f"--VoilaConfiguration.default_pool_size={pool}",
+            f"--VoilaKernelManager.fill_delay={PREHEAT_FILL_DELAY}"]
 
 
 def token_config(folder: Path, token: str) -> Path:
@@ -86,7 +99,7 @@ def fontawesome_dir() -> Path:
 
 def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
           token: str | None = None, threads: int | None = None, cull_after: int = 600,
-          max_sessions: int = 0, closed_tab_grace: int = 30) -> int:
+          max_sessions: int = 0, closed_tab_grace: int = 30, preheat: int = 0) -> int:
     if not 0 < port < 65536:
         raise ValueError(f"port: {port} is not allowed; allowed: 1 to 65535")
     if max_sessions < 0:
@@ -95,6 +108,10 @@ def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
     if closed_tab_grace < 0:
         raise ValueError(f"closed-tab-grace: {closed_tab_grace} is not allowed; allowed: 0 "
                          "(free on idle only) or more seconds")
+    if preheat < 0 or (max_sessions and preheat >= max_sessions):
+        most = f"0 to {max_sessions - 1} (waiting kernels count as sessions)" if max_sessions \
+            else "0 (off) or more"
+        raise ValueError(f"preheat: {preheat} is not allowed; allowed: {most}")
     if threads is not None and threads < 1:
         raise ValueError(f"threads: {threads} is not allowed; allowed: 1 or more")
     if not NOTEBOOK.exists():
@@ -117,7 +134,7 @@ def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
             env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
                 filter(None, [str(share), env.get("JUPYTER_CONFIG_PATH")]))
         command = voila_command(port, ip, open_browser, token, cull_after, max_sessions,
-                                closed_tab_grace)
+                                closed_tab_grace, preheat)
         return run_voila([*command, "--VoilaConfiguration.template=playground"], env)
     finally:
         shutil.rmtree(share, ignore_errors=True)

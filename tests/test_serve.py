@@ -165,3 +165,24 @@ def test_the_page_offers_no_way_to_run_code(server, tmp_path):
                               "user_expressions": {}, "allow_stdin": False}),
          ("kernel_info_request", {})], last="kernel_info_reply")
     assert replies == ["kernel_info_reply"] and not proof.exists()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_preheated_kernel_opens_the_link_of_the_page_that_takes_it(server, browser,
+                                                                     tmp_path):
+    url = server("--preheat", "1")
+    # the pool's kernel runs the notebook before any page asks, and waits for one
+    wait_until(lambda: kernels(server.pid) == 1, timeout=120)
+    time.sleep(20)  # let it get as far as it goes (torch imported, waiting for a page)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url + "?lesson=capacity&lr=0.3", timeout=120_000)
+    page.get_by_role("button", name="Start").wait_for(timeout=120_000)
+    assert "Using pre-heated kernel" in (tmp_path / "serve.log").read_text()  # Voilà's word
+    text = page.inner_text("body")
+    assert "Two interleaved spirals" in text  # the link's lesson, read after the page came
+    readout = page.locator(".widget-slider", has=page.locator(
+        "label", has_text="learning rate")).first.locator(".widget-readout")
+    assert readout.inner_text().strip() in ("0.3", "0.300")
+    page.get_by_role("button", name="Start").click()
+    wait_until(lambda: page.evaluate(LOSS_POINTS) > 5, timeout=60)
