@@ -17,9 +17,9 @@ opens N tabs at once in Chromium (N = 1, 4, 8; 1, 2 in --quick):
   eight Chromium renderers drawing at once would otherwise take this 2-core machine's CPU
   from the kernels. The server still sends every update; the pages catch up afterwards.
 
-The same with Voilà's preheated kernels (`--preheat_kernel=True --pool_size=N`, the notebook
-run in advance; `playground serve` has no option for it, so the Voilà command is built here
-from playground.serve) for 1 tab, and for the most tabs at once in the full run.
+The same with Voilà's preheated kernels (`playground serve --preheat N`: torch imported in
+advance, the URL's settings read once a page takes the kernel) for 1 tab, and for the most
+tabs at once in the full run.
 
 From these, "participants one machine serves" (see `capacity` for the rule).
 """
@@ -56,7 +56,6 @@ USABLE_ONE_TAB_S, USABLE_EACH_OF_8_S = 3.0, 10.0  # issue 18's targets
 IDLE_TAB_MB = 600
 MEMORY_SHARE = 0.8  # of the machine's memory the kernels may hold (the rest: OS, Voilà)
 SPEED_SHARE = 0.5  # of a lone tab's steps/s each tab should keep with the class training
-FILL_DELAY_S = 30  # seconds before a preheated pool replaces a kernel a tab took
 # A page whose JavaScript is held stops reading its socket: under a run's stream the server's
 # pings go unanswered and it drops the connection. The kernel must outlive that (default 30 s).
 GRACE_S = 600
@@ -68,11 +67,9 @@ GRACE_S = 600
 def serving(config: Config, home: str, pool: int = 0,
             levers: str = "") -> Iterator[tuple[int, int]]:
     """A workshop server on a free port with PLAYGROUND_HOME `home`: `playground serve`, or
-    with `pool` > 0 the same Voilà command with a pool of that many preheated kernels. Yields
+    with `pool` > 0 with a pool of that many preheated kernels (--preheat). Yields
     (port, pid of the server's process group leader); ends the server and its kernels.
     `levers`: ";"-joined changes to the app in its kernels (benchmarks/_levers)."""
-    from playground import serve
-
     port = _free_port()
     env = {**os.environ, "PLAYGROUND_HOME": home}
     if levers:
@@ -84,25 +81,10 @@ def serving(config: Config, home: str, pool: int = 0,
     elif config.device.startswith("cuda:"):
         env["CUDA_VISIBLE_DEVICES"] = config.device.split(":", 1)[1]  # auto: that one
     threads = str(config.threads) if config.threads > 0 else None
-    share = Path(tempfile.mkdtemp(prefix="voila-", dir=home))
-    if pool == 0:
-        command = [sys.executable, "-m", "playground.cli", "serve", "--no-browser",
-                   "--port", str(port), "--closed-tab-grace", str(GRACE_S)] + (
-                       ["--threads", threads] if threads else [])
-    else:  # what serve.serve() runs, plus the pool (serve has no option for it)
-        threads = threads or str(max(1, (os.cpu_count() or 2) // 2))
-        env.update(PLAYGROUND_THREADS=threads, OMP_NUM_THREADS=threads)
-        serve.offline_template(share)
-        env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(share),
-                                                            env.get("JUPYTER_PATH")]))
-        command = serve.voila_command(port, "127.0.0.1", False, None, 600,
-                                      closed_tab_grace=GRACE_S) + [
-            "--VoilaConfiguration.template=playground",
-            "--VoilaConfiguration.preheat_kernel=True",
-            f"--VoilaConfiguration.default_pool_size={pool}",
-            # a taken kernel is replaced after this delay (Voilà's default: 1 s), so that the
-            # refills do not compete with the pages of a class arriving together
-            f"--VoilaKernelManager.fill_delay={FILL_DELAY_S}"]
+    command = [sys.executable, "-m", "playground.cli", "serve", "--no-browser",
+               "--port", str(port), "--closed-tab-grace", str(GRACE_S),
+               *(["--threads", threads] if threads else []),
+               *(["--preheat", str(pool)] if pool else [])]
     log = open(Path(home) / "server.log", "ab")
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
@@ -495,8 +477,8 @@ def run(config: Config) -> list[Figure]:
             ok=max(times) <= target if target else None,
             raw={"max_s": max(times), "each_s": [round(t, 2) for t in times],
                  **_loading(found)},
-            note="Voila --preheat_kernel: the notebook ran before the request, so the URL's "
-                 "settings are not read"))
+            note="playground serve --preheat: torch imported before the request, the "
+                 "app built after it"))
     if not preheated:
         figures.append(Figure(ITEM, "page usable with preheated kernels, 1 tab", None,
                               note="skipped in --quick"))
