@@ -96,7 +96,9 @@ class Playground:
         self.message = widgets.HTML(message)
         self.lesson_panel = LessonPanel(list(LESSONS.values()), on_choose=self.choose_lesson,
                                         on_play=self.play_lesson, link=self.link)
-        self._queue: list[tuple[str, HParams]] = []  # lesson runs waiting their turn
+        # lesson runs waiting their turn: label, settings, label of the run it starts from
+        self._queue: list[tuple[str, HParams, str]] = []
+        self._played: dict[str, str] = {}  # label -> run id of the lesson's runs played
         self._queue_lock = threading.Lock()  # the pump starts queued runs; Stop may clear them
         self.record = RunRecord()  # rows of races and sweeps, streamed like the runner's
         self.jobs = Background(self, JobRunner(on_busy=self._jobs_busy))
@@ -107,7 +109,8 @@ class Playground:
         self._rate = 0.0
         self._points_key: tuple | None = None
         self.drawn = DrawnRuns(self.store, self.plots, self.runs_table,
-                               main_run=lambda: (self.runner.run_id, self.runner.status))
+                               main_run=lambda: (self.runner.run_id, self.runner.status),
+                               on_listed=self._offer_runs_to_start_from)
         self.drawn.refresh()  # saved runs are listed; drawn only when asked for
         self.plots.prepare()  # the first Start only shows lines made now
         self.widget = self._layout()
@@ -215,7 +218,9 @@ class Playground:
         self.clear_plots()  # the lesson's view: its runs, nothing else
         with self._queue_lock:
             self.runner.stop()
-            self._queue = list(zip(self.lesson.labels, self.lesson.configs()))
+            self._queue = [(run.label, hp, run.start_from)
+                           for run, hp in zip(self.lesson.runs, self.lesson.configs())]
+            self._played = {}
         self._next_in_queue()
 
     def link(self) -> str:
@@ -247,9 +252,19 @@ class Playground:
         with self._queue_lock:
             if not self._queue or self.runner.active:
                 return
-            label, hp = self._queue.pop(0)
-            self.load_config(hp)
-            run_id = self.runner.start()
+            label, hp, start_from = self._queue.pop(0)
+            try:
+                if start_from:  # fine-tuning: from the weights of the lesson's earlier run
+                    if start_from not in self._played:
+                        raise ValueError(f"starts from {start_from!r}, which did not run")
+                    hp = hp.replace(init_from=self._played[start_from])
+                self.load_config(hp)
+                run_id = self.runner.start()
+            except ValueError as error:  # its run has no weights (stopped before it began)
+                self._queue.clear()
+                self.status_line.show_error(f"{label}: {error}")
+                return
+            self._played[label] = run_id
             self.store.rename(run_id, label)
         self._show_run()
 
@@ -309,6 +324,12 @@ class Playground:
     def _next_run_name(self) -> str:
         """Short, so that the legend stays narrow: "run 7" (the 7th made by hand)."""
         return f"run {self.store.count(source='manual') + 1}"
+
+    def _offer_runs_to_start_from(self, runs: list[Any]) -> None:
+        """The "start from run" dropdown lists the listed runs that saved weights."""
+        offered = [(f"{run.name} · {run.config.get('dataset', '?')} · {run.id[-4:]}", run.id)
+                   for run in runs if self.store.weights_path(run.id).exists()]
+        self.controls.set_runs("init_from", offered)
 
     def _jobs_busy(self, busy: bool) -> None:
         """Only End search while a background job runs."""

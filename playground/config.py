@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
-Kind = Literal["choice", "int", "float", "bool"]
+Kind = Literal["choice", "int", "float", "bool", "run"]  # run: a saved run's id, or ""
 Group = Literal["data", "model", "optimisation", "regularisation"]
 
 DATASETS = ("circle", "xor", "gaussian", "spiral", "moons", "regression", "digits",
@@ -26,6 +26,10 @@ INITS = ("default", "xavier", "he", "zeros", "large")
 SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")
 LOSSES = ("auto", "cross_entropy", "mse", "l1", "huber")
 REGRESSION_DATASETS = ("regression",)
+IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10")  # a CNN: two conv layers first
+TEN_CLASS_DATASETS = ("digits", *IMAGE_DATASETS)  # what `classes` can split in two halves
+CLASS_SPLITS = ("all", "first_half", "second_half")  # digits 0-4 and 5-9
+RUN_ID_CHARS = 40  # a run id is 20 characters; a unique start of one is enough
 CLASSIFICATION_LOSSES = ("auto", "cross_entropy", "mse")
 REGRESSION_LOSSES = ("auto", "mse", "l1", "huber")
 DEFAULT_EPOCHS = 30  # the length of a run that must end: CLI, lessons, races, sweeps, curves
@@ -69,6 +73,9 @@ class Spec:
             return "one of " + ", ".join(self.choices)
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "run":
+            return ("the id of a saved run with weights (or a unique start of it), or empty "
+                    "for fresh weights")
         text = f"{_fmt(self.low)} to {_fmt(self.high)}"
         if self.kind == "int":
             text = "a whole number " + text
@@ -86,6 +93,11 @@ class Spec:
             return value
         if self.kind == "bool":
             if not isinstance(value, bool):
+                raise HParamsError(name, value, self.allowed())
+            return value
+        if self.kind == "run":  # whether the run exists is the store's to say, at the start
+            if not isinstance(value, str) or len(value) > RUN_ID_CHARS or not all(
+                    c.isascii() and (c.isalnum() or c == "-") for c in value):
                 raise HParamsError(name, value, self.allowed())
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -107,6 +119,8 @@ class Spec:
         text = text.strip()
         if self.kind == "choice":
             value: Any = text.lower().replace("-", "_")
+        elif self.kind == "run":
+            value = text
         elif self.kind == "bool":
             lowered = text.lower()
             if lowered in ("1", "true", "yes", "on"):
@@ -153,6 +167,14 @@ class HParams:
     train_fraction: float = spec(0.8, label="train fraction", kind="float", group="data",
                                  low=0.1, high=0.9, step=0.05,
                                  help="Share of the data used for training; the rest validates")
+    classes: str = spec("all", label="classes", kind="choice", group="data",
+                        choices=CLASS_SPLITS, searchable=False,
+                        help="Which classes of a 10-class set to keep: all, the first half "
+                        "(digits 0-4) or the second half (5-9), numbered from 0 again")
+    train_per_class: int = spec(0, label="examples per class", kind="int", group="data",
+                                low=0, high=1000, step=1, searchable=False,
+                                help="Labelled training examples kept of each class, the rest "
+                                "unused (few labels); 0 keeps them all. Validation keeps all")
     seed: int = spec(0, label="seed", kind="int", group="data", low=0, high=2**31 - 1, step=1,
                      searchable=False,
                      help="Seeds the data split, the initial weights and the batch order")
@@ -169,6 +191,16 @@ class HParams:
                      "whatever the layer's size: outputs start huge and saturated)")
     batch_norm: bool = spec(False, label="batch norm", kind="bool", group="model",
                             help="Normalise each hidden layer's inputs over the batch")
+    init_from: str = spec("", label="start from run", kind="run", group="model",
+                          searchable=False,
+                          help="Start from a saved run's weights (pretraining): layers whose "
+                          "shapes match are copied, the output layer starts fresh when the "
+                          "classes differ; empty: fresh weights")
+    freeze: int = spec(0, label="frozen layers", kind="int", group="model", low=0, high=12,
+                       step=1, live=True, searchable=False,
+                       help="The first K hidden layers are frozen: not trained, skipped by "
+                       "the optimizer (for image sets the two conv layers come first); set "
+                       "to 0 while training to unfreeze")
     # optimisation
     optimizer: str = spec("adam", label="optimizer", kind="choice", group="optimisation",
                           choices=OPTIMIZERS, raceable=True, help="Update rule, from torch.optim")
@@ -230,6 +262,7 @@ class HParams:
         self._check_combinations()
 
     def _check_combinations(self) -> None:
+        self._check_transfer()
         if self.dataset == "custom":  # its task is known once the table is loaded
             return
         regression = self.dataset in REGRESSION_DATASETS
@@ -242,6 +275,19 @@ class HParams:
             raise HParamsError("momentum", self.momentum, "above 0 when optimizer is nesterov")
         if self.batch_norm and self.batch_size < 2:
             raise HParamsError("batch_size", self.batch_size, "at least 2 when batch norm is on")
+
+    def _check_transfer(self) -> None:
+        """Frozen layers, class halves and few labels (pretraining and fine-tuning)."""
+        hidden = self.depth + (2 if self.dataset in IMAGE_DATASETS else 0)
+        if self.freeze > hidden:
+            raise HParamsError("freeze", self.freeze, f"0 to {hidden}, the hidden layers of "
+                               "this network (the output layer always trains)")
+        if self.classes != "all" and self.dataset not in TEN_CLASS_DATASETS:
+            raise HParamsError("classes", self.classes, f"all for dataset {self.dataset!r}; "
+                               "halves only for " + ", ".join(TEN_CLASS_DATASETS))
+        if self.train_per_class and self.dataset in REGRESSION_DATASETS:
+            raise HParamsError("train_per_class", self.train_per_class,
+                               f"0 for regression dataset {self.dataset!r} (it has no classes)")
 
     # --- length of the run ----------------------------------------------------------------
     @classmethod

@@ -127,15 +127,42 @@ def load_dataset(hp: HParams, device: torch.device | str = "cpu") -> Dataset:
     else:
         x, y, class_names = _images(info.name)
     bounds = plane_bounds(x) if info.kind == "points" or x.shape[1:] == (2,) else None
+    if hp.classes != "all":
+        x, y, class_names = half_of_the_classes(x, y, class_names, hp.classes)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(hp.seed))
     n_train = round(hp.train_fraction * len(x))
     train, val = order[:n_train], order[n_train:]
+    if hp.train_per_class:
+        if info.task == "regression":  # a custom table's task is known only now
+            raise HParamsError("train_per_class", hp.train_per_class,
+                               "0 for regression data (it has no classes)")
+        train = first_of_each_class(train, y[train], hp.train_per_class)
     y_train = y[train]
     if hp.outliers and info.task == "regression":  # the validation targets stay clean
         y_train = with_outliers(y_train, hp.outliers, hp.seed)
     return Dataset(info, x[train].to(device), y_train.to(device), x[val].to(device),
                    y[val].to(device), n_classes=len(class_names), input_shape=tuple(x.shape[1:]),
                    class_names=class_names, bounds=bounds)
+
+
+def half_of_the_classes(x: torch.Tensor, y: torch.Tensor, class_names: tuple[str, ...],
+                        half: str) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """The examples of the first or second half of the classes (digits 0-4 or 5-9), their
+    labels numbered from 0 again; the class names stay the digits'."""
+    middle = len(class_names) // 2
+    kept = range(middle) if half == "first_half" else range(middle, len(class_names))
+    mask = (y >= kept.start) & (y < kept.stop)
+    return x[mask], y[mask] - kept.start, tuple(class_names[i] for i in kept)
+
+
+def first_of_each_class(train: torch.Tensor, labels: torch.Tensor, count: int) -> torch.Tensor:
+    """The first `count` of each class among the (shuffled) training indices `train`, in
+    their order: few labelled examples, the same ones for the same seed."""
+    rank = torch.zeros_like(labels)
+    for label in labels.unique():  # position of each example within its own class
+        members = labels == label
+        rank[members] = torch.arange(int(members.sum()))
+    return train[rank < count]
 
 
 OUTLIER_DISTANCE = 10.0  # how far an outlier lies from the mean target, in standard deviations
@@ -153,6 +180,20 @@ def with_outliers(y: torch.Tensor, share: float, seed: int) -> torch.Tensor:
     y = y.clone()
     y[chosen] = far
     return y
+
+
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
+
+def input_shape(hp: HParams) -> tuple[int, ...] | None:
+    """The shape of one example of hp's data set, without loading it (to check that a saved
+    run's weights fit before a run starts); None for a custom table not given yet."""
+    info = DATASETS[hp.dataset]
+    if info.kind == "points":
+        return (2,)
+    if info.name == "custom":
+        return None if _custom is None else (_custom.x.shape[1],)
+    return IMAGE_SHAPES.get(info.name, (64,))  # the digits: 8x8 pixels
 
 
 def plane_bounds(x: torch.Tensor) -> tuple[float, float, float, float]:

@@ -26,9 +26,12 @@ TABLE_REFRESH = 1.0  # seconds between runs-table updates while a listed run tra
 
 class DrawnRuns:
     def __init__(self, store: RunStore, plots: Plots, table: RunsTable,
-                 main_run: Callable[[], tuple[str | None, str]]):
-        """`main_run()`: the runner's run id and status (its run is never taken off)."""
+                 main_run: Callable[[], tuple[str | None, str]],
+                 on_listed: Callable[[list[RunInfo]], Any] | None = None):
+        """`main_run()`: the runner's run id and status (its run is never taken off).
+        `on_listed(runs)`: called with the listed runs each time the table is filled."""
         self.store, self.plots, self.table, self.main_run = store, plots, table, main_run
+        self.on_listed = on_listed
         # run id -> (config, name, waited a round): see draw_new
         self._new: dict[str, tuple[dict[str, Any], str | None, bool]] = {}
         self._new_lock = threading.Lock()  # the click's thread adds, the pump's takes
@@ -137,6 +140,8 @@ class DrawnRuns:
                     self.plots.set_status(run.id, run.status)
         self._rows = rows
         self.table.set_runs(rows)
+        if self.on_listed is not None:
+            self.on_listed(runs)
         self._show_focus(drawn)
 
     def _scores(self, run: RunInfo) -> dict[str, Any]:

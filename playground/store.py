@@ -294,7 +294,8 @@ class RunStore:
         return [_unreal(row, POINT_COLUMNS) for row in rows]
 
     def layer_norms(self, run_id: str) -> list[dict]:
-        """Per-layer rows (step, layer, grad_norm, weight_norm) ordered by step."""
+        """Per-layer rows (step, layer, grad_norm, weight_norm) ordered by step; a frozen
+        layer's grad_norm is None."""
         rows = self._select("SELECT * FROM layer_norms WHERE run_id = ? ORDER BY step, rowid",
                             [self.resolve(run_id)])
         return [_unreal(row, NORM_COLUMNS) for row in rows]
@@ -407,8 +408,10 @@ class RunWriter:
         self._tick()
 
     def add_layer_norms(self, rows: list[dict]) -> None:
+        """Buffer layer rows; a frozen layer's (no gradient) is stored with grad_norm NULL."""
         self._norms += [(self.run_id, _int(r.get("step")), r.get("layer"),
-                         _real(r.get("grad_norm")), _real(r.get("weight_norm"))) for r in rows]
+                         None if r.get("frozen") else _real(r.get("grad_norm")),
+                         _real(r.get("weight_norm"))) for r in rows]
         self._tick()
 
     def add_event(self, step: int, kind: str, message: str, *, field: str | None = None,

@@ -166,6 +166,8 @@ def hparams(draw):
             values[name] = draw(st.sampled_from(spec.choices))
         elif spec.kind == "bool":
             values[name] = draw(st.booleans())
+        elif spec.kind == "run":
+            values[name] = draw(st.sampled_from(["", "20250101-120000-ab12"]))
         elif spec.kind == "int":
             values[name] = draw(st.integers(int(spec.low), int(spec.high)))
         elif spec.log_low is not None:
@@ -179,6 +181,11 @@ def hparams(draw):
         values["momentum"] = 0.5
     if values["batch_norm"] and values["batch_size"] < 2:
         values["batch_size"] = 2
+    values["freeze"] = min(values["freeze"], values["depth"])  # only hidden layers freeze
+    if values["dataset"] not in ("digits", "mnist", "fashion_mnist", "cifar10"):
+        values["classes"] = "all"  # halves of ten classes
+    if values["dataset"] in REGRESSION_DATASETS:
+        values["train_per_class"] = 0
     return HParams(**values)
 
 

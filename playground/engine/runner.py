@@ -20,6 +20,7 @@ from playground.engine.record import RunRecord
 from playground.engine.saved_run import SavedRun
 from playground.engine.sinks import RecordSink
 from playground.engine.trainer import LOG_EVERY, Trainer
+from playground.engine.transfer import check_start
 from playground.own import Own, OwnModelArg
 from playground.status import Status
 from playground.store import RunStore
@@ -70,22 +71,30 @@ class Runner:
     # --- commands -----------------------------------------------------------------------
     def update(self, **changes: Any) -> HParams:
         """Change hyperparameters. Live ones apply at the next step; others start a new run
-        if one is training (the old run stays saved). Raises HParamsError on bad values."""
+        if one is training (the old run stays saved). Raises HParamsError on bad values
+        (InitFromError for a run to start from that cannot be used)."""
         with self._cond:
             old = self._hp
-            self._hp = new = old.replace(**changes)
+            new = old.replace(**changes)
+            if new.init_from and old.needs_new_run(new):  # refused now, not at the next start
+                new = check_start(self.store, new, shapes=not self.own)
+            self._hp = new
         if self.active and old.needs_new_run(new):
             self.stop()
             self.start()
         return new
 
     def start(self) -> str:
-        """Start a new run, or resume a paused one; pressing it twice does nothing more."""
+        """Start a new run, or resume a paused one; pressing it twice does nothing more.
+        A run to start from (init_from) that is not saved, has no weights or does not fit
+        is refused here (InitFromError), before a run is created."""
         with self._cond:
             if self.active:
                 self._paused, self._budget = False, None
                 self._cond.notify_all()
                 return self.run_id  # type: ignore[return-value]
+            # the full id, so the run's config says which run its weights came from
+            self._hp = check_start(self.store, self._hp, shapes=not self.own)
             parent = self.run_id
             self._generation += 1
             self._stop = self._paused = False

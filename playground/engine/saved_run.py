@@ -13,11 +13,12 @@ from typing import Any
 
 from torch import nn
 
-from playground.config import HParams
+from playground.config import HParams, HParamsError
 from playground.data import Dataset
 from playground.engine.events import Callback
 from playground.engine.sinks import StoreSink, keep_weights
 from playground.engine.trainer import LOG_EVERY, Trainer
+from playground.engine.transfer import read_source, start_from
 from playground.own import OwnError, describe
 from playground.status import Status
 from playground.store import RunInfo, RunStore
@@ -45,8 +46,12 @@ class SavedRun:
             model = network(self.hp) if network is not None else None
             self.trainer = Trainer(self.hp, data(self.hp), self.device, log_every=log_every,
                                    callbacks=[StoreSink(self.writer), *callbacks], model=model)
+            if self.hp.init_from:  # pretrained: the run records where its weights came from
+                source = read_source(self.store, self.hp.init_from)
+                self.trainer.emit_event("init", start_from(
+                    self.trainer.model, source, self.trainer.data.class_names))
         except Exception as error:  # noqa: BLE001 - a missing data set, say: this run fails
-            self.error = str(error) if isinstance(error, OwnError) else \
+            self.error = str(error) if isinstance(error, (OwnError, HParamsError)) else \
                 f"{type(error).__name__}: {error}"
             self.writer.add_event(0, "status", self.error)
             self.writer.finish(Status.FAILED, 0, 0.0, {}, error=self.error)

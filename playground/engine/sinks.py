@@ -62,6 +62,7 @@ def save_weights(trainer: Any, path: Path) -> None:
     data = trainer.data
     checkpoint = {"state_dict": state, "config": trainer.hp.to_dict(),
                   "input_shape": list(data.input_shape), "n_out": max(data.n_classes, 1),
+                  "class_names": list(data.class_names),  # a fine-tune on others: fresh output
                   "step": trainer.step}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")  # a reader never sees half a file

@@ -22,6 +22,7 @@ from playground.engine.events import Callback, DivergedRun
 from playground.engine.loop import Loop, divergence_reason, exploded
 from playground.engine.optim import apply_live, build_loss, build_optimizer
 from playground.engine.schedule import SCHEDULE_FIELDS, LrSchedule
+from playground.engine.transfer import freeze
 from playground.models import build_model, mode_matters, set_dropout, weight_layers
 from playground.own import layer_names
 from playground.status import Status
@@ -47,7 +48,8 @@ class Trainer(Loop):
         if model is None:
             model = build_model(hp, data.input_shape, max(data.n_classes, 1))
         self.model = model.to(self.device)
-        self.optimizer = build_optimizer(self.model, hp)
+        self.optimizer = build_optimizer(self.model, hp)  # frozen ones too: unfrozen, they train
+        freeze(self.model, hp.freeze)
         self.loss_fn = build_loss(hp, data.task)
         self.layers = weight_layers(self.model)
         self.layer_names = (layer_names(self.model, self.layers) if self.own_model else
@@ -81,6 +83,8 @@ class Trainer(Loop):
         apply_live(self.optimizer, hp)
         if "dropout" in changes:
             set_dropout(self.model, hp.dropout)
+        if "freeze" in changes:
+            freeze(self.model, hp.freeze)
         if any(name in changes for name in SCHEDULE_FIELDS + ("batch_size",)):
             self.schedule = LrSchedule(hp, self.steps_per_epoch)
             self._eval_every = eval_every(self.steps_per_epoch)
@@ -191,15 +195,21 @@ class Trainer(Loop):
             raise DivergedRun(divergence_reason(step, loss, self.hp.lr))
 
     def _log_layer_norms(self) -> None:
-        weights = [layer.weight for layer in self.layers if layer.weight.grad is not None]
+        # a frozen layer has no gradient: its norm is 0, and the row says it is frozen
+        logged = [(layer.weight, name) for layer, name in zip(self.layers, self.layer_names)
+                  if layer.weight.grad is not None or not layer.weight.requires_grad]
+        weights = [weight for weight, _ in logged]
+        grads = [weight.grad if weight.grad is not None else torch.zeros_like(weight)
+                 for weight in weights]
         # two multi-tensor norms instead of two norms a layer (clip_grad_norm_ uses the same)
-        norms = torch.stack([*torch._foreach_norm([w.grad for w in weights]),
+        norms = torch.stack([*torch._foreach_norm(grads),
                              *torch._foreach_norm([w.detach() for w in weights])]).tolist()
         count = len(weights)
-        names = [name for layer, name in zip(self.layers, self.layer_names)
-                 if layer.weight.grad is not None]
         rows = [{"step": self.step, "layer": name, "grad_norm": grad, "weight_norm": w}
-                for name, grad, w in zip(names, norms[:count], norms[count:])]
+                for (_, name), grad, w in zip(logged, norms[:count], norms[count:])]
+        for row, weight in zip(rows, weights):
+            if not weight.requires_grad:
+                row["frozen"] = True
         self._trigger("on_layer_norms", rows)
 
     @torch.no_grad()

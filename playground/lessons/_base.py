@@ -19,6 +19,8 @@ class LessonRun:
 
     label: str  # what the legend and the table say, e.g. "lr=1.0 (too high)"
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    start_from: str = ""  # label of an earlier run of the lesson whose weights this one starts
+    # from (fine-tuning); its init_from is set to that run's id once that run is saved
 
     def config(self, base: HParams) -> HParams:
         return base.replace(**dict(self.overrides))
@@ -45,6 +47,11 @@ class Lesson:
         labels = [run.label for run in self.runs]
         if len(set(labels)) != len(labels):
             raise ValueError(f"lesson {self.name!r}: run labels must differ: {labels}")
+        for index, run in enumerate(self.runs):
+            if run.start_from and run.start_from not in labels[:index]:
+                raise ValueError(f"lesson {self.name!r}: run {run.label!r} starts from "
+                                 f"{run.start_from!r}; allowed: the label of an earlier run, "
+                                 f"one of {labels[:index]}")
         specs = HParams.specs()
         for name in self.hidden:
             if name not in specs:
@@ -68,8 +75,8 @@ class Lesson:
         """Plain JSON-able description (for the CLI and for a browser)."""
         return {"name": self.name, "title": self.title, "explanation": self.explanation,
                 "watch": self.watch, "base": self.base.to_dict(),
-                "runs": [{"label": run.label, "overrides": dict(run.overrides)}
-                         for run in self.runs],
+                "runs": [{"label": run.label, "overrides": dict(run.overrides),
+                          "start_from": run.start_from} for run in self.runs],
                 "hidden": list(self.hidden), "figure": self.figure}
 
 

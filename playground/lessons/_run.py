@@ -42,11 +42,14 @@ class LessonOutcome:
 
 def run_lesson(name: str, *, device: str | None = "cpu", store: RunStore | None = None,
                callbacks: Sequence[Callback] = (),
-               on_outcome: Callable[[LessonOutcome], Any] | None = None) -> list[LessonOutcome]:
+               on_outcome: Callable[[LessonOutcome], Any] | None = None,
+               seed: int | None = None) -> list[LessonOutcome]:
     """Train every run of lesson `name` in turn and return how each went.
 
     Each run is saved in the store (source "lesson:<name>", named by its label). `callbacks`
-    are added to every run; `on_outcome` is called as each run ends (for progress).
+    are added to every run; `on_outcome` is called as each run ends (for progress). A run
+    that starts from an earlier one (fine-tuning) gets that run's id as init_from. `seed`:
+    every run with this seed instead of the lesson's (to measure a claim over seeds).
     """
     # torch loads only when a lesson is run
     from playground.engine.runner import Runner
@@ -55,7 +58,12 @@ def run_lesson(name: str, *, device: str | None = "cpu", store: RunStore | None 
     lesson = get_lesson(name)
     store = store if store is not None else RunStore()
     outcomes = []
+    saved: dict[str, str] = {}  # label -> run id, for the runs that start from another
     for run, hp in zip(lesson.runs, lesson.configs()):
+        if seed is not None:
+            hp = hp.replace(seed=seed)
+        if run.start_from:
+            hp = hp.replace(init_from=saved[run.start_from])
         measure = Measure()
         # a lesson on the loss surface slices each run at the same steps every time
         probes = ([SurfaceProbe(every=None, captures=LESSON_CAPTURES)]
@@ -64,6 +72,7 @@ def run_lesson(name: str, *, device: str | None = "cpu", store: RunStore | None 
                         callbacks=[measure, *probes, *callbacks],
                         source=f"lesson:{lesson.name}")
         run_id = runner.start()
+        saved[run.label] = run_id
         store.rename(run_id, f"{lesson.name}: {run.label}")
         try:
             runner.wait()

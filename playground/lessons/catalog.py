@@ -10,6 +10,7 @@ from __future__ import annotations
 from playground.config import HParams
 from playground.lessons._base import Lesson, LessonRun, hide_all_but
 from playground.lessons.batch_generalisation import BATCH_GENERALISATION
+from playground.lessons.fine_tuning import FINE_TUNING
 from playground.lessons.loss_functions import LOSS_FUNCTIONS
 from playground.lessons.loss_surface import LOSS_SURFACE
 
@@ -173,7 +174,7 @@ CAPACITY = Lesson(
 # New lessons live in a module of their own (one topic each) and join the tuple here.
 CATALOG: tuple[Lesson, ...] = (
     LEARNING_RATE, SCHEDULES, BATCH_SIZE, OPTIMIZERS, REGULARISATION, INITIALISATION,
-    CAPACITY, LOSS_FUNCTIONS, BATCH_GENERALISATION, LOSS_SURFACE,
+    CAPACITY, LOSS_FUNCTIONS, BATCH_GENERALISATION, FINE_TUNING, LOSS_SURFACE,
 )
 
 LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in CATALOG}  # by name

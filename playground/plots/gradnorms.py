@@ -4,6 +4,8 @@ Vanishing and exploding gradients show as lines that sink or climb apart. Rows o
 are kept (bounded) in Python so that switching the active run can show its history; the
 shown run's lines grow by `stream`. A layer's line and legend entry are made once and shown
 only while the shown run has that layer (a deeper run, removed, leaves no stale entries).
+A frozen layer has no gradient: its norm is 0, which a log axis cannot show, so its line
+pauses and its legend entry reads "layer1 (frozen)" while the shown run keeps it frozen.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class GradNormPlot(RunPlot):
         self._lines: dict[str, GlyphRenderer] = {}
         self._items: dict[str, LegendItem] = {}  # layer -> its legend entry
         self._present: set[str] = set()  # layers of the shown run: their lines are shown
+        self._frozen: dict[str, dict[str, bool]] = {}  # run -> layer -> frozen at its last row
         self._showing: str | None = None
         self._stale = False
 
@@ -76,8 +79,11 @@ class GradNormPlot(RunPlot):
 
     def push(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Keep every run's new norms; stream the shown run's (one call per layer)."""
+        rows = list(rows)
         by_run = layer_norm_columns(rows)
         self._ensure(by_run)
+        if self._note_frozen(rows) and self._showing in by_run:
+            self._show_layers()
         for run_id, layers in by_run.items():
             history = self._history.setdefault(run_id, {})
             if run_id == self._showing:
@@ -96,12 +102,32 @@ class GradNormPlot(RunPlot):
     def load(self, run_id: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Replace a run's norms with a full history, thinned to `max_points` per layer."""
         self._ensure([run_id])
-        layers = layer_norm_columns(r for r in rows if r.get("run") == run_id).get(run_id, {})
+        rows = [row for row in rows if row.get("run") == run_id]
+        self._frozen.pop(run_id, None)
+        self._note_frozen(rows)
+        layers = layer_norm_columns(rows).get(run_id, {})
         self._history[run_id] = {layer: decimate_columns(columns, self.max_points)
                                  for layer, columns in layers.items()}
         if run_id == self._showing:
             self._stale = True
             self._show()
+
+    def _note_frozen(self, rows: Iterable[Mapping[str, Any]]) -> bool:
+        """Keep whether each run's layers are frozen (a live row says so; a saved one has no
+        gradient norm); True when that changed for some layer."""
+        changed = False
+        for row in rows:
+            frozen = bool(row.get("frozen")) or row.get("grad_norm") is None
+            layers = self._frozen.setdefault(row["run"], {})
+            if layers.get(str(row["layer"]), False) != frozen:
+                layers[str(row["layer"])] = frozen
+                changed = True
+        return changed
+
+    def label(self, layer: str) -> str:
+        """A layer's legend entry for the shown run: "layer1 (frozen)" while it is frozen."""
+        frozen = self._frozen.get(self._showing or "", {}).get(layer, False)
+        return f"{layer} (frozen)" if frozen else layer
 
     def _add_layers(self, layers: Iterable[str]) -> None:
         """Lines for new layers in one go: three property changes each, and every change
@@ -127,10 +153,13 @@ class GradNormPlot(RunPlot):
             line.visible = present and shown
             if self._items[layer].visible != present:
                 self._items[layer].visible = present
+            label = self.label(layer)
+            if self._items[layer].label != value(label):
+                self._items[layer].label = value(label)
         visible = bool(self._present)
         if self._legend.visible != visible:
             self._legend.visible = visible
-        fit_legend(self._legend, sorted(self._present))
+        fit_legend(self._legend, sorted(self.label(layer) for layer in self._present))
 
     def _layer_source(self, layer: str) -> ColumnDataSource:
         """The layer's source, with its line and legend entry made the first time it shows."""
@@ -169,6 +198,7 @@ class GradNormPlot(RunPlot):
 
     def _on_remove(self, run_id: str) -> None:
         self._history.pop(run_id, None)
+        self._frozen.pop(run_id, None)
         if self._showing == run_id:
             self._stale = True  # redraw whichever run is next, or empty lines if none
         self._show()

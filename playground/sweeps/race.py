@@ -393,6 +393,12 @@ def check_raceable(configs: Sequence[HParams]) -> None:
     if base.batch_norm:
         raise HParamsError("batch_norm", True, "false in a race (members share batches, "
                            "not batch statistics)")
+    if base.init_from:  # the stacked members start from their own fresh weights
+        raise HParamsError("init_from", base.init_from, "empty in a race (its members start "
+                           "from fresh weights); sweep a run that starts from another instead")
+    if base.freeze:
+        raise HParamsError("freeze", base.freeze, "0 in a race (its members train every "
+                           "layer); sweep to compare frozen layers")
 
 
 def race(base: HParams, field: str, values: Sequence[Any], *, device: str = "cpu",

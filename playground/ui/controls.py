@@ -78,6 +78,9 @@ def make_control(spec: Spec, value: Any, name: str = "") -> widgets.Widget:
     if spec.kind == "bool":
         return widgets.Checkbox(value=value, indent=True, layout=widgets.Layout(width="auto"),
                                 **common)
+    if spec.kind == "run":  # the app lists the saved runs with weights (set_runs)
+        return widgets.Dropdown(options=run_options((), value), value=value, layout=wide,
+                                **common)
     return NumberControl(name or spec.label, spec, value)
 
 
@@ -85,6 +88,18 @@ def choice_options(choices: Iterable[str], value: Any) -> list[tuple[str, str]]:
     """(label, value) pairs of a dropdown; the value shown is always among them."""
     names = list(dict.fromkeys([*choices, value] if value not in choices else choices))
     return [(choice.replace("_", " "), choice) for choice in names]
+
+
+FRESH = "fresh weights"  # what a run field's empty value reads: no run to start from
+
+
+def run_options(runs: Iterable[tuple[str, str]], value: str) -> list[tuple[str, str]]:
+    """(label, run id) pairs of a run dropdown: fresh weights first, then `runs`; the value
+    shown is always among them (by its id, when it is not listed)."""
+    options = [(FRESH, ""), *((label, run_id) for label, run_id in runs if run_id)]
+    if value not in {run_id for _, run_id in options}:
+        options.append((value, value))
+    return options
 
 
 def make_slider(spec: Spec) -> widgets.Widget | None:
@@ -330,6 +345,16 @@ class HParamControls:
                 control.options = choice_options(tuple(choices), self._good[name])
                 control.value = self._good[name]
 
+    def set_runs(self, name: str, runs: Iterable[tuple[str, str]]) -> None:
+        """Offer these (label, run id) pairs in a run field's dropdown (saved runs with
+        weights); its current value stays offered."""
+        control = self.by_name.get(name)
+        options = run_options(tuple(runs), self._good[name])
+        if isinstance(control, widgets.Dropdown) and list(control.options) != options:
+            with self._quiet():
+                control.options = options
+                control.value = self._good[name]
+
     def focus(self, fields: Iterable[str] | None) -> None:
         """Show only these fields' controls (a lesson's), or every control again (None);
         a group left with nothing to show folds away."""
@@ -363,8 +388,11 @@ class HParamControls:
             self.set_values(result)
 
     def _show(self, name: str, value: Any) -> None:
+        control = self.by_name[name]
         with self._quiet():
-            self.by_name[name].value = value
+            if self.specs[name].kind == "run" and value not in {v for _, v in control.options}:
+                control.options = run_options(control.options[1:], value)  # a lesson's run
+            control.value = value
 
 
 def describe_error(error: BaseException, specs: Mapping[str, Spec] | None = None) -> str:
