@@ -43,7 +43,7 @@ def over_seeds(label: str) -> list[dict]:
 # --- claim 1: from a saturated start, cross-entropy learns and squared error stalls ----------
 
 def test_cross_entropy_learns_fast_from_a_saturated_start_where_squared_error_stalls():
-    ce = over_seeds("cross-entropy, large init")
+    ce = over_seeds("CE, large init")
     mse = over_seeds("MSE, large init")
     normal = over_seeds("MSE, default init")
     for seed, a, b, c in zip(SEEDS, ce, mse, normal):
@@ -92,7 +92,7 @@ def test_the_lesson_runs_headless_and_its_json_holds_both_claims(capsys):
     runs = {run["label"]: run for run in out["runs"]}
     assert list(runs) == LESSON.labels
     assert all(run["status"] == "finished" for run in runs.values())
-    ce, mse = runs["cross-entropy, large init"], runs["MSE, large init"]
+    ce, mse = runs["CE, large init"], runs["MSE, large init"]
     assert ce["initial_digest"] == mse["initial_digest"]  # the same saturated start
     assert ce["measures"]["mean_val_accuracy"] > mse["measures"]["mean_val_accuracy"] + 0.1
     assert runs["outliers: MSE"]["val_accuracy"] is None
@@ -156,7 +156,7 @@ def test_a_classifier_trained_with_squared_error_reports_accuracy(capsys):
 def test_a_large_start_is_confidently_wrong_where_squared_error_has_no_gradient():
     """The mechanism behind claim 1, on the lesson's own start: per example, the gradient of
     each loss with respect to the outputs (logits) where the network is confidently wrong."""
-    hp = RUNS["cross-entropy, large init"]
+    hp = RUNS["CE, large init"]
     trainer = Trainer(hp, data.load_dataset(hp))
     x, y = trainer.data.x_train, trainer.data.y_train
     with torch.no_grad():

@@ -19,7 +19,7 @@ LOSS_FUNCTIONS = Lesson(
         "confidently wrong on many points: its softmax is saturated. <i>Mean squared "
         "error</i> between the softmax probabilities and the labels then gives those points "
         "almost no gradient (the softmax is flat there), so they stay wrong. "
-        "<i>Cross-entropy</i> grows without bound as the probability of the right class "
+        "<i>Cross-entropy</i> (CE) grows without bound as the probability of the right class "
         "falls, and its gradient stays large exactly there. From a normal start squared "
         "error learns well too: it is the saturated start that tells the two apart. "
         "For regression it is the other way round: squared error punishes a big miss far "
@@ -33,13 +33,13 @@ LOSS_FUNCTIONS = Lesson(
            "within a few dozen steps while squared error stalls far below (the points it "
            "started confidently wrong on stay wrong); squared error from a default start "
            "keeps up with cross-entropy. The regression runs have no accuracy, and their "
-           "losses are in different units, so do not compare them on the loss plot: pick "
-           "each in the runs table and look at the <b>decision boundary</b> plot, which draws "
+           "losses are in different units, so do not compare them on the loss plot: choose "
+           "each in <b>focus</b> and look at the <b>decision boundary</b> plot, which draws "
            "the fitted surface: L1 and Huber show the dip and the bump of the true surface, "
            "the MSE fit is dragged out of shape by the outliers."),
     base=HParams(dataset="xor", noise=0.1, samples=400, depth=2, width=32, init="large",
                  optimizer="momentum", lr=0.05, batch_size=32, epochs=20),
-    runs=(LessonRun("cross-entropy, large init", {"loss": "cross_entropy"}),
+    runs=(LessonRun("CE, large init", {"loss": "cross_entropy"}),
           LessonRun("MSE, large init", {"loss": "mse"}),
           LessonRun("MSE, default init", {"loss": "mse", "init": "default"}),
           LessonRun("outliers: MSE", {**REGRESSION, "loss": "mse"}),
