@@ -23,6 +23,8 @@ def test_a_slice_is_drawn_as_the_rise_from_the_weights_now():
     columns = slice_columns(surface("a", scale=2.0))
     assert columns["x"] == ALPHAS and columns["y"][2] == 0.0
     assert columns["y"][0] == pytest.approx(0.5) and columns["loss"][0] == pytest.approx(0.6)
+    step = slice_columns(surface("a", "step", scale=2.0))  # to its own height: top at 1
+    assert max(step["y"]) == pytest.approx(1.0) and step["y"][3] == 0.0
     start = {"kind": "start", "alpha": [0.0, 1.0], "loss": [2.0, 0.5]}
     assert slice_columns(start)["y"] == [1.5, 0.0]  # from the start: 1 is now
     wild = {"kind": "random", "alpha": [-1.0, 0.0], "loss": [1e9, 0.1]}
@@ -71,14 +73,14 @@ def test_a_diverged_or_removed_run_leaves_the_surface():
 
 def test_the_grid_shows_the_shown_runs_latest_row():
     plots = Plots()
-    assert "press refresh loss surface" in plots.loss_grid.figure.title.text
+    assert plots.loss_grid.subtitle.text == "press refresh loss surface"
     row = {"run": "a", "step": 12, "alpha": [-1.0, 0.0, 1.0], "beta": [-1.0, 0.0, 1.0],
            "loss": [[3.0, 2.0, 3.0], [2.0, 0.5, 2.0], [3.0, 2.0, 3.0]]}
     plots.push({"surface_2d": [row]})
     info = grid_info(row)
     assert (info.x, info.dw, info.low, info.high) == (-1.5, 3.0, 0.5, 3.0)
-    assert plots.loss_grid.source.data["image"] == [row["loss"]]
-    assert plots.loss_grid.figure.title.text.endswith("at step 12")
+    assert plots.loss_grid.source.data["image"][0].tolist() == row["loss"]
+    assert plots.loss_grid.subtitle.text.startswith("step 12")
 
 
 def test_refresh_loss_surface_fills_the_grid_of_the_current_run():

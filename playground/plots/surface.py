@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+import numpy as np
 from bokeh.core.properties import value
 from bokeh.layouts import column
 from bokeh.models import (
@@ -48,33 +49,41 @@ GRID_KEYS = ("image", "x", "y", "dw", "dh")
 # What each slice figure shows: its kind of row, title, subtitle and x axis.
 SLICES = {
     "random": ("Loss around the weights",
-               "6 random directions, filter-normalised; 0: the weights now",
-               "distance (filter-normalised)"),
+               "6 random directions; 0: the weights now",
+               "distance (filter-normalised)", "loss − loss now"),
     "step": ("Loss along the last step",
-             "-1: the weights a step before, 0: now",
-             "steps"),
+             "-1: a step before, 0: now; each line to scale",
+             "steps", "rise (to scale)"),
     "start": ("Loss from the start to now",
               "0: the initial weights, 1: now",
-              "share of the way"),
+              "share of the way", "loss − loss now"),
 }
 
 
 def slice_columns(row: Mapping[str, Any], cap: float = RISE_CAP) -> Columns:
     """x: where along the line; y: the loss less the loss at the weights now (x = 0, or 1
-    for a "start" row), no higher than `cap`; loss: the loss itself (for the hover)."""
+    for a "start" row), no higher than `cap`; loss: the loss itself (for the hover).
+
+    A "step" row is scaled to its own height (its highest point at 1): a small batch's step
+    is many times a full batch's, and drawn to one scale the full batch's jump across its
+    valley was a flat line. Its shape is the lesson: does it dip below 0 between -1 and 0?"""
     xs = [float(a) for a in row.get("alpha", [])]
     losses = [finite_or_nan(loss) for loss in row.get("loss", [])]
     at = 1.0 if row.get("kind") == "start" else 0.0
     here = next((loss for a, loss in zip(xs, losses) if abs(a - at) < 1e-9), math.nan)
     rises = [min(loss - here, cap) if math.isfinite(loss - here) else math.nan
              for loss in losses]
+    if row.get("kind") == "step":
+        finite = [rise for rise in rises if math.isfinite(rise)]
+        height = max(finite, default=0.0) - min(finite, default=0.0)
+        rises = [rise / height if height > 0 else rise for rise in rises]
     return {"x": xs, "y": rises, "loss": losses}
 
 
 class GridInfo(NamedTuple):
     """The 2-D grid as one image: corner, size, values (rows: beta), colour range."""
 
-    image: list[list[float]]
+    image: np.ndarray  # rows: beta, row 0 at the bottom (Bokeh's image convention)
     x: float
     y: float
     dw: float
@@ -86,8 +95,9 @@ class GridInfo(NamedTuple):
 def grid_info(row: Mapping[str, Any]) -> GridInfo:
     """An image of the loss over (alpha, beta); its colours span the finite losses."""
     alphas, betas = list(row["alpha"]), list(row["beta"])
-    image = [[finite_or_nan(loss) for loss in line] for line in row["loss"]]
-    finite = [loss for line in image for loss in line if math.isfinite(loss) and loss > 0]
+    image = np.asarray([[finite_or_nan(loss) for loss in line] for line in row["loss"]],
+                       dtype=float)
+    finite = [float(loss) for loss in image.flat if math.isfinite(loss) and loss > 0]
     low = min(finite, default=1e-3)
     high = max(finite, default=1.0)
     step_a = (alphas[-1] - alphas[0]) / max(len(alphas) - 1, 1)
@@ -126,8 +136,8 @@ class LossSurfacePlot(RunPlot):
         self._items: dict[str, list[LegendItem]] = {}
 
     def _make_slice(self, kind: str, name: str, frame_height: int) -> _Slice:
-        title, subtitle, x_label = SLICES[kind]
-        fig = new_figure(name, title, x_label, "loss − loss now", frame_height=frame_height)
+        title, subtitle, x_label, y_label = SLICES[kind]
+        fig = new_figure(name, title, x_label, y_label, frame_height=frame_height)
         subtitle_model = Title(text=subtitle, text_font_size=SUBTITLE_FONT,
                                text_font_style="normal", text_color="#444444")
         fig.add_layout(subtitle_model, "above")
@@ -157,8 +167,9 @@ class LossSurfacePlot(RunPlot):
             return
         old = self._slices[1]
         self._slices[1] = old._replace(kind=kind)
-        title, subtitle, x_label = SLICES[kind]
+        title, subtitle, x_label, y_label = SLICES[kind]
         old.figure.title.text = title
+        old.figure.yaxis[0].axis_label = y_label
         for model in old.figure.above:
             if isinstance(model, Title) and model is not old.figure.title:
                 model.text = subtitle
@@ -273,13 +284,16 @@ class LossGridPlot(SnapshotPlot):
     weights (the centre), on a log colour scale; made on demand (refresh loss surface)."""
 
     name = "loss_grid"
-    title = "Loss over two random directions"
-    empty_title = "Loss over two directions: press refresh loss surface"
+    title = "Loss in 2-D"
+    empty_subtitle = "press refresh loss surface"
 
     def __init__(self, height: int = 420) -> None:
         super().__init__()
-        self.figure = new_figure(self.name, self.empty_title, "direction 1", "direction 2",
+        self.figure = new_figure(self.name, self.title, "direction 1", "direction 2",
                                  height=height, match_aspect=True)
+        self.subtitle = Title(text=self.empty_subtitle, text_font_size=SUBTITLE_FONT,
+                              text_font_style="normal", text_color="#444444")
+        self.figure.add_layout(self.subtitle, "above")
         self.figure.x_range.range_padding = self.figure.y_range.range_padding = 0
         self.figure.grid.visible = False
         self.layout = self.figure
@@ -301,7 +315,7 @@ class LossGridPlot(SnapshotPlot):
     def _draw(self, run_id: str | None, row: Mapping[str, Any] | None) -> None:
         if row is None:
             self.source.data = {key: [] for key in GRID_KEYS}
-            self.figure.title.text = self.empty_title
+            self.figure.title.text, self.subtitle.text = self.title, self.empty_subtitle
             return
         info = grid_info(row)
         if (self.mapper.low, self.mapper.high) != (info.low, info.high):
@@ -309,5 +323,6 @@ class LossGridPlot(SnapshotPlot):
         self.source.data = {"image": [info.image], "x": [info.x], "y": [info.y],
                             "dw": [info.dw], "dh": [info.dh]}
         labels = self.legend
-        who = f" ({labels[run_id]})" if run_id in labels and len(labels) > 1 else ""
-        self.figure.title.text = f"{self.title} at step {row.get('step', 0)}{who}"
+        self.figure.title.text = (f"{self.title}: {labels[run_id]}" if run_id in labels
+                                  else self.title)
+        self.subtitle.text = f"step {row.get('step', 0)}; +: the weights now"
