@@ -80,6 +80,14 @@ def check_scriptable(info: RunInfo, events: list[dict]) -> None:
     if info.config.get("dataset") == "custom":
         raise ScriptError(f"script: run {info.id} trained on your own data, which is not saved "
                           f"with the run; allowed: {WORKING_FORMATS}")
+    # pretraining and fine-tuning (engine/transfer.py, data.py) are not written out
+    transfer = [name for name, off in (("init_from", ""), ("freeze", 0), ("classes", "all"),
+                                       ("train_per_class", 0))
+                if info.config.get(name, off) != off]
+    if transfer:
+        raise ScriptError(f"script: run {info.id} uses {', '.join(transfer)} (pretraining and "
+                          "fine-tuning), which the script does not rebuild; allowed: "
+                          f"{WORKING_FORMATS}")
     unknown = sorted(set(info.config) - set(HParams.specs()) - {"model"})
     if unknown:
         raise ScriptError(f"script: run {info.id} has settings the script does not know "

@@ -197,3 +197,26 @@ def test_cli_flags_show_their_ranges_and_refuse_bad_values(capsys, store, pretra
     assert main(["train", "--dataset", "digits", "--width", "16", "--epochs", "1",
                  "--classes", "second_half", "--init-from", pretrained, "--freeze", "2",
                  "--json"]) == 0
+
+
+def test_a_sweep_trains_from_the_run_and_refuses_one_that_cannot_be_used(store, pretrained):
+    from playground.sweeps.study import run_sweep
+
+    base = DIGITS.replace(classes="second_half", train_per_class=20, init_from=pretrained,
+                          freeze=1)
+    result = run_sweep(base, ["lr"], ranges={"lr": [0.01, 0.1]}, method="grid", store=store)
+    assert len(result.trials) == 2
+    for row in result.trials:
+        assert store.get(row.run_id).config["init_from"] == pretrained
+        assert any(event["kind"] == "init" for event in store.events(row.run_id))
+    with pytest.raises(InitFromError, match="not found"):
+        run_sweep(base.replace(init_from="1999"), ["lr"], trials=1, store=store)
+
+
+def test_a_fine_tuned_run_is_not_exported_as_a_script_that_would_ignore_it(store, pretrained):
+    from playground import exports
+    from playground.script import ScriptError
+
+    run_id = train(store, DIGITS.replace(classes="second_half", init_from=pretrained))
+    with pytest.raises(ScriptError, match="uses init_from, classes"):
+        exports.export_bytes(store, run_id, "script")

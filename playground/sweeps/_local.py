@@ -13,6 +13,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from playground.config import HParamsError
 from playground.engine.device import choose_device
+from playground.engine.transfer import check_start
 from playground.status import Status
 from playground.sweeps._base import Progress, SweepBackend, SweepPlan, SweepResult, TrialRow
 from playground.sweeps._trial import (
@@ -49,6 +50,8 @@ class LocalBackend(SweepBackend):
 
     def run(self, plan: SweepPlan, *, store: RunStore, device: str,
             callbacks: Sequence[Callback] = (), progress: Progress | None = None) -> SweepResult:
+        # every trial starts from that run's weights: refused now, not trial after trial
+        check_start(store, plan.base, shapes=not self.own)
         study = self.open_study(plan)
         device = choose_device(device)
         train = self.train or functools.partial(

@@ -28,6 +28,7 @@ from playground.data import load_dataset
 from playground.engine.events import Callback
 from playground.engine.optim import apply_live
 from playground.engine.saved_run import SavedRun
+from playground.engine.transfer import check_start
 from playground.status import TERMINAL, Status
 from playground.store import RunStore
 from playground.sweeps._base import Progress, SweepBackend, SweepPlan, SweepResult, TrialRow
@@ -78,6 +79,7 @@ class RayBackend(SweepBackend):
 
     def run(self, plan: SweepPlan, *, store: RunStore, device: str,
             callbacks: Sequence[Callback] = (), progress: Progress | None = None) -> SweepResult:
+        check_start(store, plan.base)  # every trial starts from that run's weights
         ray, tune = import_ray()
         if self.scheduler == "pbt":
             fixed = sorted(set(plan.space) - HParams.live_fields())
