@@ -27,6 +27,7 @@ TYPED = {
     "depth": "3", "width": "20", "lr": "0.003", "momentum": "0.85", "batch_size": "100",
     "epochs": "7", "step_every": "3", "gamma": "0.7", "warmup_epochs": "1",
     "grad_clip": "2.5", "weight_decay": "3e-4", "l1": "1e-5", "dropout": "0.15",
+    "outliers": "0.1", "train_per_class": "150", "freeze": "1",  # 150: all 140 of a class
 }
 REQUIRED = {"learning rate", "batch size", "weight decay", "L1", "dropout", "depth",
             "momentum", "epochs"}
