@@ -171,7 +171,7 @@ class HParams:
                         choices=CLASS_SPLITS, searchable=False,
                         help="Which classes of a 10-class set to keep: all, the first half "
                         "(digits 0-4) or the second half (5-9), numbered from 0 again")
-    train_per_class: int = spec(0, label="examples per class", kind="int", group="data",
+    train_per_class: int = spec(0, label="labels / class", kind="int", group="data",
                                 low=0, high=1000, step=1, searchable=False,
                                 help="Labelled training examples kept of each class, the rest "
                                 "unused (few labels); 0 keeps them all. Validation keeps all")
