@@ -11,8 +11,8 @@ from playground.config import HParams, HParamsError
 from playground.data import load_dataset
 from playground.engine.events import Callback
 from playground.engine.runner import Runner
-from playground.engine.transfer import InitFromError, freeze
 from playground.engine.trainer import Trainer
+from playground.engine.transfer import InitFromError, freeze
 from playground.models import build_model
 from playground.store import RunStore
 
@@ -89,7 +89,8 @@ def test_the_output_layer_starts_fresh_when_the_number_of_classes_differs(store,
     from playground.engine.transfer import read_source, start_from
     message = start_from(trainer.model, read_source(store, pretrained), ("0",) * 10)
     assert "layer3 starts fresh (5 outputs there, 10 here)" in message
-    assert torch.equal(trainer.model.state_dict()["1.weight"], weights(store, pretrained)["1.weight"])
+    assert torch.equal(trainer.model.state_dict()["1.weight"],
+                       weights(store, pretrained)["1.weight"])
 
 
 @pytest.mark.parametrize("changes, words", [
