@@ -24,7 +24,7 @@ from playground.arguments import (
     finite,
     hparams_from_args,
 )
-from playground.config import HParams, HParamsError
+from playground.config import HParams, HParamsError, scored_by_r2
 from playground.engine.events import Callback
 from playground.lessons.commands import add_commands as add_lesson_commands
 from playground.paths import HomeError
@@ -86,7 +86,8 @@ def build_parser() -> Parser:
                        "(default: all but the target)")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     train.add_argument("--name", help="a name for the run")
-    train.add_argument("--json", action="store_true", help="print one JSON summary, nothing else")
+    train.add_argument("--json", action="store_true", help="print one JSON summary, nothing else "
+                       "(train_accuracy, val_accuracy: R² for regression)")
     train.set_defaults(handler=cmd_train)
 
     runs = commands.add_parser("runs", help="list, show, export or delete saved runs")
@@ -157,7 +158,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         def on_points(self, trainer, rows):
             for row in rows:
                 if row["split"] == "val" and trainer.at_epoch_end and row["step"]:
-                    accuracy = "" if row["accuracy"] is None else f"  val acc {row['accuracy']:.3f}"
+                    score = "R²" if trainer.data.task == "regression" else "acc"
+                    accuracy = ("" if row["accuracy"] is None
+                                else f"  val {score} {row['accuracy']:.3f}")
                     print(f"epoch {trainer.epoch:>4}/{trainer.hp.epochs}  step {row['step']:>6}  "
                           f"val loss {row['loss']:.4f}{accuracy}", file=sys.stderr)
 
@@ -180,21 +183,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(finite(summary)))
     else:
-        print_summary(summary)
+        print_summary(summary, r2=scored_by_r2(info.config, info.summary))
     if info.status == Status.FAILED:
         print(f"playground: run failed: {info.error}", file=sys.stderr)
         return 1
     return 0
 
 
-def print_summary(summary: dict[str, Any]) -> None:
+def print_summary(summary: dict[str, Any], r2: bool = False) -> None:
+    """The summary as text; `r2`: a regression run, whose accuracy keys hold R²."""
     print(f"run {summary['run_id']}: {summary['status']} after {summary['steps']} steps "
           f"in {summary['seconds']:.1f} s on {summary['device']}")
+    score = "R²" if r2 else "accuracy"
     for split in ("train", "val"):
         loss, accuracy = summary[f"{split}_loss"], summary[f"{split}_accuracy"]
         if loss is not None:
             text = f"  {split:<5} loss {loss:.4f}"
-            print(text + (f"  accuracy {accuracy:.4f}" if accuracy is not None else ""))
+            print(text + (f"  {score} {accuracy:.4f}" if accuracy is not None else ""))
     if summary["error"]:
         print(f"  {summary['error']}")
 
@@ -209,7 +214,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         print("no runs yet: `playground train` makes one")
         return 0
     print(f"{'id':<20} {'status':<11} {'dataset':<13} {'steps':>7} {'val loss':>9} "
-          f"{'val acc':>8}  {'created':<16} name")
+          f"{'acc/R²':>8}  {'created':<16} name")
     for run in runs:
         val_loss, val_accuracy = run.summary.get("val_loss"), run.summary.get("val_accuracy")
         print(f"{run.id:<20} {run.status:<11} {run.config.get('dataset', '?'):<13} "
@@ -259,8 +264,12 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     print(f"  source   {run.source}" + (f" (after {run.parent})" if run.parent else ""))
     print(f"  device   {run.device}\n  steps    {run.steps} in {run.seconds:.1f} s")
     print(f"  created  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run.created))}")
+    r2 = scored_by_r2(run.config, run.summary)
     for key, value in run.summary.items():
-        print(f"  {key:<15} {value:.4f}" if isinstance(value, float) else f"  {key:<15} {value}")
+        # the accuracy keys of a regression run hold R²: say so beside the number
+        named = f"{key} (R²)" if r2 and key.endswith("_accuracy") else key
+        print(f"  {named:<20} {value:.4f}" if isinstance(value, float)
+              else f"  {named:<20} {value}")
     changed = HParams.from_dict(run.config).to_query() if run.config else ""
     print("  config   " + (changed.replace("&", " ") or "defaults"))
     for event in events:

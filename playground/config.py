@@ -440,3 +440,14 @@ def values_around(field: str, current: Any, points: int = 5) -> list[Any]:
     else:
         values = [v if v == current else float(f"{v:.3g}") for v in values]
     return sorted(set(values))
+
+
+def scored_by_r2(config: dict[str, Any], summary: dict[str, Any] | None = None) -> bool:
+    """Whether a saved run's accuracy values are R² (a regression run): its summary names its
+    task once it has ended (a custom table's task is known only there); before that, its
+    data set or a loss only regression has (L1, Huber) says."""
+    task = (summary or {}).get("task")
+    if task is not None:
+        return task == "regression"
+    return (config.get("dataset") in REGRESSION_DATASETS
+            or config.get("loss") in set(REGRESSION_LOSSES) - set(CLASSIFICATION_LOSSES))

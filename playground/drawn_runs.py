@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from playground.config import scored_by_r2
 from playground.plots import Plots
 from playground.status import Status
 from playground.store import RunInfo, RunNotFound, RunStore
@@ -145,10 +146,11 @@ class DrawnRuns:
         self._show_focus(drawn)
 
     def _scores(self, run: RunInfo) -> dict[str, Any]:
-        """Validation loss and accuracy: the summary of a finished run, the latest drawn
-        points of one that trains."""
+        """Validation loss and accuracy (R² for regression, `r2` says): the summary of a
+        finished run, the latest drawn points of one that trains."""
         scores = {"val_loss": run.summary.get("val_loss"),
-                  "val_accuracy": run.summary.get("val_accuracy")}
+                  "val_accuracy": run.summary.get("val_accuracy"),
+                  "r2": scored_by_r2(run.config, run.summary)}
         if run.status == Status.RUNNING and run.id in self.plots.runs:
             for key, plot in (("val_loss", self.plots.loss), ("val_accuracy", self.plots.accuracy)):
                 source = plot.sources(run.id).get("val")

@@ -107,7 +107,8 @@ def script_text(info: RunInfo, events: list[dict]) -> str:
         if event["kind"] == "change" and event["field"] in HParams.specs():
             changes.setdefault(int(event["step"]), {})[event["field"]] = event["new"]
     summary = {key: _finite(info.summary.get(key)) for key in ("val_accuracy", "val_loss")}
-    ended = (", ".join(f"{key} {value:.4f}" for key, value in summary.items()
+    named = {"val_accuracy": "val_accuracy (R²)"} if task == "regression" else {}
+    ended = (", ".join(f"{named.get(key, key)} {value:.4f}" for key, value in summary.items()
                        if isinstance(value, (int, float))) or "no final score")
     fill = {
         "TITLE": info.id if info.name == info.id else f"{_plain(info.name)} ({info.id})",
@@ -259,7 +260,8 @@ TEMPLATE = '''"""Run {{TITLE}} of the hyperparameter playground, as plain PyTorc
 
 It rebuilds the run's data, model, optimizer and learning-rate schedule, makes the changes
 that were made while it trained at the same steps, trains as many steps as it did, and
-prints one JSON line with the final validation loss and accuracy. Needs torch and numpy.
+prints one JSON line with the final validation loss and accuracy (R² for regression).
+Needs torch and numpy.
 
     python this_file.py
 
@@ -337,16 +339,23 @@ def load_data(hp):
 # --- training -------------------------------------------------------------------------------
 @torch.no_grad()
 def evaluate(model, loss_fn, x, y, chunk=4096):
-    """Mean loss and accuracy (None for regression) in eval mode (no dropout)."""
+    """Mean loss and score in eval mode (no dropout): accuracy for classes; for regression
+    R² = 1 - SS_res / SS_tot (scikit-learn's r2_score), None when y has no spread."""
     model.eval()
-    total_loss, correct = 0.0, 0
+    total_loss, correct, residuals = 0.0, 0, 0.0
     for start in range(0, len(x), chunk):
         output, target = model(x[start:start + chunk]), y[start:start + chunk]
         total_loss += loss_fn(output, target).item() * len(target)
         if TASK == "classification":
             correct += (output.argmax(1) == target).sum().item()
+        else:
+            residuals += (output - target).pow(2).sum().item()
     n = max(len(x), 1)
-    return total_loss / n, (correct / n if TASK == "classification" else None)
+    if TASK == "classification":
+        return total_loss / n, correct / n
+    spread = (y - y.mean(0)).pow(2).sum().item()  # SS_tot, about the mean of all of y
+    return total_loss / n, (1 - residuals / spread if spread > 1e-10 * y.pow(2).sum().item()
+                            else None)
 
 
 def main():
@@ -396,7 +405,8 @@ def main():
         if batches.position == 0:
             epoch += 1
             val_loss, val_accuracy = evaluate(model, loss_fn, x_val, y_val)
-            shown = "" if val_accuracy is None else f"  val accuracy {val_accuracy:.4f}"
+            score = "accuracy" if TASK == "classification" else "R²"
+            shown = "" if val_accuracy is None else f"  val {score} {val_accuracy:.4f}"
             print(f"epoch {epoch}  step {step + 1}  val loss {val_loss:.4f}{shown}",
                   file=sys.stderr)
     val_loss, val_accuracy = evaluate(model, loss_fn, x_val, y_val)

@@ -22,6 +22,7 @@ from playground.engine.events import Callback, DivergedRun
 from playground.engine.loop import Loop, divergence_reason, exploded
 from playground.engine.optim import apply_live, build_loss, build_optimizer
 from playground.engine.schedule import SCHEDULE_FIELDS, LrSchedule
+from playground.engine.scores import r2, squared_residuals, values
 from playground.engine.transfer import freeze
 from playground.models import build_model, mode_matters, set_dropout, weight_layers
 from playground.own import layer_names
@@ -167,12 +168,12 @@ class Trainer(Loop):
             return
         pending, self._pending = self._pending, []
         losses = torch.stack([p[3] for p in pending]).tolist()
-        accuracies = (self._accuracies([p[4] for p in pending], [p[5] for p in pending])
-                      if self._classifying else [None] * len(pending))
+        scores = (self._accuracies if self._classifying else self._r2s)(
+            [p[4] for p in pending], [p[5] for p in pending])
         seconds = self.elapsed()
         rows = [{"step": step, "epoch": epoch, "split": "train", "loss": loss,
-                 "accuracy": accuracy, "lr": lr, "seconds": seconds}
-                for (step, epoch, lr, *_), loss, accuracy in zip(pending, losses, accuracies)]
+                 "accuracy": score, "lr": lr, "seconds": seconds}
+                for (step, epoch, lr, *_), loss, score in zip(pending, losses, scores)]
         self._trigger("on_points", rows)
         for row in rows:
             self._check_divergence(row["step"], row["loss"])
@@ -187,6 +188,18 @@ class Trainer(Loop):
             correct = torch.stack([(output.argmax(1) == target).sum()
                                    for output, target in zip(outputs, targets)])
         return [hits / len(target) for hits, target in zip(correct.tolist(), targets)]
+
+    @staticmethod
+    def _r2s(outputs: list[torch.Tensor], targets: list[torch.Tensor]) -> list[float | None]:
+        """Each batch's R² (regression), read back in one go like the accuracies; None for a
+        batch whose targets have no spread (a batch of one)."""
+        if len({len(target) for target in targets}) == 1:
+            stacked = torch.stack(targets)
+            scores = r2(squared_residuals(torch.stack(outputs), stacked), stacked)
+        else:  # the batch size changed within the batch of steps
+            scores = torch.stack([r2(squared_residuals(output, target), target)
+                                  for output, target in zip(outputs, targets)])
+        return values(scores.tolist())
 
     def _check_divergence(self, step: int, loss: float) -> None:
         if self._first_loss is None:
@@ -214,18 +227,25 @@ class Trainer(Loop):
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
-        """Loss and accuracy in eval mode (no dropout, batch norm's running statistics)."""
+        """Loss and score in eval mode (no dropout, batch norm's running statistics): the
+        score is accuracy for classes, R² for regression (None when y has no spread)."""
         if self._modal:  # eval() and train() walk every module: only when they change anything
             self.model.eval()
         total_loss, correct = 0.0, 0.0
+        residuals = torch.zeros((), device=self.device)  # SS_res, read back once at the end
         for start in range(0, len(x), EVAL_CHUNK):
             output = self.model(x[start:start + EVAL_CHUNK])
             target = y[start:start + EVAL_CHUNK]
             total_loss += self.loss_fn(output, target).item() * len(target)
             if self._classifying:
                 correct += (output.argmax(1) == target).sum().item()
+            else:
+                residuals += squared_residuals(output, target)
         n = max(len(x), 1)
-        return total_loss / n, (correct / n if self._classifying else None)
+        if self._classifying:
+            return total_loss / n, correct / n
+        # SS_tot about the mean of all of y, not of each chunk
+        return total_loss / n, (values([r2(residuals, y).item()])[0] if len(y) else None)
 
     def _evaluate_curves(self) -> None:
         if self._last_eval_step == self.step:
@@ -240,11 +260,12 @@ class Trainer(Loop):
                                      "seconds": seconds}])
 
     def summary(self) -> dict[str, Any]:
-        """Final metrics on the whole train and validation sets."""
+        """Final metrics on the whole train and validation sets; the task says what the
+        accuracy keys hold (R² for regression), also for a custom table read later."""
         train_loss, train_accuracy = self.evaluate(self.data.x_train, self.data.y_train)
         val_loss, val_accuracy = self.evaluate(self.data.x_val, self.data.y_val)
         return {"train_loss": train_loss, "train_accuracy": train_accuracy,
-                "val_loss": val_loss, "val_accuracy": val_accuracy}
+                "val_loss": val_loss, "val_accuracy": val_accuracy, "task": self.data.task}
 
     # --- events ----------------------------------------------------------------------------
     def emit_event(self, kind: str, message: str, *, field: str | None = None,

@@ -28,7 +28,7 @@ class Measure(Callback):
     def __init__(self) -> None:
         self.train: list[tuple[int, float]] = []  # (step, loss) of each training batch
         self.val: list[tuple[int, float]] = []  # (step, loss) of each validation point
-        self.val_accuracy: list[float] = []  # accuracy of each validation point (classes)
+        self.val_accuracy: list[float] = []  # accuracy of each validation point (R²: regression)
         self.grads: dict[str, list[float]] = {}  # layer -> grad norms, in step order
         self.initial_digest: str | None = None  # fingerprint of the weights it started from
         self.final: dict[str, float] = {}  # measures of the final weights
@@ -86,7 +86,7 @@ class Measure(Callback):
             "grad_last_start": last[0] if last else None,
             "grad_ratio": (grad_first / grad_last if grad_first is not None and grad_last
                            else None),
-            # how fast accuracy came: the mean of the validation accuracy curve (its area)
+            # how fast accuracy (R² for regression) came: the mean of its validation curve
             "mean_val_accuracy": (statistics.fmean(self.val_accuracy) if self.val_accuracy
                                   else None),
             **surface_measures(self.surface),  # sharpness, overshoot (None without a probe)

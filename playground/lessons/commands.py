@@ -52,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     print(f"{lesson.title}\n")
     print(f"{'run':<20} {'status':<9} {'steps':>6} {'train loss':>10} {'val loss':>9} "
-          f"{'val acc':>8}  label")
+          f"{'acc/R²':>8}  label")
     for outcome in outcomes:
         print(f"{outcome.run_id:<20} {outcome.status:<9} {outcome.steps:>6} "
               f"{_number(outcome.train_loss, 10)} {_number(outcome.val_loss, 9)} "

@@ -207,6 +207,7 @@ class CurvePlot(RunPlot):
         self._add_markers(change_markers(events))
         if self.robust and by_run:
             self._follow(by_run)
+        self._seen(by_run)
 
     def load(self, run_id: str, rows: Iterable[Mapping[str, Any]],
              events: Iterable[Mapping[str, Any]] = ()) -> None:
@@ -225,6 +226,11 @@ class CurvePlot(RunPlot):
             self._first.pop(run_id, None)
             self._detect(run_id, splits)
             self._on_diverged()
+        self._seen({run_id: splits}, replaced=True)
+
+    def _seen(self, by_run: Mapping[str, Mapping[str, Columns]], replaced: bool = False,
+              ) -> None:
+        """New values were drawn (`replaced`: a run's whole history); a hook for subclasses."""
 
     # --- diverged runs ---------------------------------------------------------------------
     @property
@@ -509,14 +515,63 @@ class LossPlot(CurvePlot):
 
 
 class AccuracyPlot(CurvePlot):
-    """Train and validation accuracy per run; rows without accuracy (regression) are skipped."""
+    """Train and validation accuracy per run, and a regression run's R² on the same axis
+    (both 1 at best, unitless; R² is 0 for predicting the mean). R² below 0, as a run starts,
+    is drawn off the bottom: while any run has a value below 0 (only R² can), the y range
+    spans 0..1 and the lines of the other runs, so that -40 at step 0 does not flatten the
+    axis. Rows without a score (a regression batch of one) are skipped."""
 
     name = "accuracy"
-    title = "Accuracy"
+    title = "Accuracy (R² for regression)"
     subtitle = "solid: train, dashed: validation"
     metric = "accuracy"
-    y_label = "accuracy"
+    y_label = "accuracy / R²"
     y_format = "%.3f"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._below: set[str] = set()  # runs with a value below 0 (R² worse than the mean)
+        # A hidden glyph at 0 and 1 that the y range follows while a run is below 0 (a data
+        # range counts hidden glyphs too; the page's readers and hover skip them).
+        self.span_source = ColumnDataSource({"step": [], "y": []})
+        self._span = self.figure.scatter("step", "y", source=self.span_source, visible=False,
+                                         name="span")
+
+    def _seen(self, by_run: Mapping[str, Mapping[str, Columns]], replaced: bool = False,
+              ) -> None:
+        below = set(self._below)
+        for run_id, splits in by_run.items():
+            if replaced:
+                below.discard(run_id)
+            if any(y < 0 for columns in splits.values() for y in columns["y"] if y is not None):
+                below.add(run_id)
+        if below != self._below:
+            self._below = below
+            self._set_range()
+
+    def _on_add(self, run_id: str) -> None:
+        super()._on_add(run_id)
+        self._set_range()  # its lines join the range's list
+
+    def _on_remove(self, run_id: str) -> None:
+        super()._on_remove(run_id)
+        self._below.discard(run_id)
+        self._set_range()
+
+    def _set_range(self) -> None:
+        """The y range: every line (BokehJS's "auto") while no run is below 0; else 0..1 and
+        the lines of the runs that are not."""
+        below = self._below & self._lines.keys()
+        renderers = ([self._span, *(line for run_id, lines in self._lines.items()
+                                    if run_id not in below for line in lines)]
+                     if below else [])
+        span = {"step": [0, 0], "y": [0.0, 1.0]} if below else {"step": [], "y": []}
+        if dict(self.span_source.data) != span:
+            self.span_source.data = span
+        y_range = self.figure.y_range
+        if y_range.renderers != renderers:
+            y_range.renderers = renderers
+            recompute_range_in_page(y_range, RANGE_PADDING)  # see _on_diverged
 
 
 class LrPlot(CurvePlot):

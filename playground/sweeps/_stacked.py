@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from playground.engine.scores import r2, squared_residuals
 from playground.models import ACTIVATIONS, weight_layers
 
 ADAM_BETA2 = 0.999  # what build_optimizer gives Adam and AdamW
@@ -147,7 +148,8 @@ def _stack(tensor: torch.Tensor, k: int, device: torch.device | str) -> torch.Te
 
 def member_losses(output: torch.Tensor, y: torch.Tensor, task: str, loss: str,
                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Mean loss per member (K,), and accuracy per member for classification."""
+    """Mean loss per member (K,), and each member's score (K,): accuracy for classification,
+    R² for regression (NaN when the targets have no spread; see engine/scores.py)."""
     k, batch = output.shape[:2]
     if task == "classification":
         if loss == "mse":  # as engine/optim.py's SoftmaxMSELoss, per member
@@ -159,7 +161,8 @@ def member_losses(output: torch.Tensor, y: torch.Tensor, task: str, loss: str,
         return losses, (output.argmax(-1) == y).float().mean(1)
     target = y.expand(k, *y.shape)
     fn = {"l1": F.l1_loss, "huber": F.huber_loss}.get(loss, F.mse_loss)
-    return fn(output, target, reduction="none").flatten(1).mean(1), None
+    return (fn(output, target, reduction="none").flatten(1).mean(1),
+            r2(squared_residuals(output.detach(), y), y))
 
 
 class StackedOptimizer:

@@ -41,7 +41,7 @@ def add_commands(commands: Any) -> None:
     sweep.add_argument("--pruner", default="none", help="none, median or hyperband "
                        "(default none)")
     sweep.add_argument("--metric", default="val_loss", help="val_loss or val_accuracy "
-                       "(default val_loss)")
+                       "(R² for regression; default val_loss)")
     sweep.add_argument("--storage", help="an Optuna journal file or an RDB URL (default: "
                        f"{JOURNAL} in PLAYGROUND_HOME)")
     sweep.add_argument("--study", metavar="NAME", help="the study's name; an existing one "
@@ -73,7 +73,8 @@ def add_commands(commands: Any) -> None:
     importance.add_argument("--runs", default="all", help="all, or comma-separated run ids")
     importance.add_argument("--source", help="only runs of this source (manual, cli, "
                             "sweep:NAME, race, ...)")
-    importance.add_argument("--metric", default="val_loss", help="val_loss or val_accuracy")
+    importance.add_argument("--metric", default="val_loss", help="val_loss or val_accuracy "
+                            "(R² for regression)")
     importance.add_argument("--evaluator", default="ped_anova", help="ped_anova or fanova")
     importance.add_argument("--json", action="store_true", help="print one JSON object")
     importance.set_defaults(handler=cmd_importance)
@@ -224,7 +225,8 @@ def cmd_race(args: argparse.Namespace) -> int:
     for m in members:
         loss, acc = m.get("val_loss"), m.get("val_accuracy")
         loss_text = "-" if loss is None else f"{loss:.4f}"
-        acc_text = "" if acc is None else f"  val acc {acc:.4f}"
+        score = "R²" if m.get("task") == "regression" else "acc"
+        acc_text = "" if acc is None else f"  val {score} {acc:.4f}"
         print(f"  {field}={_short(m['value']):<10} {m['status']:<9} {m['steps']:>6} steps  "
               f"val loss {loss_text}{acc_text}  (run {m['run_id']})")
     return 0

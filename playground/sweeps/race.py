@@ -32,6 +32,7 @@ from playground.engine.device import choose_device
 from playground.engine.events import Callback
 from playground.engine.loop import Loop, RunFailed, divergence_reason, exploded
 from playground.engine.schedule import LrSchedule
+from playground.engine.scores import r2, squared_residuals, values
 from playground.engine.sinks import keep_weights
 from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, LOG_EVERY
 from playground.models import build_model
@@ -181,7 +182,7 @@ class Race(Loop):
         # forward, backward: every member at once
         output = self.model.forward(x, self.dropout if self._uses["dropout"] else None,
                                     self.dropout_generator)
-        losses, accuracy = member_losses(output, y, self.data.task, self.hp.loss)
+        losses, score = member_losses(output, y, self.data.task, self.hp.loss)
         objective = losses + self.l1 * self.model.l1() if self._uses["l1"] else losses
         for param in self.model.parameters():
             param.grad = None
@@ -194,8 +195,7 @@ class Race(Loop):
         self.optimizer.step(self._lr)
         self.step += 1
         # log: keep tensors, read them back in batches
-        self._pending.append((self.step, self.epoch, list(self.lr), losses.detach(),
-                              None if accuracy is None else accuracy.detach()))
+        self._pending.append((self.step, self.epoch, list(self.lr), losses.detach(), score))
         if self.at_epoch_end:
             self.epoch += 1
         if len(self._pending) >= self.log_every or self.at_epoch_end:
@@ -241,15 +241,14 @@ class Race(Loop):
             return
         pending, self._pending = self._pending, []
         losses = torch.stack([p[3] for p in pending]).tolist()  # (steps, K)
-        accuracies = (torch.stack([p[4] for p in pending]).tolist()
-                      if pending[0][4] is not None else None)
+        scores = torch.stack([p[4] for p in pending]).tolist()  # accuracy or R², (steps, K)
         seconds = self.elapsed()
         rows, diverged = [], {}
         for k in list(self.active):
             for i, (step, epoch, lrs, _, _) in enumerate(pending):
                 loss = losses[i][k]
                 rows.append({"step": step, "epoch": epoch, "split": "train", "loss": loss,
-                             "accuracy": None if accuracies is None else accuracies[i][k],
+                             "accuracy": values([scores[i][k]])[0],
                              "lr": lrs[k], "seconds": seconds, "member": k,
                              "run": self.run_ids[k]})
                 if self._first_loss[k] is None:
@@ -286,21 +285,27 @@ class Race(Loop):
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list | None]:
-        """Each member's loss and accuracy (no dropout)."""
+        """Each member's loss and score (no dropout): accuracy for classes, R² for regression
+        (None when y has no spread), as the Trainer's `evaluate`."""
         self.model.train(False)
+        classifying = self.data.task == "classification"
         total = torch.zeros(self.k, device=self.device)
-        correct = torch.zeros(self.k, device=self.device)
+        correct = torch.zeros(self.k, device=self.device)  # classes: hits; regression: SS_res
         for start in range(0, len(x), EVAL_CHUNK):
             target = y[start:start + EVAL_CHUNK]
             output = self.model.forward(x[start:start + EVAL_CHUNK])
             losses, accuracy = member_losses(output, target, self.data.task, self.hp.loss)
             total += losses * len(target)
-            if accuracy is not None:
-                correct += accuracy * len(target)
+            correct += (accuracy * len(target) if classifying
+                        else squared_residuals(output, target))
         self.model.train(True)
         n = max(len(x), 1)
-        return ((total / n).tolist(),
-                (correct / n).tolist() if self.data.task == "classification" else None)
+        if classifying:
+            return (total / n).tolist(), (correct / n).tolist()
+        if not len(y):
+            return (total / n).tolist(), None
+        # SS_tot about the mean of all of y, not of each chunk
+        return (total / n).tolist(), values(r2(correct, y).tolist())
 
     def _evaluate_curves(self) -> None:
         if self._last_eval_step == self.step:
@@ -320,7 +325,8 @@ class Race(Loop):
         val = self.evaluate(self.data.x_val, self.data.y_val)
         return [{"train_loss": train[0][k],
                  "train_accuracy": None if train[1] is None else train[1][k],
-                 "val_loss": val[0][k], "val_accuracy": None if val[1] is None else val[1][k]}
+                 "val_loss": val[0][k], "val_accuracy": None if val[1] is None else val[1][k],
+                 "task": self.data.task}
                 for k in range(self.k)]
 
     # --- members and events ------------------------------------------------------------------

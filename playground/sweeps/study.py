@@ -97,8 +97,6 @@ def make_plan(base: HParams, fields: Iterable[str] = ("lr",), *,
             raise HParamsError(name, space[name], "a field of HParams: "
                                + ", ".join(HParams.specs()))
         check_searchable(name, space[name])
-    if metric == "val_accuracy" and base.dataset == "regression":
-        raise HParamsError("metric", metric, "val_loss for a regression data set")
     if method == "grid":
         grid_from_space(space, grid_points)  # checks its size now, not after the first trial
     return SweepPlan(base=base, space=space, method=method, trials=trials, metric=metric,

@@ -20,14 +20,15 @@ import ipywidgets as widgets
 from playground.ui.quiet import Quiet
 from playground.ui.theme import ROOT_CLASS, error_html, status_color
 
-# (header, width) of each column: swatch, name, status, val loss, val accuracy, steps,
+# (header, width) of each column: swatch, name, status, val loss, val accuracy (R² for a
+# regression run), steps,
 # legend, show, delete, export, exported file
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("", "1.6em"),
     ("name", "11em"),
     ("status", "7em"),
     ("val loss", "6.5em"),
-    ("val acc", "6em"),
+    ("val acc/R²", "6em"),
     ("steps", "5.5em"),
     ("differs in", "14em"),
     ("", "5em"),
@@ -62,12 +63,14 @@ def format_loss(value: Any) -> str:
     return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
-def format_accuracy(value: Any) -> str:
-    """A fraction in [0, 1] as a percentage; regression runs have none."""
+def format_accuracy(value: Any, r2: bool = False) -> str:
+    """A fraction in [0, 1] as a percentage; `r2`: a regression run's R², as a number."""
     if value is None:
         return "–"
     value = float(value)
-    return f"{100 * value:.1f}%" if math.isfinite(value) else str(value)
+    if not math.isfinite(value):
+        return str(value)
+    return f"R² {value:.3f}" if r2 else f"{100 * value:.1f}%"
 
 
 def swatch_html(color: str) -> str:
@@ -128,7 +131,7 @@ class RunsTable:
 
     Controller: rename_run(id, name), set_run_visible(id, visible), delete_run(id) and
     export_run(id, fmt) -> path. Rows (dicts): id, name, status, color, visible, val_loss,
-    val_accuracy, steps, legend.
+    val_accuracy, r2 (True: val_accuracy is a regression run's R²), steps, legend.
     """
 
     def __init__(self, controller: RunsController, export_format: str = "csv"):
@@ -228,7 +231,8 @@ class RunsTable:
         widgets_.swatch.value = swatch_html(row.get("color") or "#999999")
         widgets_.status.value = status_html(row.get("status") or "")
         widgets_.loss.value = format_loss(row.get("val_loss"))
-        widgets_.accuracy.value = format_accuracy(row.get("val_accuracy"))
+        widgets_.accuracy.value = format_accuracy(row.get("val_accuracy"),
+                                                  bool(row.get("r2")))
         steps = row.get("steps")
         widgets_.steps.value = "–" if steps is None else str(steps)
         widgets_.legend.value = differs_html(str(row.get("legend") or ""))
