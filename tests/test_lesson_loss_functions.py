@@ -65,6 +65,7 @@ def test_cross_entropy_learns_fast_from_a_saturated_start_where_squared_error_st
 # --- claim 2: with outliers, L1 and Huber fit the clean surface, squared error does not -----
 
 def test_l1_and_huber_fit_the_clean_targets_where_squared_error_follows_the_outliers():
+    """Squared error and R² on the clean validation targets, over five seeds."""
     mse = over_seeds("outliers: MSE")
     l1 = over_seeds("outliers: L1")
     huber = over_seeds("outliers: Huber")
@@ -72,9 +73,17 @@ def test_l1_and_huber_fit_the_clean_targets_where_squared_error_follows_the_outl
         # one yardstick for all three: squared error on the clean validation targets
         assert a["val_mse"] < 0.6 * m["val_mse"], seed
         assert h["val_mse"] < 0.7 * m["val_mse"], seed
+        # what the accuracy plot shows with nothing pressed: R² on the clean validation
+        # targets (measured, seeds 0-4: L1 0.85-0.92, Huber 0.65-0.84, MSE -2.19 to 0.57; the
+        # smallest lead 0.21, Huber over MSE on seed 3)
+        assert a["val_accuracy"] > 0.8 and h["val_accuracy"] > 0.6, seed
+        assert min(a["val_accuracy"], h["val_accuracy"]) > m["val_accuracy"] + 0.15, seed
     mean = {name: statistics.fmean(run["val_mse"] for run in runs)
             for name, runs in (("mse", mse), ("l1", l1), ("huber", huber))}
     assert mean["l1"] < mean["mse"] / 4 and mean["huber"] < mean["mse"] / 3, mean
+    r2 = {name: statistics.fmean(run["val_accuracy"] for run in runs)
+          for name, runs in (("mse", mse), ("l1", l1), ("huber", huber))}
+    assert r2["l1"] > 0.85 and r2["huber"] > 0.7 and r2["mse"] < 0.3, r2
 
 
 def test_without_outliers_squared_error_fits_as_well():
@@ -95,7 +104,9 @@ def test_the_lesson_runs_headless_and_its_json_holds_both_claims(capsys):
     ce, mse = runs["CE, large init"], runs["MSE, large init"]
     assert ce["initial_digest"] == mse["initial_digest"]  # the same saturated start
     assert ce["measures"]["mean_val_accuracy"] > mse["measures"]["mean_val_accuracy"] + 0.1
-    assert runs["outliers: MSE"]["val_accuracy"] is None
+    # the regression runs' accuracy is R² (the plot's dashed lines end there)
+    assert min(runs[label]["val_accuracy"] for label in ("outliers: L1", "outliers: Huber")
+               ) > runs["outliers: MSE"]["val_accuracy"] + 0.15
     worst = max(runs[label]["measures"]["val_mse"] for label in ("outliers: L1",
                                                                  "outliers: Huber"))
     assert worst < 0.5 * runs["outliers: MSE"]["measures"]["val_mse"]
