@@ -41,7 +41,8 @@ def add_hparam_flags(parser: argparse.ArgumentParser) -> None:
     for name, spec in HParams.specs().items():
         default = getattr(defaults, name)
         group.add_argument("--" + name.replace("_", "-"), dest=name, metavar=spec.kind.upper(),
-                           help=f"{spec.help}; {headless_allowed(spec)} (default {default})")
+                           help=f"{spec.help}; {headless_allowed(spec)} "
+                           f"(default {default if default != '' else 'none'})")
 
 
 def headless_allowed(spec: Spec) -> str:

@@ -195,7 +195,7 @@ class HParams:
                           searchable=False,
                           help="Start from a saved run's weights (pretraining): layers whose "
                           "shapes match are copied, the output layer starts fresh when the "
-                          "classes differ; empty: fresh weights")
+                          "classes differ")
     freeze: int = spec(0, label="frozen layers", kind="int", group="model", low=0, high=12,
                        step=1, live=True, searchable=False,
                        help="The first K hidden layers are frozen: not trained, skipped by "

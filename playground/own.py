@@ -28,7 +28,9 @@ from playground.tabular import MAX_CLASSES, MIN_ROWS
 
 REPR_CHARS = 600  # of a model's repr kept with its runs
 DATA_FIELDS = HParams.fields_where(group="data")  # what your own data replaces (but the seed)
-ARCHITECTURE = HParams.fields_where(group="model")  # what only a factory can read
+TRANSFER = ("init_from", "freeze")  # pretraining and fine-tuning: the built-in networks
+ARCHITECTURE = tuple(name for name in HParams.fields_where(group="model")  # what only a
+                     if name not in TRANSFER)  # factory can read
 OwnModelArg = nn.Module | Callable[[HParams], nn.Module]
 
 
@@ -214,6 +216,7 @@ class OwnModel:
         why = "your model sets its own architecture" if self.factory is None else \
             "your function does not read it"
         fields = {name: why for name in ARCHITECTURE if name not in self.reads}
+        fields |= {name: "for the built-in networks only" for name in TRANSFER}
         if not any(isinstance(module, nn.Dropout) for module in model.modules()):
             fields["dropout"] = "your model has no nn.Dropout"
         return fields

@@ -53,7 +53,8 @@ def test_your_model_trains_in_the_page_and_hidden_controls_are_explained(
     page.goto(own_model_page, timeout=120_000)
     page.get_by_role("button", name="Start").wait_for(timeout=180_000)
     text = page.inner_text("body")
-    assert "dataset, noise, samples, train fraction: hidden, your own data" in text
+    assert ("dataset, noise, outliers, samples, train fraction, classes, labels / class: "
+            "hidden, your own data") in text
     assert "depth, activation, initialisation, batch norm: hidden, your function does not " \
         "read it" in text
     labels = page.locator(".pg-number label").all_inner_texts()

@@ -158,7 +158,9 @@ def test_the_app_hides_what_cannot_apply_and_says_why():
         assert {"dataset", "depth", "width", "activation"} <= app.controls.hidden
         assert "dropout" not in app.controls.hidden and "lr" not in app.controls.hidden
         note = app.own_note.value
-        assert "dataset, noise, samples, train fraction: hidden, your own data" in note
+        assert ("dataset, noise, outliers, samples, train fraction, classes, labels / class: "
+                "hidden, your own data") in note
+        assert "start from run, frozen layers: hidden, for the built-in networks only" in note
         assert "depth, width, activation, initialisation, batch norm: hidden, your model " \
             "sets its own architecture" in note
         assert app.lesson_panel.widget.layout.display == "none"

@@ -46,6 +46,7 @@ FINE_TUNING = Lesson(
           LessonRun("from scratch", {}),
           LessonRun("fine-tune everything", {}, start_from=PRETRAIN),
           LessonRun("freeze all but the last", {"freeze": 2}, start_from=PRETRAIN)),
-    hidden=hide_all_but("classes", "train_per_class", "init_from", "freeze", "lr", "epochs"),
+    hidden=hide_all_but("classes", "train_per_class", "init_from", "freeze", "lr",
+                        "batch_size", "epochs"),
     figure="accuracy",
 )
