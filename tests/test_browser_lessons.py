@@ -19,6 +19,9 @@ from playground.store import RunStore
 
 SIZES = ((1366, 768), (1920, 1080))
 MIN_SPREAD = 0.25  # of the axis range that the data in view spans (log axes: in decades)
+# An image (the decision boundary) keeps its aspect and has a colour bar beside it, which
+# legends and curves do not: at 1366x768 its square frame is 64% of the figure's width.
+MIN_IMAGE_SHARE = 0.60
 
 # Each visible figure's frame, y range and y axis type, and for each visible glyph with data
 # its kind and the finite y values it draws (lines and scatters: the y column; an image: its
@@ -73,14 +76,15 @@ def unreadable(figure):
         return ["the figure is not on the page"]
     problems = []
     share = figure["data_width"] / figure["element_width"]
-    if share < MIN_DATA_SHARE:
+    image = any(glyph["pixels"] for glyph in figure["glyphs"])
+    if share < (MIN_IMAGE_SHARE if image else MIN_DATA_SHARE):
         problems.append(f"only {share:.0%} of its width shows data")
     start, end = figure["y_start"], figure["y_end"]
     if not (math.isfinite(start) and math.isfinite(end) and end > start):
         return [*problems, f"y range {start}..{end} is not a range"]
     if not figure["glyphs"]:
         return [*problems, "no data drawn"]
-    if any(glyph["pixels"] for glyph in figure["glyphs"]):
+    if image:
         return problems  # an image fills its frame: its colours are its data
     scale = (lambda y: math.log10(y)) if figure["log"] else (lambda y: y)
     if figure["log"] and start <= 0:
