@@ -264,7 +264,7 @@ def curve_columns(rows: Iterable[Mapping[str, Any]], value: str = "loss"
                   ) -> dict[str, dict[str, Columns]]:
     """Point rows -> run -> split ("train"/"val") -> columns step, y, epoch, lr, seconds.
 
-    Rows whose `value` is missing or None are skipped (accuracy of a regression run);
+    Rows whose `value` is missing or None are skipped (no R² for a regression batch of one);
     nan and inf become nan so the line shows a gap rather than breaking the axis range.
     """
     out: dict[str, dict[str, Columns]] = {}
