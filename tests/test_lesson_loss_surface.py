@@ -5,7 +5,6 @@ steps and rate the full batch ends sharper than batch 16."""
 import statistics
 
 import pytest
-import torch
 
 from playground.data import load_dataset
 from playground.engine.surface import SurfaceProbe
@@ -16,14 +15,6 @@ from playground.lessons._run import LESSON_CAPTURES
 from playground.store import RunStore
 
 SEEDS = (0, 1, 2, 3, 4)  # 5 also holds (seeds 0-5 were measured for the lesson's text)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def measured(seed: int) -> dict[str, dict]:

@@ -32,14 +32,6 @@ from playground.jobs import JobRunner
 from playground.lessons._measure import weights_digest
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Rows(Callback):
     """Keeps what the probe publishes."""
 
