@@ -126,5 +126,5 @@ class SamplesProbe(Probe):
 
 
 def default_probes() -> list[Callback]:
-    # the loss surface's slices: every 2 s at most, and at each run's end
+    # the loss surface's slices: every 10 s at most (1% of the run's time), and at its end
     return [BoundaryProbe(), HistogramProbe(), SamplesProbe(), SurfaceProbe()]

@@ -30,7 +30,7 @@ from torch import nn
 
 from playground.engine.events import Callback
 from playground.engine.trainer import Trainer
-from playground.status import TROUBLE
+from playground.status import TROUBLE, Status
 
 SUBSET = 256  # training examples the loss is measured on (the same ones for every slice)
 DIRECTIONS = 6  # random directions a "random" slice averages over (3 left seeds apart)
@@ -40,7 +40,11 @@ STEP_ALPHAS = tuple(-1.5 + k / 8 for k in range(17))  # -1.5 .. 0.5 in steps; -1
 START_ALPHAS = tuple(-0.25 + k / 16 for k in range(25))  # -0.25 .. 1.25; 0 and 1 are on it
 GRID_ALPHAS = tuple(-1.0 + k / 12 for k in range(25))  # the 2-D grid, each axis
 SHARP_AT = 0.2  # sharpness: the mean rise of the loss this far out, both ways
-BUSY_SHARE = 0.05  # the probe waits at least 20 times as long as its last slices took
+BUSY_SHARE = 0.01  # the probe waits at least 100 times as long as its last slices took
+# The three slices hold up training while they run: on a model where they would take longer
+# than this (the small CNN took 4 s on 256 images here), they use fewer examples.
+SLICES_BUDGET_S = 0.5
+FEWEST_EXAMPLES = 32
 KINDS = ("random", "step", "start")
 
 
@@ -188,7 +192,7 @@ class SurfaceProbe(Callback):
     so a large model is sliced less often, not slowed down.
     """
 
-    def __init__(self, every: float | None = 2.0, captures: int | None = None,
+    def __init__(self, every: float | None = 10.0, captures: int | None = None,
                  size: int = SUBSET, directions: int = DIRECTIONS) -> None:
         self.every, self.captures = every, captures
         self.size, self.directions_count = size, directions
@@ -252,14 +256,24 @@ class SurfaceProbe(Callback):
 
     def after_fit(self, trainer: Trainer) -> None:
         self._hand_out(trainer)
-        if trainer.status not in TROUBLE and self._sliced_at != trainer.step:
-            self._slices(trainer, None)  # a diverged run's weights are no place to look
+        # a diverged run's weights are no place to look; a paused one slices when it ends
+        if trainer.status not in TROUBLE and trainer.status != Status.PAUSED \
+                and self._sliced_at != trainer.step:
+            self._slices(trainer, None)
 
     # --- slices ----------------------------------------------------------------------------
     def _setup(self, trainer: Trainer) -> Probing:
         if self._probing is None or self._probing.model is not trainer.model:
             x, y = subset(trainer.data.x_train, trainer.data.y_train, self.size)
-            self._probing = Probing(trainer.model, trainer.loss_fn, x, y)
+            probing = Probing(trainer.model, trainer.loss_fn, x, y)
+            passes = (self.directions_count * len(RANDOM_ALPHAS) + len(STEP_ALPHAS)
+                      + len(START_ALPHAS))
+            expected = passes * _forward_seconds(probing)
+            if expected > SLICES_BUDGET_S:
+                size = max(FEWEST_EXAMPLES, int(len(x) * SLICES_BUDGET_S / expected))
+                x, y = subset(trainer.data.x_train, trainer.data.y_train, size)
+                probing = Probing(trainer.model, trainer.loss_fn, x, y)
+            self._probing = probing
         return self._probing
 
     def _slices(self, trainer: Trainer, before: list[torch.Tensor] | None,
@@ -316,6 +330,20 @@ class SurfaceProbe(Callback):
     def _copy(self, trainer: Trainer) -> Probing:
         x, y = subset(trainer.data.x_train, trainer.data.y_train, self.size)
         return Probing(copy.deepcopy(trainer.model), trainer.loss_fn, x, y, trainer.step)
+
+
+@torch.no_grad()
+def _forward_seconds(probing: Probing) -> float:
+    """Seconds one loss on the probing examples takes (the second of two: the first warms up)."""
+    model, was_training = probing.model, probing.model.training
+    model.eval()
+    try:
+        for _ in range(2):
+            started = time.perf_counter()
+            float(probing.loss_fn(model(probing.x), probing.y))
+    finally:
+        model.train(was_training)
+    return time.perf_counter() - started
 
 
 def _finite(value: float) -> float:
