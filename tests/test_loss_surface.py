@@ -144,6 +144,19 @@ def test_a_timed_probe_slices_at_the_end_and_hands_out_a_copy():
     assert weights_digest(copy.model) == weights_digest(trainer.model)
 
 
+def test_a_slow_model_is_sliced_on_fewer_examples(monkeypatch):
+    from playground.engine import surface
+
+    hp = small(epochs=1)
+    trainer = Trainer(hp, load_dataset(hp))
+    fast, slow = SurfaceProbe(), SurfaceProbe()
+    every = min(surface.SUBSET, trainer.data.n_train)
+    assert len(fast._setup(trainer).x) == every  # a small MLP: all it may take
+    # as if each loss took 20 ms, as the small CNN's did on 256 images
+    monkeypatch.setattr(surface, "_forward_seconds", lambda probing: 0.02)
+    assert len(slow._setup(trainer).x) == surface.FEWEST_EXAMPLES
+
+
 def test_a_copy_asked_for_while_training_comes_at_a_step_boundary():
     hp = small(epochs=0)  # until stopped
     probe = SurfaceProbe(every=None)
