@@ -187,7 +187,7 @@ class Playground:
 
     def set_surface_path(self, change: dict) -> None:
         """The lower loss-surface figure: along the last step, or from the start to now."""
-        with self.plots.lock:
+        with one_patch(), self.plots.lock:  # one message; the lock order of Plots._changing
             self.plots.loss_surface.set_path(change["new"])
 
     def use_lr(self, lr: float) -> None:
