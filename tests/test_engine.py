@@ -285,6 +285,17 @@ def test_out_of_gpu_memory_ends_the_run_with_advice():
     assert len(runner.store.points(runner.run_id, "train")) == 5  # the steps before it are kept
 
 
+def test_a_failure_mid_epoch_keeps_the_steps_done_before_it():
+    """Step rows are read back in batches: the ones still pending when a step fails are saved
+    with the failed run, not dropped (an epoch here is 5 steps; it fails in the 8th)."""
+    runner = Runner(HParams(samples=200, epochs=5), device="cpu",
+                    callbacks=[Explode(RuntimeError("disk full"), at_step=7)])
+    runner.start()
+    assert runner.wait(60) == "failed"
+    assert [row["step"] for row in runner.store.points(runner.run_id, "train")] == \
+        list(range(1, 8))
+
+
 def test_an_exception_in_a_callback_ends_the_run_cleanly_and_is_shown():
     runner = Runner(HParams(samples=200, epochs=5), device="cpu",
                     callbacks=[Explode(RuntimeError("plot broke"))])

@@ -75,6 +75,7 @@ class Loop:
             self._flush_quietly()
             self._end(cancel.status, str(cancel) if isinstance(cancel, DivergedRun) else None)
         except Exception as error:  # noqa: BLE001 - the runs end with the reason, kept
+            self._flush_quietly(after_failure=True)  # the steps done before it count
             self._end(Status.FAILED, self._describe(error))
         finally:
             self.seconds = self.elapsed()
@@ -105,11 +106,14 @@ class Loop:
             return self.seconds
         return self.seconds + time.perf_counter() - self._fit_started
 
-    def _flush_quietly(self) -> None:
+    def _flush_quietly(self, after_failure: bool = False) -> None:
         try:
             self._flush()
         except CancelRun:
             pass
+        except Exception:  # noqa: BLE001 - after a failure, its reason is the one to keep
+            if not after_failure:
+                raise
 
     # --- the phases a loop fills in ------------------------------------------------------
     def _first_points(self) -> None:
