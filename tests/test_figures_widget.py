@@ -5,6 +5,7 @@ import json
 from bokeh.document.events import ColumnsStreamedEvent, ModelChangedEvent
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
+from pages import wait_until
 
 from playground.plots._batch import one_patch
 from playground.plots._compat import VIEW_SHOWN
@@ -151,13 +152,27 @@ def test_figure_grid_gives_each_figure_a_widget_and_hides_one_with_its_room():
     figures = {name: figure(name=name) for name in ("loss", "accuracy", "boundary")}
     grid = FigureGrid(figures)
     assert list(grid.views) == ["loss", "accuracy", "boundary"]
-    assert list(grid.widget.children) == list(grid.views.values())
     assert len({id(view._document) for view in grid.views.values()}) == 3  # a root each
+    # the page draws the first row first; the rest comes when it reports one drawn
+    assert list(grid.widget.children) == [grid.views["loss"], grid.views["accuracy"]]
+    grid.views["accuracy"].view_shown()
+    assert list(grid.widget.children) == list(grid.views.values())
+    grid.views["loss"].view_shown()  # later reports change nothing
+    assert list(grid.widget.children) == list(grid.views.values())
     grid.show("boundary", False)
     assert grid.views["boundary"].layout.display == "none"
     assert figures["boundary"].visible is False
     grid.show("boundary", True)
     assert grid.views["boundary"].layout.display is None and figures["boundary"].visible
+
+
+def test_figure_grid_fills_without_the_pages_report():
+    """A report that never comes (it can be lost in JupyterLab) leaves no figure out."""
+    grid = FigureGrid({name: figure(name=name) for name in ("loss", "accuracy", "weights")})
+    assert grid.views["weights"] not in grid.widget.children
+    grid.draw_the_rest_after(0.05)
+    wait_until(lambda: grid.views["weights"] in grid.widget.children, timeout=10)
+    assert list(grid.widget.children) == list(grid.views.values())
 
 
 def test_rows_streamed_into_a_source_whose_data_was_replaced_arrive_once():
