@@ -138,7 +138,8 @@ class Playground:
         plain = cls._from_link(_read_link(""), **kwargs)
         link = _read_link(page_query())
         if link == _read_link(""):
-            plain.drawn.refresh()  # runs saved by other tabs since the pool filled
+            plain.drawn.changed()  # runs saved by other tabs since the pool filled
+            plain.drawn.refresh()
             return plain
         plain.close()
         return cls._from_link(link, **kwargs)

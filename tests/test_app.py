@@ -175,6 +175,42 @@ def test_url_query_sets_controls_and_bad_values_are_shown_not_raised():
         bad.close()
 
 
+def test_a_pooled_kernel_has_the_plain_page_ready_and_lists_runs_saved_while_it_waited(
+        monkeypatch):
+    """In Voilà's preheated pool the app is built before a page asks for the kernel; a run
+    another tab saved meanwhile is in its runs table once a page takes it."""
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    built = []
+    from_link = Playground._from_link.__func__
+    monkeypatch.setattr(Playground, "_from_link", classmethod(
+        lambda cls, link, **kwargs: built.append(from_link(cls, link, **kwargs)) or built[-1]))
+
+    def another_tab_saves_a_run_then_a_page_comes():  # page_query waits for the request
+        store = built[0].store
+        other = store.create_run(HParams(samples=200).to_dict(), "cpu", name="another tab")
+        store.writer(other).finish("finished", 5, 1.0, {})
+        return ""
+
+    monkeypatch.setattr("playground.app.page_query", another_tab_saves_a_run_then_a_page_comes)
+    app = Playground.from_url(device="cpu")
+    try:
+        assert built == [app]  # the plain page, built before the page came, is the one shown
+        names = [app.store.get(run_id).name for run_id in app.runs_table.run_ids]
+        assert "another tab" in names
+    finally:
+        app.close()
+
+
+def test_a_pooled_kernel_builds_a_links_page_once_the_link_is_known(monkeypatch):
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    monkeypatch.setattr("playground.app.page_query", lambda: "lr=0.3&lesson=capacity")
+    app = Playground.from_url(device="cpu")
+    try:
+        assert app.runner.hparams.lr == 0.3 and app.lesson.name == "capacity"
+    finally:
+        app.close()
+
+
 def test_live_record_memory_is_bounded():
     record = RunRecord(maxlen=100)
     reader = record.reader()
