@@ -261,8 +261,8 @@ class FigureGrid:
 
     def draw_the_rest(self) -> None:
         """Put every figure in the grid (the first row is there from the start)."""
-        with self._lock:
-            if len(self.widget.children) < len(self.views):
+        with self._lock:  # (a closed app's grid has no comm: nothing to fill)
+            if self.widget.comm is not None and len(self.widget.children) < len(self.views):
                 self.widget.children = tuple(self.views.values())
 
     def draw_the_rest_after(self, seconds: float = REST_AFTER_S) -> None:
