@@ -382,13 +382,14 @@ def streaming(config: Config, levers: str = "") -> list[Figure]:
 
 # In the app's kernel (benchmarks/_levers/sitecustomize.py): "webgl" (curve figures drawn by
 # Bokeh's WebGL backend), "webgl_all", "pump_hz=N" (the plots' pump rate, 10 in the app),
-# "max_points=N" (points a line keeps, 5000). In the page, patches of BokehJS 3.9 applied as it
-# loads: "style" (a view's <style> is not rewritten with the text it already has: every paint
+# "max_points=N" (points a line keeps, 5000), "no_surface" (no loss-surface figures). In the
+# page, patches of BokehJS 3.9 applied as it loads:
+# "style" (a view's <style> is not rewritten with the text it already has: every paint
 # rewrote one per renderer, and each forced a style recalculation), "legend" (a legend redraws
 # its entries when its items change, not on every change of anything they reference: a stream
 # into a line's data redrew every entry, new canvases and all). WebGL here is SwiftShader
 # (Chromium runs with --disable-gpu): slower, and it left the accuracy and lr figures blank.
-KERNEL_LEVERS = ("webgl", "webgl_all", "pump_hz", "max_points")
+KERNEL_LEVERS = ("webgl", "webgl_all", "pump_hz", "max_points", "no_surface")
 PAGE_LEVERS = ("style", "legend")
 LEVERS_PATH = ROOT / "benchmarks" / "_levers"
 PAGE_PATCHES = """(() => {

@@ -6,7 +6,8 @@ imports this module at start-up. PLAYGROUND_BENCH_LEVERS names the changes, ";"-
 "webgl" (curve figures drawn with Bokeh's WebGL backend), "webgl_all" (every figure),
 "pump_hz=5" (the plots' pump rate), "max_points=1000" (points a line keeps), "no_warm_up"
 (the app starts no background warm-up: what an idle tab holds without torch._dynamo; used by
-the workshop benchmark). Nothing is changed without it.
+the workshop benchmark), "no_surface" (the app without its three loss-surface figures).
+Nothing is changed without it.
 """
 
 import os
@@ -35,6 +36,12 @@ def _apply(lever: str) -> None:
         from playground.plots.dashboard import Plots
 
         Plots.__init__.__defaults__ = (int(value), *Plots.__init__.__defaults__[1:])
+    elif name == "no_surface":
+        from playground.plots import dashboard
+
+        # Plots reads FIGURES when it is made; rows of the channels left go unrouted
+        dashboard.FIGURES = tuple(fig for fig in dashboard.FIGURES
+                                  if not {"surface", "surface_2d"} & set(fig.channels))
     elif name == "no_warm_up":
         from playground.engine import warmup
 
