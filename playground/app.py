@@ -135,9 +135,10 @@ class Playground:
         any page asks for the kernel, so a page opened at the server's address shows as
         soon as it takes it (building the app took 0.9 s of the 4 s to a usable page). A
         link with settings gets its own app, built once its query is known."""
-        plain = cls._from_link(_read_link(""), **kwargs)
+        plain_link = _read_link("")
+        plain = cls._from_link(plain_link, **kwargs)
         link = _read_link(page_query())
-        if link == _read_link(""):
+        if link == plain_link:
             plain.drawn.changed()  # runs saved by other tabs since the pool filled
             plain.drawn.refresh()
             return plain
