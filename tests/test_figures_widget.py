@@ -175,6 +175,19 @@ def test_figure_grid_fills_without_the_pages_report():
     assert list(grid.widget.children) == list(grid.views.values())
 
 
+def test_a_report_after_the_grid_filled_sends_its_children_again():
+    """A page that was still making its widgets when the grid filled dropped that change;
+    the first row's report, which comes once the page has them, sends the children again."""
+    grid = FigureGrid({name: figure(name=name) for name in ("loss", "accuracy", "weights")})
+    grid.draw_the_rest()  # the timer, before the page could take it
+    sent = []
+    grid.widget.comm.send = lambda data=None, metadata=None, buffers=None: sent.append(data)
+    grid.views["loss"].view_shown()
+    children = [data["state"]["children"] for data in sent
+                if data.get("method") == "update" and "children" in data.get("state", {})]
+    assert children == [[f"IPY_MODEL_{view.model_id}" for view in grid.views.values()]]
+
+
 def test_rows_streamed_into_a_source_whose_data_was_replaced_arrive_once():
     """The replaced data goes out as it is when the patch is built, streamed rows included."""
     fig, source = small_figure()

@@ -260,10 +260,20 @@ class FigureGrid:
         self.figures[name].visible = shown
 
     def draw_the_rest(self) -> None:
-        """Put every figure in the grid (the first row is there from the start)."""
+        """Put every figure in the grid (the first row is there from the start).
+
+        Called again once the grid is full (a page reports a first-row figure drawn), it
+        sends the grid's children once more. A page that is still making its widgets drops
+        a change to one it has not made yet: filled by the timer while a cold page loaded
+        (12 s on this machine), the grid stayed at the first row for good in one page of
+        three."""
         with self._lock:  # (a closed app's grid has no comm: nothing to fill)
-            if self.widget.comm is not None and len(self.widget.children) < len(self.views):
+            if self.widget.comm is None:
+                return
+            if len(self.widget.children) < len(self.views):
                 self.widget.children = tuple(self.views.values())
+            else:
+                self.widget.send_state("children")
 
     def draw_the_rest_after(self, seconds: float = REST_AFTER_S) -> None:
         """Should the page's report not come (it can be lost in JupyterLab), the grid fills
