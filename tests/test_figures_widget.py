@@ -188,6 +188,21 @@ def test_a_report_after_the_grid_filled_sends_its_children_again():
     assert children == [[f"IPY_MODEL_{view.model_id}" for view in grid.views.values()]]
 
 
+def test_a_page_asking_for_the_whole_state_gets_the_new_bundle_in_it_and_nothing_before():
+    """The page takes the first update after its request for the widget's whole state: a
+    bundle sent on its own before it lacked the model class, and made an error widget."""
+    fig, source = small_figure()
+    widget = FiguresWidget(fig)
+    source.stream({"x": [1], "y": [2]})  # a patch since the bundle was built
+    sent = recorded(widget)
+    widget.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, None))
+    widget._handle_msg({"content": {"data": {"method": "request_state"}}})
+    (update,) = [data for data, _ in sent if data.get("method") == "update"]
+    assert update["state"]["_model_name"] == "BokehModel"
+    (doc_json,) = json.loads(update["state"]["render_bundle"])["docs_json"].values()
+    assert '["x", [1]]' in json.dumps(doc_json)  # the streamed row is in its source
+
+
 def test_rows_streamed_into_a_source_whose_data_was_replaced_arrive_once():
     """The replaced data goes out as it is when the patch is built, streamed rows included."""
     fig, source = small_figure()

@@ -1,10 +1,11 @@
-"""What the plots rely on inside Bokeh, BokehJS and jupyter_bokeh: a test per reliance.
+"""What the plots rely on inside Bokeh, BokehJS, jupyter_bokeh and ipywidgets: a test per
+reliance.
 
 playground/plots/_compat.py holds every place the plots reach into those libraries' internals,
 each with the behaviour it relies on. These tests check that behaviour in the libraries
 themselves (BokehJS's and jupyter_bokeh's page code as shipped in their Python packages), so
 an upgrade that changes it fails here instead of the page going quiet or slow.
-pyproject.toml bounds bokeh and jupyter_bokeh above to the versions these ran against.
+pyproject.toml bounds those libraries above to the versions these ran against.
 """
 
 import inspect
@@ -28,6 +29,7 @@ from bokeh.models import ColumnDataSource, CustomJS, DataRange1d
 from bokeh.plotting import figure
 from bokeh.protocol import Protocol
 from bokeh.resources import INLINE
+from ipywidgets import HTML
 from jupyter_bokeh.widgets import BokehModel
 
 from playground.plots._compat import (
@@ -39,6 +41,7 @@ from playground.plots._compat import (
     recompute_range_in_page,
     release_walks,
     synced_models,
+    unsent,
     walk,
 )
 from playground.plots._graph import one_walk
@@ -326,3 +329,17 @@ def _events(doc, change):
     change()
     doc.callbacks.remove_on_change(caught.append)
     return [event for event in caught if hasattr(event, "to_serializable")]
+
+
+# --- ipywidgets ---------------------------------------------------------------------------
+
+def test_a_change_inside_unsent_goes_out_with_nothing_of_its_own_and_others_still_go():
+    widget = HTML("before")
+    sent = []
+    widget.comm.send = lambda data=None, metadata=None, buffers=None: sent.append(data)
+    with unsent(widget, "value"):
+        widget.value = "after"
+        widget.description = "said"
+    updates = [data["state"] for data in sent if data.get("method") == "update"]
+    assert updates == [{"description": "said"}]
+    assert widget.get_state()["value"] == "after"  # the value itself is set

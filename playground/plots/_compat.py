@@ -1,16 +1,17 @@
-"""Every place the plots reach into Bokeh's, BokehJS's or jupyter_bokeh's internals.
+"""Every place the plots reach into Bokeh's, BokehJS's, jupyter_bokeh's or ipywidgets' internals.
 
 Each piece says what library behaviour it relies on and why we need it; the modules that use
 them (widget.py, _graph.py, _numbers.py, curves.py) say what they do with it.
 tests/test_library_contracts.py checks each behaviour relied on, so that an upgrade which
 changes one fails a test instead of the page going quiet or slow. All were checked against
-CHECKED_WITH; pyproject.toml bounds both libraries above, at their next minor release.
+CHECKED_WITH; pyproject.toml bounds those libraries above, at their next minor release.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bokeh.core.serialization import Serializer
@@ -20,9 +21,10 @@ from bokeh.model import Model
 from bokeh.models import DataRange1d
 from bokeh.protocol import Protocol
 from bokeh.themes import built_in_themes
+from ipywidgets import Widget
 from jupyter_bokeh.widgets import BokehModel
 
-CHECKED_WITH = {"bokeh": "3.9.2", "jupyter_bokeh": "4.1.0"}
+CHECKED_WITH = {"bokeh": "3.9.2", "jupyter_bokeh": "4.1.0", "ipywidgets": "8.1.9"}
 
 # --- jupyter_bokeh's widget --------------------------------------------------------------
 
@@ -232,3 +234,13 @@ def recompute_range_in_page(data_range: DataRange1d, padding: float) -> None:
     the change (the two values differ as floats, and in the message's JSON)."""
     data_range.range_padding = (padding + PADDING_NUDGE if data_range.range_padding == padding
                                 else padding)
+
+
+@contextmanager
+def unsent(widget: Widget, name: str) -> Iterator[None]:
+    """Changes of the synced trait `name` made inside go out with nothing of their own: for a
+    value that goes out in the state being built. ipywidgets 8 holds the keys to send while
+    `hold_sync` is held (`_states_to_send`) and sends them as one update as it ends."""
+    with widget.hold_sync():
+        yield
+        widget._states_to_send.discard(name)

@@ -62,6 +62,7 @@ from playground.plots._compat import (
     page_theme_js,
     synced_models,
     theme_attrs,
+    unsent,
 )
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,11 @@ class FiguresWidget(BokehWidget):
 
     def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
         if key is None:  # the whole state: a page attaches (reloaded, or opened anew)
-            self.refresh()
+            # The bundle goes out in this state. Sent first on its own, as an answer to the
+            # page's request, it was taken for the whole state: with no model class in it, the
+            # page made the figure's widget an error widget ("No version of module undefined").
+            with unsent(self, "render_bundle"):
+                self.refresh()
         return super().get_state(key=key, drop_defaults=drop_defaults)
 
     def view_shown(self) -> None:
