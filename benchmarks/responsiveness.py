@@ -9,7 +9,7 @@
 - the page while a run streams, with 1 run and with 10 runs drawn: the share of a window the
   page's main thread spends in long tasks (PerformanceObserver "longtask", over 50 ms each),
   frames a second (requestAnimationFrame) and a Pause click until the status line says
-  paused. `python -m benchmarks.responsiveness --levers base pump_hz=2 style+legend` measures
+  paused. `python -m benchmarks.responsiveness --levers base unfixed pump_hz=5` measures
   the same with changes to the app or the page (see KERNEL_LEVERS, PAGE_LEVERS), interleaved.
 """
 
@@ -345,8 +345,8 @@ def streaming(config: Config, levers: str = "") -> list[Figure]:
         try:
             context = chromium.new_context(viewport={"width": 1366, "height": 768})
             context.add_init_script(PAGE_PERF)
-            if patches:
-                context.add_init_script(PAGE_PATCHES.replace("PATCHES", ",".join(patches)))
+            if "unfixed" in patches:
+                context.add_init_script(PAGE_UNFIXED)
             for drawn in DRAWN:
                 page = context.new_page()  # a new tab: a new kernel, a clean session
                 _open(page, port)
@@ -381,43 +381,27 @@ def streaming(config: Config, levers: str = "") -> list[Figure]:
 # --- levers: what might make the page lighter, tried one at a time ----------------------------
 
 # In the app's kernel (benchmarks/_levers/sitecustomize.py): "webgl" (curve figures drawn by
-# Bokeh's WebGL backend), "webgl_all", "pump_hz=N" (the plots' pump rate, 10 in the app),
+# Bokeh's WebGL backend), "webgl_all", "pump_hz=N" (the plots' pump rate, 2 in the app),
 # "max_points=N" (points a line keeps, 5000), "no_surface" (no loss-surface figures). In the
-# page, patches of BokehJS 3.9 applied as it loads:
-# "style" (a view's <style> is not rewritten with the text it already has: every paint
-# rewrote one per renderer, and each forced a style recalculation), "legend" (a legend redraws
-# its entries when its items change, not on every change of anything they reference: a stream
-# into a line's data redrew every entry, new canvases and all). WebGL here is SwiftShader
-# (Chromium runs with --disable-gpu): slower, and it left the accuracy and lr figures blank.
+# page: "unfixed" (BokehJS without the app's two fixes, BOKEHJS_FIXES_JS in
+# playground/plots/_compat.py: the page as it was before them). The fixes began as two page
+# levers here, "style" and "legend". WebGL here is SwiftShader (Chromium runs with
+# --disable-gpu): slower, and it left the accuracy and lr figures blank.
 KERNEL_LEVERS = ("webgl", "webgl_all", "pump_hz", "max_points", "no_surface")
-PAGE_LEVERS = ("style", "legend")
+PAGE_LEVERS = ("unfixed",)
 LEVERS_PATH = ROOT / "benchmarks" / "_levers"
-PAGE_PATCHES = """(() => {
-  const patches = 'PATCHES'.split(',');
+# The app fixes BokehJS once a page has it, unless it finds the fixes marked as made.
+PAGE_UNFIXED = """(() => {
   let bokeh;
-  const patch = (B) => {
-    if (!B || !B.require || B.__pgPatched) return;
-    B.__pgPatched = true;
-    if (patches.includes('style')) {
-      const sheet = B.require('core/dom').InlineStyleSheet.prototype, update = sheet._update;
-      sheet._update = function (css) { if (this.el.textContent !== css) update.call(this, css); };
-    }
-    if (patches.includes('legend')) {
-      const view = B.require('models/annotations/legend').LegendView.prototype;
-      const watch = view.on_transitive_change;
-      view.on_transitive_change = function (property, fn, options) {
-        return watch.call(this, property, fn, {...options, recursive: false});
-      };
-    }
-  };
+  const mark = (value) => { if (value) value.playground_fixes = true; return value; };
   Object.defineProperty(window, 'Bokeh', {configurable: true, enumerable: true,
                                           get() { return bokeh; },
-                                          set(value) { bokeh = value; patch(value); }});
+                                          set(value) { bokeh = mark(value); }});
 })();"""
 
 
 def _levers(levers: str) -> tuple[dict[str, str] | None, list[str]]:
-    """The server's environment and the page patches for `levers` ("pump_hz=5+style")."""
+    """The server's environment and the page levers for `levers` ("pump_hz=5+unfixed")."""
     names = [lever for lever in levers.split("+") if lever and lever != "base"]
     unknown = [n for n in names if n.split("=")[0] not in KERNEL_LEVERS + PAGE_LEVERS]
     if unknown:
@@ -548,7 +532,7 @@ def run(config: Config) -> list[Figure]:
     return [lr_change(config), stop(config), *browser(config), *streaming(config)]
 
 
-if __name__ == "__main__":  # python -m benchmarks.responsiveness --levers base pump_hz=5 style
+if __name__ == "__main__":  # python -m benchmarks.responsiveness --levers base unfixed
     import argparse
     import json
     import shutil

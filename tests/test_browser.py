@@ -78,3 +78,48 @@ def test_start_change_the_learning_rate_stop_and_find_the_run_again(server, brow
     assert page.evaluate(LOSS_POINTS) == 0  # a session starts clean
     page.locator(".pg-runs .widget-checkbox input").first.check()  # "show"
     wait_until(lambda: page.evaluate(LOSS_POINTS) >= seen, timeout=30)  # its curve comes back
+
+
+# Counts each redraw of the loss figure's legend entries (BokehJS's LegendView._render_items)
+# and each stream into its lines.
+COUNT_LEGEND_DRAWS = """() => {
+  const [plot] = Bokeh.index.query(v => v.frame != null && v.model.name === 'loss');
+  const view = plot.computed_renderer_views
+    .find(v => (v.model.type ?? v.model.constructor.__name__) === 'Legend');
+  const draw = view._render_items;
+  window.legendDraws = 0;
+  window.streams = 0;
+  view._render_items = function () { window.legendDraws += 1; return draw.call(this); };
+  for (const source of new Set(plot.model.renderers.map(r => r.data_source).filter(s => s)))
+    source.streaming.connect(() => { window.streams += 1; });
+}"""
+
+
+@pytest.mark.browser
+def test_a_stream_leaves_the_legend_alone_and_a_dimmed_run_redraws_it(server, browser):
+    """Each stream redrew every legend entry, new canvases each: with ten runs drawn the page
+    spent most of its time on it. The legend still follows its lines: a run dimmed when
+    another is in focus."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(server() + "?epochs=1000", timeout=120_000)
+    start = page.get_by_role("button", name="Start")
+    start.wait_for(timeout=180_000)
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=60_000)
+    assert page.evaluate("() => Bokeh.playground_fixes") is True
+    for _ in range(2):  # two runs on the plots; the second is in focus
+        start.click()
+        wait_until(lambda: "running" in page.inner_text(".pg-status"), timeout=60)
+        page.get_by_role("button", name="Stop").click()
+        wait_until(lambda: "stopped" in page.inner_text(".pg-status"), timeout=60)
+    start.click()  # a third streams
+    wait_until(lambda: page.evaluate(LOSS_POINTS) > 0, timeout=60)
+    # its first seconds set up its lines (colours, widths, the others dimmed: each a redraw)
+    page.wait_for_timeout(3000)
+    page.evaluate(COUNT_LEGEND_DRAWS)
+    wait_until(lambda: page.evaluate("() => window.streams") >= 20, timeout=60)
+    assert page.evaluate("() => window.legendDraws") <= 2  # it was one a stream, or more
+
+    focus = page.locator(".widget-dropdown", has=page.locator("label", has_text="focus"))
+    focus.locator("select").select_option(index=1)  # an earlier run: the others dim
+    wait_until(lambda: page.evaluate("() => window.legendDraws") > 0, timeout=30)
+    page.get_by_role("button", name="Stop").click()

@@ -8,8 +8,14 @@ from bokeh.plotting import figure
 from pages import wait_until
 
 from playground.plots._batch import one_patch
-from playground.plots._compat import VIEW_SHOWN
-from playground.plots.widget import ONE_WAY_JS, FigureGrid, FiguresWidget, last_values
+from playground.plots._compat import BOKEHJS_FIXES_JS, VIEW_SHOWN
+from playground.plots.widget import (
+    ONE_WAY_JS,
+    FigureGrid,
+    FiguresWidget,
+    bokehjs_loader,
+    last_values,
+)
 
 
 def recorded(widget):
@@ -146,6 +152,16 @@ def test_the_page_detaches_jupyter_bokehs_listener_once_drawn():
     assert callback["attributes"]["code"] == ONE_WAY_JS
     FiguresWidget(fig)  # a second widget on the same figure adds no second copy
     assert len(fig.document.callbacks.js_event_callbacks["document_ready"]) == 1
+
+
+def test_bokehjs_is_fixed_before_any_figure_is_drawn_and_again_by_each_figure():
+    """The loader fixes BokehJS right after loading it; a page where BokehJS came some other
+    way gets the fixes from the first figure drawn (the page keeps them to one go)."""
+    (output,) = bokehjs_loader().outputs
+    script = output["data"]["text/html"]
+    assert script.index("appendChild(script)") < script.index(BOKEHJS_FIXES_JS.strip())
+    assert ONE_WAY_JS.startswith(BOKEHJS_FIXES_JS)
+    assert "!Bokeh.playground_fixes" in BOKEHJS_FIXES_JS
 
 
 def test_figure_grid_gives_each_figure_a_widget_and_hides_one_with_its_room():

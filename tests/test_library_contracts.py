@@ -33,6 +33,7 @@ from ipywidgets import HTML
 from jupyter_bokeh.widgets import BokehModel
 
 from playground.plots._compat import (
+    BOKEHJS_FIXES_JS,
     CHECKED_WITH,
     DETACH_LISTENER_JS,
     PADDING_NUDGE,
@@ -194,6 +195,38 @@ def test_the_page_script_finds_jupyter_bokehs_listener_where_bokehjs_keeps_liste
     listeners = {name for name, js in JUPYTER_BOKEH_JS.items()
                  if re.search(r"\.on_change\(\(?(\w+)\)?\s*=>\s*this\._change_event\(\1\)\)", js)}
     assert "index.js" in listeners and len(listeners) == 2
+
+
+def required_by_name(*names):
+    """BokehJS's bundle maps each module's name to its number; `Bokeh.require(name)` finds it."""
+    return all(re.search(rf'"{name}":\d+', BOKEHJS) for name in names)
+
+
+def test_the_style_fix_finds_where_bokehjs_sets_a_style_sheets_text():
+    """BOKEHJS_FIXES_JS wraps core/dom's InlineStyleSheet._update, which sets `el.textContent`
+    to the text it is given, whatever the text was."""
+    assert re.search(r"get css\(\)\{return this\.el\.textContent\}"
+                     r"_update\((\w+)\)\{this\.el\.textContent=\1\}", BOKEHJS)
+    assert re.search(r"\.InlineStyleSheet=(\w+),\1\.__name__=\"InlineStyleSheet\"", BOKEHJS)
+    assert required_by_name("core/dom")
+    assert 'require("core/dom").InlineStyleSheet.prototype' in BOKEHJS_FIXES_JS
+
+
+def test_the_legend_fix_finds_how_a_legend_watches_its_items():
+    """BOKEHJS_FIXES_JS passes a `signal` to LegendView's `on_transitive_change`: a legend
+    watches its items recursively through it, and the classes the fix leaves out are where it
+    requires them."""
+    assert re.search(r"this\.on_transitive_change\(\w+,\(\(\)=>this\._render_items\(\)\),"
+                     r"\{recursive:!0\}\)", BOKEHJS)
+    signature = re.search(r"on_transitive_change\(\w+,\w+,\{recursive:\w+=!1,"
+                          r"signal:(\w+)=(\w+)=>\2\.change\}=\{\}\)\{(.{0,400})", BOKEHJS)
+    assert signature
+    signal, body = signature.group(1), signature.group(3)
+    assert re.search(rf"this\.connect\({signal}\(\w+\),\w+\)", body)  # each model's signal
+    for name in ("LegendView", "DataSource", "CDSView", "Signal0"):
+        assert re.search(rf"\.{name}=(\w+),(?:\w+=\1,)?\1\.__name__=\"{name}\"", BOKEHJS), name
+    assert required_by_name("models/annotations/legend", "models/sources/data_source",
+                            "models/sources/cds_view", "core/signaling")
 
 
 def test_the_page_sends_its_changes_as_jsevents_of_the_kinds_the_widget_drops():

@@ -90,6 +90,45 @@ class BokehWidget(BokehModel):
         self.document_changed(event)
 
 
+# Run in the page once BokehJS is there (`Bokeh`), before any figure's view is made, and again
+# at each figure's "document_ready" (a page where BokehJS came some other way): two BokehJS 3.9
+# costs that made a page with 10 runs drawn spend 77% of its time in long tasks while a run
+# streamed (44% without them; benchmark 4's levers "style" and "legend" measured them first).
+# - Every paint set each renderer's `<style>` to the text it had (bokeh#15286). Each set made
+#   the page's styles stale, and the next read of a colour (BokehJS reads CSS variables for
+#   every tick label) recomputed the whole page's styles. The text is now set when it differs.
+#   Relies on core/dom's InlineStyleSheet keeping its text in `el` and setting it in `_update`.
+# - A legend redraws all its entries, new canvases each, when anything its items reference
+#   changes, recursively: each stream into a line's rows (its data source, and the CDSView
+#   that re-indexes them) redrew every entry of that figure's legend. The legend still
+#   follows its items, their lines and glyphs (a dimmed run, a hidden one), not their rows.
+#   Relies on LegendView watching its items with `on_transitive_change(property, fn,
+#   {recursive, signal})`, whose `signal(model)` names the signal to connect for each model.
+# The flag keeps a page from patching twice (a second view, the cell run again); a BokehJS
+# that lacks what they rely on is left as it is.
+BOKEHJS_FIXES_JS = """
+if (window.Bokeh && Bokeh.require && !Bokeh.playground_fixes) try {
+  Bokeh.playground_fixes = true;
+  const sheet = Bokeh.require("core/dom").InlineStyleSheet.prototype, update = sheet._update;
+  sheet._update = function (css) { if (this.el.textContent !== css) update.call(this, css); };
+  const legend = Bokeh.require("models/annotations/legend").LegendView.prototype;
+  const {DataSource} = Bokeh.require("models/sources/data_source");
+  const {CDSView} = Bokeh.require("models/sources/cds_view");
+  const {Signal0} = Bokeh.require("core/signaling");
+  const never = new Signal0({}, "never");  // nothing emits it
+  const watch = legend.on_transitive_change;
+  legend.on_transitive_change = function (property, fn, options = {}) {
+    const signal = options.signal ?? ((model) => model.change);
+    const rows = (model) => model instanceof DataSource || model instanceof CDSView;
+    return watch.call(this, property, fn,
+                      {...options, signal: (model) => rows(model) ? never : signal(model)});
+  };
+} catch (error) {  // another BokehJS: left as it is, slower, rather than broken
+  console.warn("playground: BokehJS left unfixed:", error);
+}
+"""
+
+
 # Run in the page (as a "document_ready" callback; `cb_obj` is the BokehJS document): tell the
 # kernel when a view is drawn for the first time in its element, then detach jupyter_bokeh's
 # change listener, so that the page stops sending its changes to the kernel.

@@ -56,6 +56,7 @@ from bokeh.resources import Resources
 
 from playground.plots import _batch
 from playground.plots._compat import (
+    BOKEHJS_FIXES_JS,
     DETACH_LISTENER_JS,
     VIEW_SHOWN,
     BokehWidget,
@@ -75,9 +76,9 @@ CHANGES_OF_A_MODEL = (ModelChangedEvent, ColumnDataChangedEvent, ColumnsStreamed
 DARK_THEME = {kind: {attr: value for attr, value in attrs.items()
                      if attr.endswith("_color") or attr in DARK_ALPHAS}
               for kind, attrs in theme_attrs("dark_minimal").items()}
-# Run in the page once a FiguresWidget's figures are drawn: report, draw one way, follow the
-# page's theme.
-ONE_WAY_JS = DETACH_LISTENER_JS + page_theme_js(DARK_THEME)
+# Run in the page once a FiguresWidget's figures are drawn: fix BokehJS (if the loader did
+# not), report, draw one way, follow the page's theme.
+ONE_WAY_JS = BOKEHJS_FIXES_JS + DETACH_LISTENER_JS + page_theme_js(DARK_THEME)
 
 
 class FiguresWidget(BokehWidget):
@@ -209,13 +210,14 @@ def bokehjs_loader() -> widgets.Output:
     a page that draws the app gets the widgets, this one first, from the kernel (JupyterLab's
     jupyter_bokeh extension renders Bokeh but does not bring BokehJS). A page that has BokehJS
     of this version already (a second view, the cell run again) does not run it again, so
-    `Bokeh.documents` holds every figure of the page."""
+    `Bokeh.documents` holds every figure of the page. Then BokehJS is fixed (BOKEHJS_FIXES_JS)
+    before any figure's view is made."""
     code = json.dumps(Resources(mode="inline", components=["bokeh"]).js_raw[0])
     code = code.replace("</", "<\\/")  # the same string in JS; no "</script>" ends the tag
     script = (f'if (!(window.Bokeh && window.Bokeh.version === "{bokeh.__version__}")) {{\n'
               '  const script = document.createElement("script");\n'  # runs on insertion
               f"  script.textContent = {code};\n"
-              "  document.head.appendChild(script);\n}")
+              "  document.head.appendChild(script);\n}\n" + BOKEHJS_FIXES_JS)
     loader = widgets.Output(layout=widgets.Layout(height="0px", overflow="hidden"))
     loader.outputs = ({"output_type": "display_data", "metadata": {},
                        "data": {"text/html": f"<script>{script}</script>",
