@@ -32,8 +32,9 @@ def wait_until(condition, timeout):
 
 # What a person sees of each figure, read from BokehJS's own views: where the data area (the
 # frame) lands on screen, clipped to the figure's element and the window, its y range, and
-# how many visible lines hold data. A canvas can grow wider than its element (legends did
-# that), so frame.bbox.width alone overstates what shows.
+# how many visible lines hold data, and how far past the element's right edge (or the
+# window's) a legend's entries reach: cut off there. A canvas can grow wider than its element
+# (legends did that), so frame.bbox.width alone overstates what shows.
 FIGURES_SEEN = """() => {
   const columns = (d, key) => (d instanceof Map ? d.get(key) : d[key]) || [];
   const kind = (model) => model.type ?? model.constructor.__name__;
@@ -51,8 +52,12 @@ FIGURES_SEEN = """() => {
     const plot = view.model;
     const legends = [...plot.center, ...plot.below, ...plot.right, ...plot.left, ...plot.above]
       .filter(m => kind(m) === 'Legend');
+    const legend_right = Math.max(canvas.left, ...view.computed_renderer_views
+      .filter(v => kind(v.model) === 'Legend' && v.model.visible && v.bbox)
+      .map(v => canvas.left + v.bbox.right));
     seen[view.model.name] = {
       element_width: element.width, data_width: Math.max(0, right - left),
+      legend_cut_px: Math.max(0, legend_right - Math.min(element.right, window.innerWidth)),
       y_end: view.model.y_range.end, y_start: view.model.y_range.start,
       lines: lines.length, line_names: lines.map(r => r.name),
       legend: legends.flatMap(legend => legend.visible ? legend.items : [])

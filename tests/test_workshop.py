@@ -56,6 +56,7 @@ def assert_plots_keep_their_space(page):
         figure = figures[name if name in figures else f"{name}_log"]
         share = figure["data_width"] / figure["element_width"]
         assert share >= MIN_DATA_SHARE, f"{name}: {share:.0%} of its width shows data"
+        assert figure["legend_cut_px"] < 1, f"{name}: its legend runs off the figure"
 
 
 def play(page, lesson_name):

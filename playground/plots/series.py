@@ -135,12 +135,13 @@ def differences(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
             for run_id, values in differing_values(configs).items()}
 
 
-def legend_columns(labels: Iterable[str], width: int = 360, char_px: float = 7.2,
+def legend_columns(labels: Iterable[str], width: int = 310, char_px: float = 7.2,
                    entry_px: int = 36, most: int = 6) -> int:
     """How many entries a legend under a plot puts in a row: as many of the longest as fit in
-    `width` pixels (a figure two to a row at 1366x768 has about 400 under its plot), with
-    `char_px` per character at the legend's 11pt font and
-    `entry_px` for the swatch and the gaps."""
+    `width` pixels, with `char_px` per character at the legend's 11pt font and `entry_px` for
+    the swatch and the gaps. A legend starts under the data area, not the figure's edge: with
+    two figures a row at 1366x768 that leaves 316-335 px (the figure is 408, its y axis takes
+    the rest). At 360 the third "lr=0.003375" ran 8-17 px off the accuracy and lr figures."""
     longest = max((len(text) for text in labels), default=0)
     return max(1, min(most, int(width // (entry_px + longest * char_px))))
 
