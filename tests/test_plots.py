@@ -595,7 +595,7 @@ def test_renaming_a_run_changes_legends_and_hover_names_in_place():
         for part in range(len(plot._parts)):
             assert legend_texts(plot, part) == ["blown up", "b"], plot.name
         assert plot._lines["a"][0].name == "blown up (train)"
-    assert plots.grad_norms.figure.title.text == "Gradient norms: blown up"
+    assert plots.grad_norms.subtitle.text == "run: blown up"
     plots.add_run("a", {"lr": 5.0})  # a config update without a name keeps the name
     assert legend_texts(plots.loss) == ["blown up", "b"]
     plots.rename_run("a", "a much longer name than a legend can hold")

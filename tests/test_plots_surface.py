@@ -80,7 +80,8 @@ def test_the_grid_shows_the_shown_runs_latest_row():
     info = grid_info(row)
     assert (info.x, info.dw, info.low, info.high) == (-1.5, 3.0, 0.5, 3.0)
     assert plots.loss_grid.source.data["image"][0].tolist() == row["loss"]
-    assert plots.loss_grid.subtitle.text.startswith("step 12")
+    assert plots.loss_grid.subtitle.text == "a, step 12"  # the run and when: not the title
+    assert plots.loss_grid.figure.title.text == "Loss in 2-D"
 
 
 def test_refresh_loss_surface_fills_the_grid_of_the_current_run():

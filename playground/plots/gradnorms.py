@@ -14,12 +14,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bokeh.core.properties import value
-from bokeh.models import ColumnDataSource, GlyphRenderer, HoverTool, LegendItem
+from bokeh.models import ColumnDataSource, GlyphRenderer, HoverTool, LegendItem, Title
 
 from playground.plots._base import (
     DEFAULT_MAX_POINTS,
     FRAME_HEIGHT,
     LINE_WIDTH,
+    SUBTITLE_FONT,
     RunPlot,
     fit_legend,
     new_figure,
@@ -48,6 +49,11 @@ class GradNormPlot(RunPlot):
         self.figure = new_figure(self.name, self.title, "step", "gradient norm",
                                  frame_height=frame_height, y_axis_type="log")
         step_axis(self.figure.xaxis[0])
+        # the run shown, when there are several: in the title, a long name ran off a figure
+        # two to a row at 1366x768 ("Gradient norms: lr=0.1 (about righ")
+        self.subtitle = Title(text="", text_font_size=SUBTITLE_FONT, text_font_style="normal",
+                              text_color="#444444")
+        self.figure.add_layout(self.subtitle, "above")
         self.layout = self.figure
         self._legend = new_legend(self.figure)
         self._hover = HoverTool(renderers=[], tooltips=[
@@ -187,11 +193,9 @@ class GradNormPlot(RunPlot):
                 self._replace(source, {key: list(values) for key, values in columns.items()})
             self._show_layers()
         labels = self.legend
-        # Several runs: name the one shown (its legend name, short enough for the title).
-        title = f"Gradient norms: {labels[run_id]}" if run_id in labels and len(labels) > 1 \
-            else self.title
-        if self.figure.title.text != title:
-            self.figure.title.text = title
+        shown = f"run: {labels[run_id]}" if run_id in labels and len(labels) > 1 else ""
+        if self.subtitle.text != shown:
+            self.subtitle.text = shown
 
     def _on_add(self, run_id: str) -> None:
         self._show()

@@ -289,8 +289,8 @@ class LossGridPlot(SnapshotPlot):
 
     def __init__(self, height: int = 420) -> None:
         super().__init__()
-        self.figure = new_figure(self.name, self.title, "direction 1", "direction 2",
-                                 height=height, match_aspect=True)
+        self.figure = new_figure(self.name, self.title, "direction 1 (+: the weights now)",
+                                 "direction 2", height=height, match_aspect=True)
         self.subtitle = Title(text=self.empty_subtitle, text_font_size=SUBTITLE_FONT,
                               text_font_style="normal", text_color="#444444")
         self.figure.add_layout(self.subtitle, "above")
@@ -315,14 +315,13 @@ class LossGridPlot(SnapshotPlot):
     def _draw(self, run_id: str | None, row: Mapping[str, Any] | None) -> None:
         if row is None:
             self.source.data = {key: [] for key in GRID_KEYS}
-            self.figure.title.text, self.subtitle.text = self.title, self.empty_subtitle
+            self.subtitle.text = self.empty_subtitle
             return
         info = grid_info(row)
         if (self.mapper.low, self.mapper.high) != (info.low, info.high):
             self.mapper.update(low=info.low, high=info.high)
         self.source.data = {"image": [info.image], "x": [info.x], "y": [info.y],
                             "dw": [info.dw], "dh": [info.dh]}
-        labels = self.legend
-        self.figure.title.text = (f"{self.title}: {labels[run_id]}" if run_id in labels
-                                  else self.title)
-        self.subtitle.text = f"step {row.get('step', 0)}; +: the weights now"
+        labels = self.legend  # the run in the subtitle: a long name in the title ran off
+        self.subtitle.text = (f"{labels[run_id]}, step {row.get('step', 0)}" if run_id in labels
+                              else f"step {row.get('step', 0)}")
