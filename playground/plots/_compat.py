@@ -93,7 +93,8 @@ class BokehWidget(BokehModel):
 # Run in the page once BokehJS is there (`Bokeh`), before any figure's view is made, and again
 # at each figure's "document_ready" (a page where BokehJS came some other way): two BokehJS 3.9
 # costs that made a page with 10 runs drawn spend 77% of its time in long tasks while a run
-# streamed (44% without them; benchmark 4's levers "style" and "legend" measured them first).
+# streamed, 45% with the fixes (one profile each; benchmark 4's levers "style" and "legend"
+# measured them first, and its lever "unfixed" measures the page without them).
 # - Every paint set each renderer's `<style>` to the text it had (bokeh#15286). Each set made
 #   the page's styles stale, and the next read of a colour (BokehJS reads CSS variables for
 #   every tick label) recomputed the whole page's styles. The text is now set when it differs.
@@ -102,6 +103,8 @@ class BokehWidget(BokehModel):
 #   changes, recursively: each stream into a line's rows (its data source, and the CDSView
 #   that re-indexes them) redrew every entry of that figure's legend. The legend still
 #   follows its items, their lines and glyphs (a dimmed run, a hidden one), not their rows.
+#   (The fix is the page's: in JupyterLab, a legend of another Bokeh figure in the notebook
+#   whose labels come from a data source's column would not follow new rows.)
 #   Relies on LegendView watching its items with `on_transitive_change(property, fn,
 #   {recursive, signal})`, whose `signal(model)` names the signal to connect for each model.
 # The flag keeps a page from patching twice (a second view, the cell run again); a BokehJS
