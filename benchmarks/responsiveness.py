@@ -338,14 +338,14 @@ def streaming(config: Config, levers: str = "") -> list[Figure]:
     home = tempfile.mkdtemp(prefix="home-", dir=os.environ.get("PLAYGROUND_HOME"))
     _saved_runs(home, max(DRAWN) - 1)
     found: dict[int, dict[str, Any]] = {}
-    env, patches = _levers(levers)
+    env, page_levers = _levers(levers)
     with _serving(config, home, env) as port, sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                               args=BROWSER_ARGS)
         try:
             context = chromium.new_context(viewport={"width": 1366, "height": 768})
             context.add_init_script(PAGE_PERF)
-            if "unfixed" in patches:
+            if "unfixed" in page_levers:
                 context.add_init_script(PAGE_UNFIXED)
             for drawn in DRAWN:
                 page = context.new_page()  # a new tab: a new kernel, a clean session
