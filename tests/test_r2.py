@@ -2,6 +2,7 @@
 the oracle), where runs and races report it, and where a person reads it (CLI, plot, table)."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ from sklearn.metrics import r2_score
 from playground import data
 from playground.cli import main
 from playground.config import HParams, scored_by_r2
-from playground.engine import trainer as trainer_module
+from playground.engine import batches
+from playground.engine.batches import eval_chunk
 from playground.engine.events import Callback
 from playground.engine.scores import r2, squared_residuals, values
 from playground.engine.trainer import Trainer
@@ -70,7 +72,9 @@ def test_evaluate_in_chunks_equals_the_whole_set_at_once(monkeypatch):
     trainer, _ = trained(REGRESSION)
     x, y = trainer.data.x_val, trainer.data.y_val
     whole = trainer.evaluate(x, y)
-    monkeypatch.setattr(trainer_module, "EVAL_CHUNK", 7)  # 60 rows: 9 chunks, the last short
+    assert eval_chunk(x.shape[1:]) >= len(x)  # one pass by default
+    # 60 rows: 9 chunks, the last short
+    monkeypatch.setattr(batches, "EVAL_VALUES", 7 * math.prod(x.shape[1:]))
     chunked = trainer.evaluate(x, y)
     assert chunked[1] == pytest.approx(whole[1], abs=1e-6)
     assert chunked[0] == pytest.approx(whole[0], rel=1e-5)
@@ -143,6 +147,20 @@ def test_a_race_of_regression_members_reports_the_r2_of_their_single_runs():
         assert summaries[k]["task"] == "regression"
         for key in ("train_accuracy", "val_accuracy"):
             assert summaries[k][key] == pytest.approx(mine[key], abs=1e-4), (hp.optimizer, key)
+
+
+def test_a_race_evaluates_in_chunks_as_in_one_pass(monkeypatch):
+    configs = [REGRESSION.replace(lr=lr) for lr in (0.01, 0.1)]
+    race = Race(configs, data=data.load_dataset(REGRESSION), store=RunStore())
+    race.fit()
+    x, y = race.data.x_val, race.data.y_val
+    whole = race.evaluate(x, y)
+    # 60 rows of 2 members: 3 rows a pass, 20 passes
+    monkeypatch.setattr(batches, "EVAL_VALUES", 3 * 2 * math.prod(x.shape[1:]))
+    assert eval_chunk(x.shape[1:], models=2) == 3
+    chunked = race.evaluate(x, y)
+    assert chunked[0] == pytest.approx(whole[0], rel=1e-5)
+    assert chunked[1] == pytest.approx(whole[1], abs=1e-6)
 
 
 def test_the_race_scores_a_regression_batch_per_member():

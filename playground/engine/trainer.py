@@ -17,7 +17,7 @@ from torch import nn
 
 from playground.config import HParams
 from playground.data import Dataset
-from playground.engine.batches import BatchOrder, eval_every
+from playground.engine.batches import BatchOrder, eval_chunk, eval_every
 from playground.engine.events import Callback, DivergedRun
 from playground.engine.loop import Loop, divergence_reason, exploded
 from playground.engine.optim import apply_live, build_loss, build_optimizer
@@ -29,7 +29,6 @@ from playground.own import layer_names
 from playground.status import Status
 
 EVAL_SAMPLES = 2000  # validation samples scored for the curves; the final summary uses all
-EVAL_CHUNK = 4096  # examples per forward pass when evaluating
 FLUSH_EVERY = 0.05  # seconds between read-backs of step metrics (the plots read at 10 Hz)
 LOG_EVERY = 25  # steps between samples of the layer norms (every 10 cost 3.5% of a small step)
 
@@ -233,9 +232,10 @@ class Trainer(Loop):
             self.model.eval()
         total_loss, correct = 0.0, 0.0
         residuals = torch.zeros((), device=self.device)  # SS_res, read back once at the end
-        for start in range(0, len(x), EVAL_CHUNK):
-            output = self.model(x[start:start + EVAL_CHUNK])
-            target = y[start:start + EVAL_CHUNK]
+        chunk = eval_chunk(x.shape[1:])
+        for start in range(0, len(x), chunk):
+            output = self.model(x[start:start + chunk])
+            target = y[start:start + chunk]
             total_loss += self.loss_fn(output, target).item() * len(target)
             if self._classifying:
                 correct += (output.argmax(1) == target).sum().item()

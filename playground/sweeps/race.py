@@ -27,14 +27,14 @@ from torch import nn
 
 from playground.config import RACE_FIELDS, HParams, HParamsError, with_an_end
 from playground.data import Dataset, load_dataset
-from playground.engine.batches import BatchOrder, eval_every
+from playground.engine.batches import BatchOrder, eval_chunk, eval_every
 from playground.engine.device import choose_device
 from playground.engine.events import Callback
 from playground.engine.loop import Loop, RunFailed, divergence_reason, exploded
 from playground.engine.schedule import LrSchedule
 from playground.engine.scores import r2, squared_residuals, values
 from playground.engine.sinks import keep_weights
-from playground.engine.trainer import EVAL_CHUNK, EVAL_SAMPLES, LOG_EVERY
+from playground.engine.trainer import EVAL_SAMPLES, LOG_EVERY
 from playground.models import build_model
 from playground.own import describe
 from playground.status import Status
@@ -291,9 +291,10 @@ class Race(Loop):
         classifying = self.data.task == "classification"
         total = torch.zeros(self.k, device=self.device)
         correct = torch.zeros(self.k, device=self.device)  # classes: hits; regression: SS_res
-        for start in range(0, len(x), EVAL_CHUNK):
-            target = y[start:start + EVAL_CHUNK]
-            output = self.model.forward(x[start:start + EVAL_CHUNK])
+        chunk = eval_chunk(x.shape[1:], models=self.k)
+        for start in range(0, len(x), chunk):
+            target = y[start:start + chunk]
+            output = self.model.forward(x[start:start + chunk])
             losses, accuracy = member_losses(output, target, self.data.task, self.hp.loss)
             total += losses * len(target)
             correct += (accuracy * len(target) if classifying
