@@ -24,6 +24,7 @@ from benchmarks._common import ROOT, Config, Figure, median, run_child, wait_unt
 ITEM = "1 app overhead"
 EPOCHS = 1000  # longer than any measurement; a finished run is started again
 MEASURE = "app in a Jupyter kernel / bare loop, steps/s, {}"
+VALIDATING = "app in a Jupyter kernel / bare loop validating as the app does, steps/s, {}"
 # name: (HParams changes, target, windows this many times as long). The default step is so
 # short that the pump's rounds show (issue 18 accepted 0.88 for it); on steps a person waits
 # for, the app should cost 5% at most. The CNN validates every 234 steps (about 2.5 s here):
@@ -40,12 +41,17 @@ class BareLoop:
     """The loop a person writes by hand: index batches from tensors, forward, backward, step.
 
     Its optimizer is the app's own (`build_optimizer`: torch.optim with foreach), so the ratio
-    is the cost of the app around the step, not a difference between optimizers."""
+    is the cost of the app around the step, not a difference between optimizers. With
+    `validate`, it also scores the app's validation examples at the app's steps (each epoch's
+    end and every `eval_every` steps, in the app's chunks): the work of the dashed curves,
+    which the app does and the plain loop does not."""
 
-    def __init__(self, data: Any, hp: Any, device: str):
+    def __init__(self, data: Any, hp: Any, device: str, validate: bool = False):
         import torch
 
+        from playground.engine.batches import eval_every
         from playground.engine.optim import build_optimizer
+        from playground.engine.trainer import EVAL_SAMPLES
         from playground.models import build_model
 
         self.torch = torch
@@ -55,6 +61,9 @@ class BareLoop:
         self.x, self.y, self.batch, self.device = data.x_train, data.y_train, hp.batch_size, device
         self.generator = torch.Generator().manual_seed(0)
         self.order, self.position = self._new_order(), 0
+        self.steps, self.per_epoch = 0, len(self.x) // self.batch
+        self.validate_every = eval_every(self.per_epoch) if validate else 0
+        self.x_val, self.y_val = data.x_val[:EVAL_SAMPLES], data.y_val[:EVAL_SAMPLES]
 
     def _new_order(self) -> Any:
         return self.torch.randperm(len(self.x), generator=self.generator).to(self.device)
@@ -68,6 +77,25 @@ class BareLoop:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        self.steps += 1
+        if self.validate_every and (self.steps % self.per_epoch == 0
+                                    or self.steps % self.validate_every == 0):
+            self.validation()
+
+    def validation(self) -> tuple[float, float]:
+        """Loss and accuracy on the validation examples, as a hand-written loop scores them."""
+        from playground.engine.batches import eval_chunk
+
+        chunk, total, correct = eval_chunk(self.x_val.shape[1:]), 0.0, 0
+        self.model.eval()
+        with self.torch.no_grad():
+            for start in range(0, len(self.x_val), chunk):
+                x, y = self.x_val[start:start + chunk], self.y_val[start:start + chunk]
+                output = self.model(x)
+                total += self.loss_fn(output, y).item() * len(y)
+                correct += (output.argmax(1) == y).sum().item()
+        self.model.train()
+        return total / len(self.x_val), correct / len(self.x_val)
 
     def rate(self, window: float) -> float:
         """Steps per second over about `window` seconds."""
@@ -174,7 +202,7 @@ def measure(window: float, repeats: int, device: str, show: bool = False,
             changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """In this process: build the app (HParams with `changes`), start a long run, and take
     turns: a window of the app as it is, one with the plots' pump stopped (where the rest of
-    the cost lies), one of the bare loop."""
+    the cost lies), one of the bare loop, one of the bare loop validating as the app does."""
     from playground.app import Playground
     from playground.config import HParams
 
@@ -186,14 +214,16 @@ def measure(window: float, repeats: int, device: str, show: bool = False,
         from IPython.display import display
         display(app)
     windows: dict[str, list[dict[str, float]]] = {"app": [], "app_without_plots": [],
-                                                   "bare": []}
+                                                   "bare": [], "bare_validating": []}
     try:
         app.start()
         first_step = wait_until(lambda: app.runner.trainer is not None
                                 and app.runner.trainer.step > 0, 120, "app run started")
         settle(app)
         bare = BareLoop(app.runner.trainer.data, hp, device)
-        bare.rate(min(0.5, window))  # warm up the bare loop once
+        validating = BareLoop(app.runner.trainer.data, hp, device, validate=True)
+        for loop in (bare, validating):
+            loop.rate(min(0.5, window))  # warm up each bare loop once
         with CommCounter() as comms:
             for _ in range(repeats):
                 windows["app"].append(_app_window(app, window, comms))
@@ -209,6 +239,7 @@ def measure(window: float, repeats: int, device: str, show: bool = False,
                 wait_until(lambda rounds=rounds: app.pump.batches > rounds, 60,
                            "the pump's catch-up round")
                 windows["bare"].append(_bare_window(bare, window))
+                windows["bare_validating"].append(_bare_window(validating, window))
         batches = app.pump.batches
     finally:
         app.close()
@@ -267,16 +298,17 @@ def in_kernel(window: float, repeats: int, device: str, timeout: float,
         manager.shutdown_kernel(now=True)
 
 
-def _pairs(result: dict[str, Any], windows: str) -> list[float]:
-    app, bare = result["windows"][windows], result["windows"]["bare"]
+def _pairs(result: dict[str, Any], windows: str, against: str = "bare") -> list[float]:
+    app, bare = result["windows"][windows], result["windows"][against]
     return [a["steps_per_s"] / b["steps_per_s"] for a, b in zip(app, bare)]
 
 
 def _figure(measure_name: str, result: dict[str, Any], target: float | None,
-            windows: str = "app") -> Figure:
-    """`windows` ("app" or "app_without_plots") against the bare windows taken beside them."""
-    app, bare = result["windows"][windows], result["windows"]["bare"]
-    pairs = _pairs(result, windows)
+            windows: str = "app", against: str = "bare") -> Figure:
+    """`windows` ("app" or "app_without_plots") against the `against` windows ("bare" or
+    "bare_validating") taken beside them."""
+    app, bare = result["windows"][windows], result["windows"][against]
+    pairs = _pairs(result, windows, against)
     ratio = median(pairs)
 
     def middle(rows: list[dict[str, float]], key: str) -> float:
@@ -286,7 +318,7 @@ def _figure(measure_name: str, result: dict[str, Any], target: float | None,
         ITEM, measure_name, ratio,
         target=f">= {target:g}" if target else "", ok=ratio >= target if target else None,
         raw={"app_steps_per_s": middle(app, "steps_per_s"),
-             **({"without_plots_ratio": median(_pairs(result, "app_without_plots"))}
+             **({"without_plots_ratio": median(_pairs(result, "app_without_plots", against))}
                 if windows == "app" else {}),
              "bare_steps_per_s": middle(bare, "steps_per_s"),
              # CPU per step of the training thread against the bare loop's (its own work), and
@@ -329,4 +361,8 @@ def run(config: Config) -> list[Figure]:
         figures.insert(2, _figure(plain_measure, run_child(
             "benchmarks.app_overhead.measure", timeout, window=window, repeats=repeats,
             device=config.device), target=None))
+    # What is left once the bare loop does the validation the dashed curves need: the app's
+    # own cost. Reported beside the issue's figures, whose bare loop validates nothing.
+    figures += [_figure(VALIDATING.format(name), kernel[name], target=None,
+                        against="bare_validating") for name in names]
     return figures
