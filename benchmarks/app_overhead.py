@@ -11,7 +11,9 @@ the figure is the median of the paired ratios, so a machine getting busier cance
 Where the cost lies is measured in the same run: a third window with the plots' pump stopped
 (training thread, store and probes only), and per window the CPU time of the training
 thread per step against the bare loop's, and the CPU share of the pump and IOPub threads,
-whose GIL time the training thread waits out.
+whose GIL time the training thread waits out. A fourth window runs the bare loop with the
+validation the app's dashed curves need (the same examples at the same steps): against it,
+what is left is the app's own cost, reported beside the issue's figures.
 """
 
 from __future__ import annotations
