@@ -55,9 +55,15 @@ FIGURES_SEEN = """() => {
     const legend_right = Math.max(canvas.left, ...view.computed_renderer_views
       .filter(v => kind(v.model) === 'Legend' && v.model.visible && v.bbox)
       .map(v => canvas.left + v.bbox.right));
+    // the closest two major tick labels of a vertical axis come, in pixels (null: fewer than two)
+    const tick_gaps = view.computed_renderer_views
+      .filter(v => v.model.visible && v.panel != null && v.panel.is_vertical && 'tick_coords' in v)
+      .map(v => v.scoords(v.tick_coords.major)[1].slice().sort((a, b) => a - b))
+      .flatMap(ys => ys.slice(1).map((y, i) => y - ys[i]));
     seen[view.model.name] = {
       element_width: element.width, data_width: Math.max(0, right - left),
       legend_cut_px: Math.max(0, legend_right - Math.min(element.right, window.innerWidth)),
+      y_tick_gap_px: tick_gaps.length ? Math.min(...tick_gaps) : null,
       y_end: view.model.y_range.end, y_start: view.model.y_range.start,
       lines: lines.length, line_names: lines.map(r => r.name),
       legend: legends.flatMap(legend => legend.visible ? legend.items : [])

@@ -330,3 +330,19 @@ def test_focus_picks_the_run_whose_snapshots_the_plots_show(app):
     app.drawn.focus.value = first  # a person picks the first run: its weights come back
     assert app.plots.loss.active == first and app.plots.weights.active == first
     assert app.plots.weights.latest(first) is not None
+
+
+def test_a_race_members_gradient_norms_show_when_it_is_in_focus(app):
+    app.controls.by_name["epochs"].value = 3
+    app.search.race.values.value = "0.01, 1"
+    assert app.search.race.start()
+    wait_until(lambda: not app.jobs.busy, timeout=120)
+    app.pump.tick()
+    members = app.store.list_runs()
+    grad_norms = app.plots.grad_norms
+    for run in members:
+        app.drawn.focus.value = run.id
+        app.pump.tick()
+        assert grad_norms.showing == run.id
+        assert grad_norms.layers, run.name
+        assert all(len(grad_norms.source(layer).data["step"]) > 0 for layer in grad_norms.layers)

@@ -3,15 +3,16 @@
 Each lesson names the figure that shows its claim (`Lesson.figure`). After Play, with nothing
 else pressed, that figure must be readable at 1366x768 and at 1920x1080: most of its width
 shows data, its axis range is finite, it holds data, and the data in view is not squeezed
-into a sliver by one run that ran away. What is read is BokehJS's own views in the page,
-not what the kernel sent. A screenshot of each lesson goes to artifacts/browser/.
+into a sliver by one run that ran away. On every figure shown, no two y tick labels run
+together. What is read is BokehJS's own views in the page, not what the kernel sent. A
+screenshot of each lesson goes to artifacts/browser/.
 """
 
 import math
 import re
 
 import pytest
-from pages import wait_until
+from pages import FIGURES_SEEN, wait_until
 from test_workshop import ARTIFACTS, MIN_DATA_SHARE, open_app, play
 
 from playground.lessons import LESSONS
@@ -19,6 +20,9 @@ from playground.store import RunStore
 
 SIZES = ((1366, 768), (1920, 1080))
 MIN_SPREAD = 0.25  # of the axis range that the data in view spans (log axes: in decades)
+# Between two tick labels of a y axis, at the least: a 13pt label is about 17 px high, and
+# the gradient-norm axis's 0.6 and 0.7 once stood 7 px apart, one over the other.
+MIN_TICK_GAP_PX = 17
 # An image (the decision boundary) keeps its aspect and has a colour bar beside it, which
 # legends and curves do not: at 1366x768 its square frame is 64% of the figure's width.
 MIN_IMAGE_SHARE = 0.60
@@ -126,6 +130,11 @@ def test_every_lesson_plays_and_its_main_figure_reads_clearly(server, browser):
             for reason in unreadable(figure):
                 problems.setdefault(lesson.name, []).append(
                     f"{lesson.figure} at {width}x{height}: {reason} (runs: {statuses})")
+            for name, seen in page.evaluate(FIGURES_SEEN).items():
+                gap = seen["y_tick_gap_px"]
+                if gap is not None and gap < MIN_TICK_GAP_PX:
+                    problems.setdefault(lesson.name, []).append(
+                        f"{name} at {width}x{height}: y tick labels {gap:.0f} px apart")
             page.evaluate(SCROLL_TO, lesson.figure)  # the screenshot shows the figure
             page.screenshot(path=str(ARTIFACTS / f"lesson-{lesson.name}-{width}.png"))
     assert problems == {}, problems
