@@ -396,9 +396,58 @@ def phase(config: Config, tabs: int, pool: int = 0, run_s: float = 0, warm_s: fl
     return asyncio.run(_phase(config, tabs, pool, run_s, warm_s, alone_s, inspect, levers))
 
 
+# What the machine itself gives N trainings at once, without the app: N bare default loops
+# (app_overhead.BareLoop) in N processes, started together once all are ready.
+BARE_CHILD = """
+import sys
+from benchmarks.app_overhead import BareLoop
+from playground.config import HParams
+from playground.data import load_dataset
+hp = HParams()
+bare = BareLoop(load_dataset(hp), hp, "cpu")
+bare.rate(1.0)
+print("ready", flush=True)
+sys.stdin.readline()
+print(bare.rate(float(sys.argv[1])), flush=True)
+"""
+
+
+def bare_loops_at_once(count: int, seconds: float, timeout: float = 300) -> list[float]:
+    """Steps/s of each of `count` bare loops trained at once, each in its own process (one
+    torch thread each, as the kernels): how this machine shares its cores among trainings."""
+    procs = [subprocess.Popen([sys.executable, "-c", BARE_CHILD, str(seconds)], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(count)]
+    try:
+        for proc in procs:  # all built and warmed up (imports overlap on few cores)
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"a bare loop did not start (exit {proc.wait(timeout)})")
+        for proc in procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        return [float(proc.communicate(timeout=timeout)[0].split()[-1]) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def machine_sharing(counts: tuple[int, ...], seconds: float) -> dict[int, dict[str, Any]]:
+    """For each N in `counts` (above 1): each of N bare loops' steps/s at once against one
+    alone timed right after (the load drifts)."""
+    shared = {}
+    for count in counts:
+        if count > 1:
+            together, alone = bare_loops_at_once(count, seconds), bare_loops_at_once(1, seconds)
+            shared[count] = {"ratio": median(together) / alone[0],
+                             "steps_per_s": together, "alone_steps_per_s": alone[0]}
+    return shared
+
+
 # --- figures -----------------------------------------------------------------------------------
 
-def capacity(phases: dict[int, dict[str, Any]], total_mb: float) -> dict[str, Any]:
+def capacity(phases: dict[int, dict[str, Any]], total_mb: float,
+             sharing: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Participants one machine serves, by the rule: every participant may train at the same
     moment and still get SPEED_SHARE of a lone tab's steps/s, and every kernel, after a run,
     fits in MEMORY_SHARE of the machine's memory. The CPU side: the tabs' worth of training
@@ -412,9 +461,14 @@ def capacity(phases: dict[int, dict[str, Any]], total_mb: float) -> dict[str, An
     own = median(after["uss"])
     shared = median(after["rss"]) - own
     by_memory = int((MEMORY_SHARE * total_mb - shared) / own)
+    machine = (sharing or {}).get(most)
     return {"participants": min(by_cpu, by_memory), "by_cpu": by_cpu, "by_memory": by_memory,
             "lone_tabs_delivered": delivered, "kernel_own_mb": own, "kernel_shared_mb": shared,
-            "memory_mb": total_mb, "if_half_train_at_once": min(2 * by_cpu, by_memory)}
+            "memory_mb": total_mb, "if_half_train_at_once": min(2 * by_cpu, by_memory),
+            # the same rule applied to bare loops: what the machine allows without the app
+            **({"bare_loops_delivered": most * machine["ratio"],
+                "by_cpu_bare_loops": int(most * machine["ratio"] / SPEED_SHARE)}
+               if machine else {})}
 
 
 def run(config: Config) -> list[Figure]:
@@ -450,6 +504,7 @@ def run(config: Config) -> list[Figure]:
         print(f"  {tabs} tab(s), preheated: {json.dumps(_brief(preheated[tabs]))}", flush=True)
 
     unwarmed = None if config.quick else phase(config, 1, inspect=True, levers="no_warm_up")
+    sharing = machine_sharing(tuple(phases), config.pick(3.0, 10.0))
 
     one = phases[1]
     figures: list[Figure] = list(failed)
@@ -522,8 +577,15 @@ def run(config: Config) -> list[Figure]:
             note=note or ("pages' JavaScript held during the windows (their browsers run "
                           "on laptops); alone: one of the tabs, right after"
                           if found["pages_frozen"] else found.get("freeze_error", ""))))
+    for tabs, machine in sharing.items():
+        figures.append(Figure(
+            ITEM, f"steps/s each of {tabs} bare loops gets, {tabs} processes at once / 1 alone "
+                  "(the machine's own sharing, no app)", machine["ratio"],
+            raw={key: machine[key] for key in ("steps_per_s", "alone_steps_per_s")},
+            note="benchmarks.app_overhead.BareLoop on the default moons MLP, one torch thread "
+                 "each: the baseline for the tabs' figure above"))
     total_mb = psutil.virtual_memory().total / 2**20
-    served = capacity(phases, total_mb)
+    served = capacity(phases, total_mb, sharing)
     figures.append(Figure(
         ITEM, "participants one machine serves (all may train at once, each at >= half a "
               "lone tab's steps/s; kernels in 80% of memory)", served["participants"],
