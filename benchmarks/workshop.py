@@ -10,12 +10,14 @@ opens N tabs at once in Chromium (N = 1, 4, 8; 1, 2 in --quick):
   30 s; the idle kernel's sys.modules is read through its connection file, to list what it
   loaded without needing it;
 - steps/s each tab's run gets with N tabs training at once, read from the run store's
-  heartbeats (the kernels' own count), against one of them training alone right after (the
-  machine is shared and its load drifts between phases). During those windows each page's
-  JavaScript is held (CDP Debugger.pause; Page.setWebLifecycleState does not freeze a
-  visible page): a participant's browser runs on their own laptop, not on the server, and
-  eight Chromium renderers drawing at once would otherwise take this 2-core machine's CPU
-  from the kernels. The server still sends every update; the pages catch up afterwards.
+  heartbeats (the kernels' own count), against one of them training alone right after, the
+  others' kernels suspended (the machine is shared and its load drifts between phases); and
+  the same for N bare loops in N processes, the machine's own sharing without the app.
+  During those windows each page's JavaScript is held (CDP Debugger.pause;
+  Page.setWebLifecycleState does not freeze a visible page): a participant's browser runs
+  on their own laptop, not on the server, and eight Chromium renderers drawing at once would
+  otherwise take this 2-core machine's CPU from the kernels. The server still sends every
+  update; the pages catch up afterwards.
 
 The same with Voilà's preheated kernels (`playground serve --preheat N`: torch imported in
 advance, the URL's settings read once a page takes the kernel) for 1 tab, and for the most
@@ -75,6 +77,8 @@ def serving(config: Config, home: str, pool: int = 0,
     with `pool` > 0 with a pool of that many preheated kernels (--preheat). Yields
     (port, pid of the server's process group leader); ends the server and its kernels.
     `levers`: ";"-joined changes to the app in its kernels (benchmarks/_levers)."""
+    import psutil
+
     port = _free_port()
     env = {**os.environ, "PLAYGROUND_HOME": home}
     if levers:
@@ -105,12 +109,20 @@ def serving(config: Config, home: str, pool: int = 0,
         print((Path(home) / "server.log").read_text(errors="replace")[-3000:], file=sys.stderr)
         raise
     finally:
+        started = kernels(server.pid)
         os.killpg(server.pid, signal.SIGTERM)  # Voilà and the kernels it started
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(10)
+        # A kernel runs in a session of its own: one that outlived Voilà's shutdown kept
+        # training and slowed every later phase (a preheated tab took 13 s instead of 3).
+        for kernel in started:
+            try:
+                kernel.kill()
+            except psutil.NoSuchProcess:
+                pass
         log.close()
 
 
@@ -325,8 +337,15 @@ async def _phase(config: Config, tabs: int, pool: int, run_s: float, warm_s: flo
                 together = await _window(context, pages, home, watched, run_s - warm_s)
                 found.update(together)
                 if tabs > 1:  # then one of them alone, in the same minute (the load drifts)
-                    await _stop_all_but_one(pages, home)
-                    alone = await _window(context, pages[:1], home, watched, alone_s)
+                    # The other tabs' kernels are suspended: a Stop clicked in a page held
+                    # for the window could be lost while it reconnected, and runs trained on.
+                    for kernel in procs[1:]:
+                        kernel.suspend()
+                    try:
+                        alone = await _window(context, pages[:1], home, watched, alone_s)
+                    finally:
+                        for kernel in procs[1:]:
+                            kernel.resume()
                     found["alone_steps_per_s"] = alone["steps_per_s"]
                     found["alone_load_average"] = alone["load_average"]
                 else:
@@ -337,23 +356,6 @@ async def _phase(config: Config, tabs: int, pool: int, run_s: float, warm_s: flo
             finally:
                 await chromium.close()
     return found
-
-
-async def _stop_all_but_one(pages: list[Any], home: str, timeout: float = 120) -> None:
-    """Stop every tab's run but the first; wait until the store shows one run training. A
-    page whose connection dropped while held reconnects first, and a click sent meanwhile
-    can be lost: Stop is clicked again until it took."""
-    deadline = time.perf_counter() + timeout
-    while len(running_steps(home)) > 1:
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"{len(running_steps(home))} runs still training {timeout:g} s "
-                               "after Stop in all tabs but one")
-        for page in pages[1:]:
-            stop = "s => { const b = document.querySelector(s); return b && !b.disabled; }"
-            if await page.evaluate(stop, STOP):
-                await page.evaluate("s => document.querySelector(s).click()", STOP)
-        await asyncio.sleep(3.0)
-    await asyncio.sleep(1.0)
 
 
 async def _window(context: Any, pages: list[Any], home: str, watched: dict[str, list[Any]],
