@@ -8,7 +8,8 @@ import math
 
 import pytest
 
-from playground.plots._base import LOG_LABEL_JS, LOG_MAJOR_JS, LOG_MINOR_JS, new_figure
+from playground.plots._base import new_figure
+from playground.plots._log_axis import LOG_LABEL_JS, LOG_MAJOR_JS, LOG_MINOR_JS
 from playground.plots.gradnorms import GradNormPlot
 
 RUN = """([major, minor, label, start, end]) => {

@@ -16,13 +16,12 @@ from bokeh.models import (
     Axis,
     BasicTicker,
     ColumnDataSource,
-    CustomJSTicker,
-    CustomJSTickFormatter,
     Legend,
     NumeralTickFormatter,
 )
 from bokeh.plotting import figure
 
+from playground.plots._log_axis import log_ticks
 from playground.plots._numbers import numbers
 from playground.plots.series import (
     ColorCycle,
@@ -46,60 +45,6 @@ TICK_FONT = "13pt"
 LEGEND_FONT = "11pt"  # 20 characters, two entries a row under a 360 px plot
 FRAME_HEIGHT = 230  # pixels of a curve plot's data area; a legend under it adds to the figure
 STEP_TICKS = 4  # about this many step ticks: at 1280x720 six ran together
-# Major ticks of a log axis: the mantissas of the densest of these sets that puts at most six
-# ticks in view (0.02, 0.05, 0.1, 0.2, 0.5 over 1.5 decades), else every k-th power of ten.
-# With six at most, labels stand about 30 px apart or more on a 230 px axis.
-LOG_MAJOR_JS = """
-const low = Math.min(cb_data.start, cb_data.end), high = Math.max(cb_data.start, cb_data.end);
-if (!(low > 0) || !Number.isFinite(high)) return [];
-const sets = [[1, 2, 3, 4, 5, 6, 8], [1, 2, 3, 5], [1, 2, 5], [1]];
-const first = Math.floor(Math.log10(low)), last = Math.ceil(Math.log10(high));
-const ticks = (mantissas, every) => {
-  const found = [];
-  for (let power = first; power <= last; power++) {
-    if (power % every !== 0) continue;
-    for (const mantissa of mantissas) {
-      const tick = Number((mantissa * 10 ** power).toPrecision(6));
-      if (tick >= low && tick <= high) found.push(tick);
-    }
-  }
-  return found;
-};
-for (const mantissas of sets) {
-  const found = ticks(mantissas, 1);
-  if (found.length <= 6) return found;
-}
-for (let every = 2; ; every++) {
-  const found = ticks([1], every);
-  if (found.length <= 6) return found;
-}
-"""
-# A tick's label: 10 to a power (superscript) when every tick is a power of ten and one is
-# 1,000 or 0.001 or beyond; else the number itself (0.02, 0.5, 20, 5e-7).
-LOG_LABEL_JS = """
-const power = (t) => Math.log10(t);
-const exact = ticks.every((t) => Math.abs(power(t) - Math.round(power(t))) < 1e-9);
-if (exact && ticks.some((t) => Math.abs(Math.round(power(t))) >= 3)) {
-  const digits = {"-": "\u207b", 0: "\u2070", 1: "\u00b9", 2: "\u00b2", 3: "\u00b3",
-                  4: "\u2074", 5: "\u2075", 6: "\u2076", 7: "\u2077", 8: "\u2078",
-                  9: "\u2079"};
-  return "10" + [...String(Math.round(power(tick)))].map((c) => digits[c]).join("");
-}
-return String(Number(tick.toPrecision(3)));
-"""
-# Minor ticks: 2 to 9 times each power of ten in view, over at most six decades.
-LOG_MINOR_JS = """
-const low = Math.min(cb_data.start, cb_data.end), high = Math.max(cb_data.start, cb_data.end);
-if (!(low > 0) || !Number.isFinite(high) || Math.log10(high / low) > 6) return [];
-const minor = [];
-for (let power = Math.floor(Math.log10(low)); power <= Math.ceil(Math.log10(high)); power++) {
-  for (let mantissa = 2; mantissa <= 9; mantissa++) {
-    const tick = mantissa * 10 ** power;
-    if (tick >= low && tick <= high) minor.push(tick);
-  }
-}
-return minor;
-"""
 TOOLS = "pan,box_zoom,wheel_zoom,reset,save"
 
 
@@ -121,16 +66,6 @@ def new_figure(name: str, title: str, x_label: str, y_label: str, *, height: int
         log_ticks(fig.yaxis[0])
     style(fig)
     return fig
-
-
-def log_ticks(axis: Axis) -> None:
-    """Ticks for a log axis that stay readable however few decades it spans (LOG_TICKS_JS).
-    BokehJS ticks a log axis spanning under two decades as a linear one, in tenths: on a
-    gradient-norm axis 0.1 to 0.5 bunched at the top, their labels 7 to 16 px apart at
-    1366x768, and nothing marked the decade below."""
-    axis.ticker = CustomJSTicker(major_code=LOG_MAJOR_JS, minor_code=LOG_MINOR_JS)
-    # BokehJS's LogTickFormatter writes a lone 0.5 as 10^0 (it rounds each tick's exponent)
-    axis.formatter = CustomJSTickFormatter(code=LOG_LABEL_JS)
 
 
 def step_axis(axis: Axis) -> None:
