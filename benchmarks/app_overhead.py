@@ -51,7 +51,7 @@ class BareLoop:
     def __init__(self, data: Any, hp: Any, device: str, validate: bool = False):
         import torch
 
-        from playground.engine.batches import eval_every
+        from playground.engine.batches import eval_chunk, eval_every
         from playground.engine.optim import build_optimizer
         from playground.engine.trainer import EVAL_SAMPLES
         from playground.models import build_model
@@ -66,6 +66,7 @@ class BareLoop:
         self.steps, self.per_epoch = 0, len(self.x) // self.batch
         self.validate_every = eval_every(self.per_epoch) if validate else 0
         self.x_val, self.y_val = data.x_val[:EVAL_SAMPLES], data.y_val[:EVAL_SAMPLES]
+        self.chunk = eval_chunk(self.x_val.shape[1:])  # the app's passes
 
     def _new_order(self) -> Any:
         return self.torch.randperm(len(self.x), generator=self.generator).to(self.device)
@@ -86,9 +87,7 @@ class BareLoop:
 
     def validation(self) -> tuple[float, float]:
         """Loss and accuracy on the validation examples, as a hand-written loop scores them."""
-        from playground.engine.batches import eval_chunk
-
-        chunk, total, correct = eval_chunk(self.x_val.shape[1:]), 0.0, 0
+        chunk, total, correct = self.chunk, 0.0, 0
         self.model.eval()
         with self.torch.no_grad():
             for start in range(0, len(self.x_val), chunk):

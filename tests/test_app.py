@@ -339,6 +339,7 @@ def test_a_race_members_gradient_norms_show_when_it_is_in_focus(app):
     wait_until(lambda: not app.jobs.busy, timeout=120)
     app.pump.tick()
     members = app.store.list_runs()
+    assert len(members) == 2
     grad_norms = app.plots.grad_norms
     for run in members:
         app.drawn.focus.value = run.id
