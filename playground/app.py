@@ -35,6 +35,7 @@ from playground.plots._batch import one_patch
 from playground.plots.widget import FigureGrid, bokehjs_loader
 from playground.store import RunStore
 from playground.ui import (
+    ROOT_CLASS,
     DataUpload,
     HParamControls,
     LessonPanel,
@@ -467,6 +468,7 @@ class Playground:
         tools = widgets.Tab([self.search.widget, self.lr_range.widget])
         tools.set_title(0, "race · sweep · sensitivity")
         tools.set_title(1, "find learning rate")
+        tools.add_class(ROOT_CLASS)  # the tabs' titles at the page's size, whole
         return tools
 
 

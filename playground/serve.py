@@ -76,16 +76,27 @@ def token_config(folder: Path, token: str) -> Path:
     return path
 
 
-def offline_template(share: Path) -> Path:
+def offline_template(share: Path) -> dict[str, str]:
     """Voila's template "playground" under `share` (a JUPYTER_PATH entry): the lab template
-    with Font Awesome from the fontawesome-free package on this machine, not from a CDN."""
+    with Font Awesome from the fontawesome-free package on this machine, not from a CDN, and
+    with this Bokeh's BokehJS as a script file. Returns what the kernels' environment needs
+    with it: PAGE_HAS_BOKEHJS, so that they leave BokehJS out of the page's state."""
+    import bokeh  # here: `playground --help` does not wait for Bokeh
+
+    from playground.plots.widget import PAGE_HAS_BOKEHJS, bokehjs
+
     template = share / "voila" / "templates" / "playground"
     shutil.copytree(TEMPLATE, template)
     (template / "static").mkdir()
     # copied, not linked: Tornado's static handler refuses (403) a link out of its folder
     for part in ("css", "webfonts"):
         shutil.copytree(fontawesome_dir() / part, template / "static" / "fontawesome" / part)
-    return template
+    # the version in the name: a browser's cached copy of another Bokeh's is never used
+    name = f"bokeh-{bokeh.__version__}.min.js"
+    (template / "static" / name).write_text(bokehjs(), encoding="utf-8")
+    page = template / "index.html.j2"
+    page.write_text(page.read_text().replace("BOKEHJS_FILE", name))
+    return {PAGE_HAS_BOKEHJS: bokeh.__version__}
 
 
 def fontawesome_dir() -> Path:
@@ -126,7 +137,7 @@ def serve(port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = True,
     print(f"playground: serving on {url} (Ctrl-C stops)", flush=True)
     share = Path(tempfile.mkdtemp(prefix="playground-voila-"))
     try:
-        offline_template(share)
+        env.update(offline_template(share))
         env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(share),
                                                             env.get("JUPYTER_PATH")]))
         if token:

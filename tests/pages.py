@@ -35,6 +35,9 @@ def wait_until(condition, timeout):
 # how many visible lines hold data, and how far past the element's right edge (or the
 # window's) a legend's entries reach: cut off there. A canvas can grow wider than its element
 # (legends did that), so frame.bbox.width alone overstates what shows.
+# Between two tick labels of a y axis, at the least: a 13pt label is about 17 px high, and
+# the gradient-norm axis's 0.6 and 0.7 once stood 7 px apart, one over the other.
+MIN_TICK_GAP_PX = 17
 FIGURES_SEEN = """() => {
   const columns = (d, key) => (d instanceof Map ? d.get(key) : d[key]) || [];
   const kind = (model) => model.type ?? model.constructor.__name__;
@@ -48,7 +51,8 @@ FIGURES_SEEN = """() => {
     const right = Math.min(canvas.left + frame.left + frame.width, element.right,
                            window.innerWidth);
     const lines = view.model.renderers.filter(r => r.visible && r.data_source != null
-      && r.glyph && kind(r.glyph) === 'Line' && columns(r.data_source.data, 'y').length > 1);
+      && r.glyph && kind(r.glyph) === 'Line'
+      && columns(r.data_source.data, r.glyph.y?.field ?? 'y').length > 1);
     const plot = view.model;
     const legends = [...plot.center, ...plot.below, ...plot.right, ...plot.left, ...plot.above]
       .filter(m => kind(m) === 'Legend');

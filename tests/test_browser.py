@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from pages import FIND_LOSS, LOSS_POINTS, wait_until
+from pages import FIGURES_SEEN, FIND_LOSS, LOSS_POINTS, MIN_TICK_GAP_PX, wait_until
 
 from playground.store import RunStore
 
@@ -123,3 +123,36 @@ def test_a_stream_leaves_the_legend_alone_and_a_dimmed_run_redraws_it(server, br
     focus.locator("select").select_option(index=1)  # an earlier run: the others dim
     wait_until(lambda: page.evaluate("() => window.legendDraws") > 0, timeout=30)
     page.get_by_role("button", name="Stop").click()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width, height", [(1366, 768), (1920, 1080)])
+def test_find_learning_rate_draws_its_curve_and_sets_the_slider(server, browser, width, height):
+    """The tools' "find learning rate" tab, as a person uses it: no empty plot before a test
+    (it is drawn with the first curve), then the loss against the rate on a readable log
+    axis, the suggestion named, and "use it" moving the learning-rate slider to it."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(server(), timeout=120_000)
+    page.get_by_role("button", name="Start").wait_for(timeout=180_000)
+    page.locator(".lm-TabBar-tab", has_text="find learning rate").click()
+    find = page.get_by_role("button", name="find learning rate")
+    find.wait_for(state="visible", timeout=30_000)
+    assert "lr_range" not in page.evaluate(FIGURES_SEEN)
+    find.click()
+    wait_until(lambda: "suggested learning rate" in page.inner_text("body"), timeout=120)
+    wait_until(lambda: page.evaluate(FIGURES_SEEN).get("lr_range", {}).get("lines") == 1,
+               timeout=30)
+    curve = page.evaluate(FIGURES_SEEN)["lr_range"]
+    assert curve["data_width"] >= 0.9 * min(curve["element_width"], width) > 300
+    assert curve["y_tick_gap_px"] is None or curve["y_tick_gap_px"] >= MIN_TICK_GAP_PX
+    assert curve["y_start"] < curve["y_end"]
+    message = page.locator(".widget-html", has_text="suggested learning rate").last
+    suggested = float(message.locator("b").first.inner_text())
+    page.get_by_role("button", name="use it").click()
+    readout = slider(page, "learning rate").locator(".pg-readout input")
+    wait_until(lambda: float(readout.input_value()) == pytest.approx(suggested, rel=0.01),
+               timeout=30)
+    page.evaluate("() => Array.from(Bokeh.index.query(v => v.frame != null && "
+                  "v.model.name === 'lr_range')).pop().el.scrollIntoView({block: 'end'})")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"find-learning-rate-{width}.png"))

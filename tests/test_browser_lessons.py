@@ -12,7 +12,7 @@ import math
 import re
 
 import pytest
-from pages import FIGURES_SEEN, wait_until
+from pages import FIGURES_SEEN, MIN_TICK_GAP_PX, wait_until
 from test_workshop import ARTIFACTS, MIN_DATA_SHARE, open_app, play
 
 from playground.lessons import LESSONS
@@ -20,9 +20,6 @@ from playground.store import RunStore
 
 SIZES = ((1366, 768), (1920, 1080))
 MIN_SPREAD = 0.25  # of the axis range that the data in view spans (log axes: in decades)
-# Between two tick labels of a y axis, at the least: a 13pt label is about 17 px high, and
-# the gradient-norm axis's 0.6 and 0.7 once stood 7 px apart, one over the other.
-MIN_TICK_GAP_PX = 17
 # An image (the decision boundary) keeps its aspect and has a colour bar beside it, which
 # legends and curves do not: at 1366x768 its square frame is 64% of the figure's width.
 MIN_IMAGE_SHARE = 0.60

@@ -11,8 +11,10 @@ from playground.plots._batch import one_patch
 from playground.plots._compat import BOKEHJS_FIXES_JS, VIEW_SHOWN
 from playground.plots.widget import (
     ONE_WAY_JS,
+    PAGE_HAS_BOKEHJS,
     FigureGrid,
     FiguresWidget,
+    bokehjs,
     bokehjs_loader,
     last_values,
 )
@@ -162,6 +164,29 @@ def test_bokehjs_is_fixed_before_any_figure_is_drawn_and_again_by_each_figure():
     assert script.index("appendChild(script)") < script.index(BOKEHJS_FIXES_JS.strip())
     assert ONE_WAY_JS.startswith(BOKEHJS_FIXES_JS)
     assert "!Bokeh.playground_fixes" in BOKEHJS_FIXES_JS
+
+
+def test_the_loader_leaves_bokehjs_out_only_when_the_page_has_this_version(monkeypatch):
+    """`playground serve` loads BokehJS in its page and says which version: the page state
+    then carries the fixes alone. Without that word, or for another version, BokehJS comes
+    inline as before (JupyterLab, a plain `voila` of the notebook)."""
+    import bokeh
+
+    start_of_bokehjs = bokehjs()[:200]
+    assert "bokeh" in start_of_bokehjs.lower()
+
+    def loader_script() -> str:
+        (output,) = bokehjs_loader().outputs
+        return output["data"]["text/html"]
+
+    monkeypatch.delenv(PAGE_HAS_BOKEHJS, raising=False)
+    assert json.dumps(start_of_bokehjs)[1:-1] in loader_script()
+    monkeypatch.setenv(PAGE_HAS_BOKEHJS, "0.0.1")
+    assert json.dumps(start_of_bokehjs)[1:-1] in loader_script()
+    monkeypatch.setenv(PAGE_HAS_BOKEHJS, bokeh.__version__)
+    script = loader_script()
+    assert script == f"<script>{BOKEHJS_FIXES_JS}</script>"
+    assert len(script) < 20_000
 
 
 def test_figure_grid_gives_each_figure_a_widget_and_hides_one_with_its_room():

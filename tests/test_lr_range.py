@@ -111,6 +111,7 @@ def test_panel_finds_a_rate_draws_the_curve_and_uses_it():
     jobs = Background(Host(), JobRunner())
     panel = LrRangePanel(jobs.find_lr, applied.append)
     assert panel.use.disabled and panel.figure.name == "lr_range"
+    assert panel.plot is None and len(panel.widget.children) == 1  # no empty figure to draw
     assert isinstance(panel.figure.x_scale, LogScale)
     panel.find.click()
     assert panel.find.disabled and jobs.busy
@@ -125,6 +126,10 @@ def test_panel_finds_a_rate_draws_the_curve_and_uses_it():
     assert min(data["lr"]) <= panel.suggestion <= max(data["lr"])
     assert f"{panel.suggestion:.3g}" in panel.message.value
     assert panel.marker.visible and panel.marker.location == panel.suggestion
+    assert panel.widget.children[-1] is panel.plot and panel.plot._model is panel.figure
+    panel.show(type("Result", (), {"lrs": [0.1, 1.0], "losses": [1.0, 2.0],
+                                   "suggestion": 0.1, "rule": "again"})())
+    assert panel.widget.children.count(panel.plot) == 1  # a second test: the same figure
     panel.use.click()
     assert applied == [panel.suggestion]
 

@@ -14,7 +14,8 @@ import pytest
 from pages import LOSS_POINTS, wait_until
 
 from playground.cli import build_parser
-from playground.serve import NOTEBOOK, voila_command
+from playground.plots.widget import PAGE_HAS_BOKEHJS, bokehjs
+from playground.serve import NOTEBOOK, offline_template, voila_command
 from playground.store import RunStore
 
 
@@ -50,6 +51,20 @@ def kernels(server_pid: int) -> int:
         except (OSError, ValueError):
             pass
     return count
+
+
+def test_the_template_serves_bokehjs_as_a_file_and_tells_the_kernels(tmp_path):
+    import bokeh
+
+    kernel_env = offline_template(tmp_path)
+    assert kernel_env == {PAGE_HAS_BOKEHJS: bokeh.__version__}
+    static = tmp_path / "voila" / "templates" / "playground" / "static"
+    name = f"bokeh-{bokeh.__version__}.min.js"
+    assert (static / name).read_text(encoding="utf-8") == bokehjs()
+    page = (static.parent / "index.html.j2").read_text()
+    url = f"{{{{ resources.base_url }}}}voila/templates/playground/static/{name}"
+    assert f'<script defer src="{url}">' in page
+    assert "BOKEHJS_FILE" not in page
 
 
 @pytest.mark.browser

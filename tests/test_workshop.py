@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
+import bokeh
 import pytest
 from pages import FIGURES_SEEN, wait_until
 
@@ -146,6 +147,11 @@ def test_a_workshop_hour_reads_clearly_on_the_screen(server, browser):
     assert elsewhere == [], elsewhere[:5]
     icons = {u: status for u, status in page.answered.items() if "fontawesome" in u}
     assert icons and set(icons.values()) == {200}, icons  # the icons, from this machine
+    # BokehJS too, as a file of the page (not in the widgets' state; the figures drew above),
+    # kept in the browser's cache across the reloads
+    bokehjs = {u: status for u, status in page.answered.items()
+               if urlparse(u).path.endswith(f"/bokeh-{bokeh.__version__}.min.js")}
+    assert len(bokehjs) == 1 and set(bokehjs.values()) <= {200, 304}, bokehjs  # 304: cached
 
     # Ten runs drawn (saved lesson runs ticked "show" beside the race), on the smallest
     # screen a workshop uses: the plots keep their space.

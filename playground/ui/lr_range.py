@@ -2,7 +2,8 @@
 
 The test trains, so it is one of the app's background jobs (playground/jobs.py): the panel
 hands it `show` and `fail`, which the pump calls with the result, and owns no thread. The
-curve is a Bokeh figure named "lr_range" with a log rate axis, so a browser test can find it.
+curve is a Bokeh figure named "lr_range" with a log rate axis, so a browser test can find it;
+it is shown from the first result on.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ class LrRangePanel:
         self.suggestion: float | None = None
         self.find = widgets.Button(description="find learning rate", icon="search",
                                    tooltip="Sweep the rate over one short run (the model is "
-                                   "put back afterwards) and suggest a value")
+                                   "put back afterwards) and suggest a value",
+                                   layout=widgets.Layout(width="auto", flex="0 0 auto"))
+        # (its whole name: it was cut to "find lear…" beside a long message)
         self.find.on_click(lambda _: self.start())
         self.use = widgets.Button(description="use it", icon="check", disabled=True,
                                   tooltip="Set the learning rate to the suggestion")
@@ -44,8 +47,11 @@ class LrRangePanel:
         self.marker = Span(location=1.0, dimension="height", line_color=VERMILLION,
                            line_dash="dashed", line_width=2, visible=False)
         self.figure = _figure(self.source, self.marker)
-        self.widget = widgets.VBox([widgets.HBox([self.find, self.use, self.message]),
-                                    FiguresWidget(self.figure)])
+        # The figure joins the panel with the first curve: a page drew an empty one, in a tab
+        # nobody had opened, while the plots that matter waited (one Bokeh document less to
+        # send and draw while the page loads).
+        self.plot: FiguresWidget | None = None
+        self.widget = widgets.VBox([widgets.HBox([self.find, self.use, self.message])])
         self.widget.add_class(ROOT_CLASS)
 
     def start(self) -> bool:
@@ -72,6 +78,9 @@ class LrRangePanel:
         self.source.data = {"lr": list(result.lrs), "loss": list(result.losses)}
         self.marker.location, self.marker.visible = result.suggestion, True
         self.suggestion = result.suggestion
+        if self.plot is None:
+            self.plot = FiguresWidget(self.figure)
+            self.widget.children += (self.plot,)
         self.message.value = (f"suggested learning rate <b>{result.suggestion:.3g}</b> "
                               f"({html.escape(result.rule)})")
         self.find.disabled, self.use.disabled = False, False

@@ -70,6 +70,10 @@ def css(font_px: int = 16) -> str:
 {root} .jupyter-widget-Collapse-header, {root} .p-Collapse-header {{
   font-weight: bold;
 }}
+{root}.widget-tab > .lm-TabBar .lm-TabBar-tab,
+{root} .jupyter-widgets.widget-tab > .lm-TabBar .lm-TabBar-tab {{
+  flex: 0 0 auto; max-width: none;  /* whole titles: a 144 px tab cut "race · sweep · sensiti" */
+}}
 {root} .pg-readout input {{ text-align: center; }}
 {root} .pg-error {{ color: {ERROR_COLOR}; font-weight: bold; }}
 {root} .pg-muted {{ color: {GREY}; }}
