@@ -23,6 +23,12 @@ The same with Voilà's preheated kernels (`playground serve --preheat N`: torch 
 advance, the URL's settings read once a page takes the kernel) for 1 tab, and for the most
 tabs at once in the full run.
 
+A class arriving together, with each browser on its participant's laptop: one tab in
+Chromium, asking last, while the others are opened at the same moment by remote clients
+that ask the server what a page asks and render nothing (benchmarks/_remote_tab.py); with
+no pool, and in the full run from a preheated pool as large as the class. The tabs opened
+all in Chromium above share this 2-core machine's CPU with the server, and measure it.
+
 From these, "participants one machine serves" (see `capacity` for the rule).
 """
 
@@ -42,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import ROOT, Config, Figure, median, wait_until
+from benchmarks._remote_tab import open_remote_tab
 from benchmarks.responsiveness import BROWSER_ARGS, LEVERS_PATH, START, STOP, _free_port, _listening
 
 ITEM = "7 workshop"
@@ -290,12 +297,12 @@ async def _click(page: Any, selector: str) -> None:
 
 
 async def _phase(config: Config, tabs: int, pool: int, run_s: float, warm_s: float,
-                 alone_s: float, inspect: bool, levers: str) -> dict[str, Any]:
+                 alone_s: float, inspect: bool, levers: str, remote: int) -> dict[str, Any]:
     import psutil
     from playwright.async_api import async_playwright
 
     home = tempfile.mkdtemp(prefix="workshop-", dir=os.environ.get("PLAYGROUND_HOME"))
-    found: dict[str, Any] = {"tabs": tabs, "pool": pool}
+    found: dict[str, Any] = {"tabs": tabs, "pool": pool, "remote": remote}
     with serving(config, home, pool, levers) as (port, server):
         async with async_playwright() as playwright:
             chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium",
@@ -307,8 +314,12 @@ async def _phase(config: Config, tabs: int, pool: int, run_s: float, warm_s: flo
                 leader = psutil.Process(server)
                 browser0, server0 = cpu_seconds(browser_processes()), _tree_cpu(leader)
                 start = time.perf_counter()
+                # the remote tabs ask first: the pages in Chromium wait behind them
+                served = [asyncio.create_task(open_remote_tab(url, start))
+                          for _ in range(remote)]
                 found["usable_s"] = list(await asyncio.gather(
                     *(_open_usable(page, url, start) for page in pages)))
+                found["remote_served_s"] = list(await asyncio.gather(*served))
                 # where the cores went while the tabs loaded: the browsers (on laptops in a
                 # workshop) against Voilà and the kernels
                 loading = time.perf_counter() - start
@@ -394,10 +405,14 @@ async def _window(context: Any, pages: list[Any], home: str, watched: dict[str, 
 
 
 def phase(config: Config, tabs: int, pool: int = 0, run_s: float = 0, warm_s: float = 5,
-          alone_s: float = 10, inspect: bool = False, levers: str = "") -> dict[str, Any]:
-    """N tabs opened at once; with `run_s`, trained at once for that long, then one of them
-    alone for `alone_s` (see _phase)."""
-    return asyncio.run(_phase(config, tabs, pool, run_s, warm_s, alone_s, inspect, levers))
+          alone_s: float = 10, inspect: bool = False, levers: str = "",
+          remote: int = 0) -> dict[str, Any]:
+    """N tabs opened at once in Chromium, and `remote` more by clients that ask the server
+    what a page asks without rendering it (benchmarks/_remote_tab.py: their browsers are
+    elsewhere); with `run_s`, the Chromium tabs trained at once for that long, then one of
+    them alone for `alone_s` (see _phase)."""
+    return asyncio.run(_phase(config, tabs, pool, run_s, warm_s, alone_s, inspect, levers,
+                              remote))
 
 
 # What the machine itself gives N trainings at once, without the app: N bare default loops
@@ -507,6 +522,21 @@ def run(config: Config) -> list[Figure]:
             continue
         print(f"  {tabs} tab(s), preheated: {json.dumps(_brief(preheated[tabs]))}", flush=True)
 
+    # A class arriving together, each participant's browser on their own laptop: one tab in
+    # Chromium and the others as remote clients (the server's work without the rendering).
+    arriving = max(tab_counts)
+    remote: dict[int, dict[str, Any]] = {}
+    for pool in config.pick((0,), (0, arriving)):
+        try:
+            remote[pool] = phase(config, 1, pool=pool, remote=arriving - 1)
+        except Exception as error:  # noqa: BLE001 - the other phases still count
+            failed.append(Figure(ITEM, f"{arriving} tabs at once, {arriving - 1} remote, pool "
+                                 f"{pool}", None, ok=False,
+                                 note=f"failed: {type(error).__name__}: {error}"[:300]))
+            continue
+        print(f"  1 tab + {arriving - 1} remote, pool {pool}: "
+              f"{json.dumps(_brief(remote[pool]))}", flush=True)
+
     unwarmed = None if config.quick else phase(config, 1, inspect=True, levers="no_warm_up")
     sharing = machine_sharing(tuple(phases), config.pick(3.0, 10.0))
 
@@ -565,6 +595,21 @@ def run(config: Config) -> list[Figure]:
     if not preheated:
         figures.append(Figure(ITEM, "page usable with preheated kernels, 1 tab", None,
                               note="skipped in --quick"))
+    for pool, found in remote.items():
+        usable, served = found["usable_s"][0], found["remote_served_s"]
+        target = USABLE_EACH_OF_8_S if arriving == 8 else None
+        figures.append(Figure(
+            ITEM, f"page usable, {arriving} tabs opened at once with their browsers elsewhere "
+                  f"({arriving - 1} remote clients; the tab in Chromium asks last), "
+                  + (f"preheated pool of {pool}" if pool else "no pool") + ", s",
+            usable, target=f"<= {target:g} s, and every remote tab served" if target else "",
+            ok=usable <= target and max(served) <= target if target else None,
+            raw={"remote_served_max_s": max(served), "remote_served_s": [round(t, 2)
+                                                                         for t in served],
+                 **_loading(found)},
+            note="a remote client asks what a page asks (the page, its scripts, the widgets' "
+                 "state, each figure's first messages) and renders nothing: "
+                 "benchmarks/_remote_tab.py"))
     for tabs, found in phases.items():
         each, alone_here = found["steps_per_s"], median(found["alone_steps_per_s"])
         ratio = median(each) / alone_here
