@@ -393,7 +393,8 @@ class Playground:
         return {"run": run, "status": runner.status, "step": step,
                 "epoch": trainer.epoch if trainer else 0,
                 "epochs": (trainer.hp if trainer else runner.hparams).epochs,
-                "steps_per_second": self._rate, "device": str(runner.device), "error": runner.error}
+                "steps_per_second": self._rate, "device": str(runner.device),
+                "error": runner.error, "job": self.jobs.runner.name if self.jobs.busy else None}
 
     def _show_plane(self, plane: bool) -> None:
         """The decision boundary for a 2-D data set, else the sample grid."""

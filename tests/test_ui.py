@@ -472,6 +472,12 @@ def test_format_status_running():
     assert "#D55E00" not in text  # nothing in red
 
 
+def test_format_status_names_a_background_job_and_where_it_is_ended():
+    text = format_status({"status": "idle", "job": "a race"})
+    assert "no run yet" in text and "a race running" in text and "End search" in text
+    assert "running" not in format_status({"status": "idle", "job": None})
+
+
 def test_format_status_diverged_shows_step_and_one_line_error_in_red():
     text = format_status({"run": "r2", "status": "diverged", "epoch": 1, "step": 87,
                           "steps_per_second": 99.0, "device": "cpu",

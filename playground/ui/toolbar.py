@@ -59,9 +59,11 @@ def format_status(status: Mapping[str, Any]) -> str:
     """The status line as HTML: run id, status, epoch, step, steps/s, device; for a diverged
     or failed run, the step and the first line of the error in red.
 
-    Keys (all optional): run, status, epoch, epochs, step, steps_per_second, device, error.
-    `epochs` is the length of the run that is training (its trainer's, not the sliders'):
-    0 means until Stop. An epoch past it (a stale total) shows the epoch alone.
+    Keys (all optional): run, status, epoch, epochs, step, steps_per_second, device, error,
+    job. `epochs` is the length of the run that is training (its trainer's, not the
+    sliders'): 0 means until Stop. An epoch past it (a stale total) shows the epoch alone.
+    `job` names a background job under way (a race, a sweep): the buttons above do not
+    drive it, so the line says where it is ended.
     """
     state = status.get("status") or Status.IDLE
     run = status.get("run")
@@ -79,6 +81,10 @@ def format_status(status: Mapping[str, Any]) -> str:
     device = status.get("device")
     if device:
         parts.append(f"on {html.escape(str(device))}")
+    job = status.get("job")
+    if job:
+        parts.append(f"<b>{html.escape(str(job))} running</b> (End search, under the plots, "
+                     "ends it)")
     text = " · ".join(parts)
     if state in TROUBLE:
         where = f" at step {step}" if step is not None else ""
