@@ -83,8 +83,7 @@ def format_status(status: Mapping[str, Any]) -> str:
         parts.append(f"on {html.escape(str(device))}")
     job = status.get("job")
     if job:
-        parts.append(f"<b>{html.escape(str(job))} running</b> (End search, under the plots, "
-                     "ends it)")
+        parts.append(f"<b>{html.escape(str(job))} running</b> (End search ends it)")
     text = " · ".join(parts)
     if state in TROUBLE:
         where = f" at step {step}" if step is not None else ""
