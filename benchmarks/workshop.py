@@ -398,10 +398,21 @@ async def _window(context: Any, pages: list[Any], home: str, watched: dict[str, 
     finally:
         for session in sessions:
             if found["pages_frozen"]:
-                await session.send("Debugger.resume")
-                await session.send("Debugger.disable")
+                await _resume(session)
+                await session.send("Debugger.disable")  # also drops a pause still pending
             await session.detach()
     return found
+
+
+async def _resume(session: Any) -> None:
+    """Let a held page go on. Debugger.pause holds a page at its next line of JavaScript: a
+    page that ran none in the window (its kernel suspended, so no message came) was never
+    paused, and Chromium refuses to resume it."""
+    try:
+        await session.send("Debugger.resume")
+    except Exception as error:  # noqa: BLE001 - playwright's Error; only this one is expected
+        if "only perform operation while paused" not in str(error):
+            raise
 
 
 def phase(config: Config, tabs: int, pool: int = 0, run_s: float = 0, warm_s: float = 5,
