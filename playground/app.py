@@ -390,8 +390,9 @@ class Playground:
             self._rate = max(step - last_step, 0) / (now - last_time)
             self._last_tick = (now, step)
         run = self.plots.legend.get(runner.run_id, runner.run_id)  # as the legend names it
-        return {"run": run, "status": runner.status, "step": step,
-                "epoch": trainer.epoch if trainer else 0,
+        return {"run": run, "status": runner.status,
+                # no trainer (none yet, or after Reset): no epoch or step to speak of
+                "step": step if trainer else None, "epoch": trainer.epoch if trainer else None,
                 "epochs": (trainer.hp if trainer else runner.hparams).epochs,
                 "steps_per_second": self._rate, "device": str(runner.device),
                 "error": runner.error, "job": self.jobs.runner.name if self.jobs.busy else None}

@@ -309,6 +309,7 @@ def test_a_race_draws_its_members_on_the_main_plots_and_reset_ends_it(app):
     assert sorted(app.plots.differences[run.id] for run in members) == [
         "learning rate=0.01", "learning rate=0.1", "learning rate=0.5"]
     assert "a race running" in app.status_line.value  # not just "no run yet · idle"
+    assert "step 0" not in app.status_line.value  # the race's steps are not a main run's
     app.reset()  # a Reset in the middle of a race stops it, and keeps what it trained
     assert not app.jobs.busy
     app.pump.tick()
