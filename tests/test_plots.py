@@ -6,6 +6,7 @@ events they emit, which are what the browser would receive.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -107,11 +108,46 @@ class Events:
 # --- series: colours, legends, decimation, columns ------------------------------------------
 
 
-def test_colors_cycle_through_a_colour_blind_safe_palette():
-    assert len(PALETTE) == 8
+def _linear(hex_color):
+    channels = (int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+
+
+def _lab(hex_color):
+    """CIELAB (D65) of an sRGB colour: distances in it track how different colours look."""
+    r, g, b = _linear(hex_color)
+    xyz = ((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g
+           + 0.0722 * b, (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
+    fx, fy, fz = (t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def _on_white(hex_color, alpha):
+    """The colour a line of `hex_color` at `alpha` shows on the white plot."""
+    return "#" + "".join(f"{round(alpha * int(hex_color[i:i + 2], 16) + (1 - alpha) * 255):02X}"
+                         for i in (1, 3, 5))
+
+
+def _closest_pair(colors):
+    return min(math.dist(_lab(a), _lab(b)) for a, b in itertools.combinations(colors, 2))
+
+
+def test_colors_cycle_through_a_palette_readable_on_a_projector():
     assert color_at(0) == "#0072B2"
     assert color_at(len(PALETTE)) == color_at(0)
-    assert len({color_at(i) for i in range(len(PALETTE))}) == len(PALETTE)
+    # ten runs drawn at once repeat no colour
+    assert len({color_at(i) for i in range(10)}) == 10
+    # a lesson's six runs: no two closer than vermillion and orange (Delta E 33); the old
+    # order put blue and sky blue (26, one blur on a projector) among them
+    assert _closest_pair(PALETTE[:6]) > 30
+    assert _closest_pair(PALETTE) > 25
+    # and as a dimmed run is drawn, see-through on white (old order: 16; now 23)
+    dimmed = [_on_white(color, DIM_ALPHA) for color in PALETTE[:6]]
+    assert _closest_pair(dimmed) > 20
+    # every colour stands out from the white plot: 2:1 contrast at least (WCAG's ratio)
+    for color in PALETTE:
+        luminance = sum(w * c for w, c in zip((0.2126, 0.7152, 0.0722), _linear(color)))
+        assert 1.05 / (luminance + 0.05) >= 2, color
 
 
 def test_run_label_is_the_name_or_a_short_id_cut_to_a_fixed_length():

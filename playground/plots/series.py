@@ -14,16 +14,21 @@ from typing import Any, NamedTuple
 
 from playground.config import HParams
 
-# Okabe-Ito, reordered so that the low-contrast yellow comes last on a white background.
+# Okabe-Ito, ordered for a projector: a lesson draws up to six runs, and its six are the
+# six most distinct (sgd and adamw were blue and sky blue, one blur on a washed-out screen).
+# Sky blue and orange, the faintest on white, come late; brown and grey extend it to ten, so
+# the ten runs of a long session repeat no colour. Yellow is left out: too faint on white.
 PALETTE: tuple[str, ...] = (
     "#0072B2",  # blue
     "#D55E00",  # vermillion
     "#009E73",  # bluish green
+    "#000000",  # black
     "#CC79A7",  # reddish purple
     "#E69F00",  # orange
+    "#882255",  # wine
     "#56B4E9",  # sky blue
-    "#000000",  # black
-    "#882255",  # wine (Okabe-Ito's yellow was too faint on white for a projector)
+    "#8C564B",  # brown
+    "#7F7F7F",  # grey
 )
 
 Columns = dict[str, list[Any]]
