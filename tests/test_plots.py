@@ -144,7 +144,7 @@ def test_colors_cycle_through_a_palette_readable_on_a_projector():
     # and as a dimmed run is drawn, see-through on white (old order: 16; now 23)
     dimmed = [_on_white(color, DIM_ALPHA) for color in PALETTE[:6]]
     assert _closest_pair(dimmed) > 20
-    # every colour stands out from the white plot: 2:1 contrast at least (WCAG's ratio)
+    # every colour stands out from the white plot: WCAG's contrast ratio, 2:1 at least
     for color in PALETTE:
         luminance = sum(w * c for w, c in zip((0.2126, 0.7152, 0.0722), _linear(color)))
         assert 1.05 / (luminance + 0.05) >= 2, color

@@ -16,8 +16,8 @@ from playground.config import HParams
 
 # Okabe-Ito, ordered for a projector: a lesson draws up to six runs, and its six are the
 # six most distinct (sgd and adamw were blue and sky blue, one blur on a washed-out screen).
-# Sky blue and orange, the faintest on white, come late; brown and grey extend it to ten, so
-# the ten runs of a long session repeat no colour. Yellow is left out: too faint on white.
+# Sky blue, close to blue, comes eighth; brown and grey extend it to ten, so ten runs drawn
+# at once repeat no colour. Yellow is left out: too faint on white.
 PALETTE: tuple[str, ...] = (
     "#0072B2",  # blue
     "#D55E00",  # vermillion
